@@ -1,0 +1,29 @@
+import type { Tenant, TenantInspection } from '../core/tenants.js'
+import { colour, formatBytes, statusColour, table } from './output.js'
+
+export const placementText = (t: Pick<Tenant, 'placement'>) => `${t.placement.server}/${t.placement.database}/${t.placement.schema}`
+
+export function renderTenant(t: Tenant): string {
+  return `${colour.bold(t.slug)} (${t.name}) ${statusColour(t.status)}, ${t.isolation} at ${placementText(t)}, version ${t.version}, id ${t.id}`
+}
+
+export function renderTenantList(tenants: Tenant[]): string {
+  if (tenants.length === 0) return 'no tenants'
+  return table(['SLUG', 'NAME', 'STATUS', 'ISOLATION', 'PLACEMENT', 'VERSION'],
+    tenants.map((t) => [t.slug, t.name, t.status, t.isolation, placementText(t), t.version]))
+}
+
+export function renderInspection(t: TenantInspection): string {
+  const lines = [
+    renderTenant(t),
+    `pending: ${t.pending.length ? colour.yellow(t.pending.join(', ')) : 'none'}`,
+    `size: ${formatBytes(t.sizeBytes)}`,
+    '',
+    table(['TABLE', 'ROWS'], t.tables.map((r) => [r.name, r.rows])),
+  ]
+  if (t.operations.length) {
+    lines.push('', table(['OPERATION', 'STATUS', 'STEP', 'STARTED', 'ERROR'],
+      t.operations.map((o) => [o.kind, o.status, o.step ?? '', o.startedAt, o.error ?? ''])))
+  }
+  return lines.join('\n')
+}

@@ -1,0 +1,29 @@
+import { Args, Flags } from '@oclif/core'
+import { JanuaCommand } from '../../cli/base.js'
+import { canPrompt, confirmBySlug } from '../../cli/prompts.js'
+import { usageError } from '../../core/errors.js'
+import { dropTenant, type Tenant } from '../../core/tenants.js'
+import { validateSlug } from '../../sql/ident.js'
+
+export default class TenantDrop extends JanuaCommand {
+  static summary = 'Remove a tenant: its rows, schema or database, and its control-plane entry (the audit log is kept).'
+  static description = 'On a terminal it asks you to type the slug; elsewhere it needs --yes.'
+  static examples = ['<%= config.bin %> tenant drop acme', '<%= config.bin %> tenant drop acme --yes --json']
+  static args = { slug: Args.string({ description: 'tenant slug', required: true }) }
+  static flags = { yes: Flags.boolean({ char: 'y', summary: 'do not ask for confirmation' }) }
+
+  async run(): Promise<Tenant & { dropped: true }> {
+    const { args, flags } = await this.parse(TenantDrop)
+    validateSlug(args.slug)
+    let confirmed = flags.yes
+    if (!confirmed) {
+      if (!canPrompt() || this.jsonEnabled()) throw usageError(`dropping tenant "${args.slug}" needs confirmation`, 'pass --yes')
+      confirmed = await confirmBySlug(args.slug)
+      if (!confirmed) throw usageError('the slug typed did not match; nothing was dropped')
+    }
+    const janua = await this.open(flags)
+    const result = await dropTenant(janua, args.slug, { confirmed })
+    this.say(`dropped tenant ${result.slug} (${result.isolation})`)
+    return result
+  }
+}

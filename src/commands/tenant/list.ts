@@ -1,0 +1,27 @@
+import { Flags } from '@oclif/core'
+import { JanuaCommand } from '../../cli/base.js'
+import { renderTenantList } from '../../cli/render.js'
+import { listTenants, type Tenant } from '../../core/tenants.js'
+import { ISOLATION_LEVELS } from '../../db/schema.js'
+
+export default class TenantList extends JanuaCommand {
+  static summary = 'List tenants with their isolation level, placement and version.'
+  static examples = [
+    '<%= config.bin %> tenant list',
+    '<%= config.bin %> tenant list --isolation schema',
+    '<%= config.bin %> tenant list --json | jq -r ".tenants[].slug"',
+  ]
+  static flags = {
+    isolation: Flags.string({ summary: 'only tenants of this level', options: [...ISOLATION_LEVELS] }),
+    server: Flags.string({ summary: 'only tenants placed on this server' }),
+    status: Flags.string({ summary: 'only tenants in this status', options: ['provisioning', 'active', 'moving', 'dropping'] }),
+  }
+
+  async run(): Promise<{ tenants: Tenant[] }> {
+    const { flags } = await this.parse(TenantList)
+    const janua = await this.open(flags)
+    const tenants = await listTenants(janua, { isolation: flags.isolation, server: flags.server, status: flags.status })
+    this.say(renderTenantList(tenants))
+    return { tenants }
+  }
+}

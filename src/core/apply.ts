@@ -1,0 +1,147 @@
+import type pg from 'pg'
+import { ExitCode, JanuaError } from './errors.js'
+import { checkApplied, lineAndColumn, type AppliedFile, type TemplateFile, type TemplateSet } from './templates.js'
+import { ident } from '../sql/ident.js'
+import { inTransaction } from '../db/connection.js'
+import { isPgError, isUnreachable, translateError } from '../db/errors.js'
+import { withAdvisoryLock } from '../db/locks.js'
+import { redactAll } from '../db/redact.js'
+
+/** Each placement records its own history, in the same transaction as the DDL. */
+export const HISTORY_TABLE = 'janua_template_history'
+
+export const placementLockKey = (schema: string) => `janua:placement:${schema}`
+
+export async function ensureHistoryTable(client: pg.ClientBase, schema: string): Promise<void> {
+  await client.query(`create table if not exists ${ident(schema)}.${ident(HISTORY_TABLE)} (
+    version integer primary key,
+    file text not null unique,
+    sha256 text not null,
+    applied_at timestamptz not null default now(),
+    duration_ms integer not null,
+    no_transaction boolean not null default false
+  )`)
+  // The history is janua's, not the application's.
+  await client.query(`revoke all on ${ident(schema)}.${ident(HISTORY_TABLE)} from public`)
+}
+
+export async function readApplied(client: pg.ClientBase, schema: string): Promise<AppliedFile[]> {
+  const { rows: exists } = await client.query<{ t: string | null }>('select to_regclass($1) as t', [`${ident(schema)}.${ident(HISTORY_TABLE)}`])
+  if (!exists[0]?.t) return []
+  const { rows } = await client.query<AppliedFile>(`select version, file, sha256 from ${ident(schema)}.${ident(HISTORY_TABLE)} order by version`)
+  return rows
+}
+
+export const versionOf = (applied: AppliedFile[]) => applied.reduce((max, row) => Math.max(max, row.version), 0)
+
+/** A failing file names the file, line and column, and keeps the database error. */
+export function templateError(file: TemplateFile, error: unknown, where: string): JanuaError {
+  if (error instanceof JanuaError) return error
+  if (isUnreachable(error)) return translateError(error, where)
+  const message = redactAll(error instanceof Error ? error.message : String(error))
+  let location = file.name
+  let line: number | undefined
+  let column: number | undefined
+  if (isPgError(error) && error.position) {
+    ;({ line, column } = lineAndColumn(file.sql, Number(error.position)))
+    location = `${file.name}:${line}:${column}`
+  }
+  const sqlstate = isPgError(error) ? error.code : undefined
+  return new JanuaError(`${where}: ${location}: ${message}`, ExitCode.failed,
+    `fix ${file.name} (or the placement), then run the command again: applied files are skipped`, 'template_failed',
+    { file: file.name, line, column, sqlstate, error: message })
+}
+
+/**
+ * Runs one file with search_path set to the placement's schema. ownTransaction false: the caller
+ * already holds a transaction (tenant creation builds a schema in one).
+ */
+export async function applyFile(client: pg.ClientBase, schema: string, file: TemplateFile, where: string, ownTransaction = true): Promise<void> {
+  const started = Date.now()
+  const record = async () =>
+    client.query(`insert into ${ident(schema)}.${ident(HISTORY_TABLE)} (version, file, sha256, duration_ms, no_transaction) values ($1, $2, $3, $4, $5)`,
+      [file.version, file.name, file.sha256, Date.now() - started, file.noTransaction])
+  try {
+    if (file.noTransaction) {
+      if (!ownTransaction) throw new JanuaError(`${file.name} must run outside a transaction`, ExitCode.failed)
+      await client.query(`select set_config('search_path', $1, false)`, [ident(schema)])
+      try {
+        await client.query(file.sql)
+      } finally {
+        await client.query(`select set_config('search_path', 'public', false)`).catch(() => {})
+      }
+      // Recorded only after it succeeded.
+      await record()
+      return
+    }
+    const body = async () => {
+      await client.query(`select set_config('search_path', $1, true)`, [ident(schema)])
+      await client.query(file.sql)
+      await record()
+    }
+    if (ownTransaction) await inTransaction(client, body)
+    else await body()
+  } catch (error) {
+    throw templateError(file, error, where)
+  }
+}
+
+export interface ApplyResult {
+  applied: string[]
+  fromVersion: number
+  version: number
+}
+
+/**
+ * Brings one placement to `toVersion` (default: newest) under the placement's advisory lock.
+ * Checksums of applied files are checked first: an edited file is refused before anything runs.
+ */
+export async function applyPending(
+  client: pg.ClientBase,
+  schema: string,
+  set: TemplateSet,
+  options: { toVersion?: number; lockTimeoutMs?: number; where: string; onFile?: (file: TemplateFile) => void },
+): Promise<ApplyResult> {
+  return withAdvisoryLock(client, placementLockKey(schema), { lockTimeoutMs: options.lockTimeoutMs, what: options.where }, async () => {
+    await ensureHistoryTable(client, schema)
+    const applied = await readApplied(client, schema)
+    checkApplied(set, applied, options.where)
+    const fromVersion = versionOf(applied)
+    const done = new Set(applied.map((a) => a.file))
+    const target = options.toVersion ?? set.latest
+    const pending = set.files.filter((f) => !done.has(f.name) && f.version <= target)
+    const names: string[] = []
+    for (const file of pending) {
+      if (file.version < fromVersion) {
+        throw new JanuaError(`${options.where}: ${file.name} is older than the placement's version ${fromVersion} but was never applied there`, ExitCode.checksum,
+          `new template files must be numbered after the newest applied one (${fromVersion}); renumber ${file.name}`)
+      }
+      options.onFile?.(file)
+      await applyFile(client, schema, file, options.where)
+      names.push(file.name)
+    }
+    return { applied: names, fromVersion, version: names.length ? pending.at(-1)!.version : fromVersion }
+  })
+}
+
+/** Per-tenant seed files, inside the caller's transaction, with the tenant in settings. */
+export async function runSeeds(
+  client: pg.ClientBase,
+  schema: string,
+  set: TemplateSet,
+  tenant: { id: string; slug: string; name: string },
+  where: string,
+): Promise<void> {
+  await client.query(
+    `select set_config('search_path', $1, true), set_config('janua.tenant_id', $2, true), set_config('janua.tenant_slug', $3, true),
+            set_config('janua.tenant_name', $4, true), set_config('app.current_tenant', $2, true)`,
+    [ident(schema), tenant.id, tenant.slug, tenant.name],
+  )
+  for (const seed of set.seeds) {
+    try {
+      await client.query(seed.sql)
+    } catch (error) {
+      throw templateError({ ...seed, name: `seed/${seed.name}` }, error, where)
+    }
+  }
+}

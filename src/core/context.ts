@@ -1,0 +1,99 @@
+import os from 'node:os'
+import pg from 'pg'
+import { Connections, parseDatabaseUrl, withClient, type ClientConfig } from '../db/connection.js'
+import { translateError } from '../db/errors.js'
+import { redact } from '../db/redact.js'
+import { ident } from '../sql/ident.js'
+import { ensureEmbedded } from './embedded.js'
+import { resolveSettings, type Settings, type SettingsInput } from './config.js'
+import { loadTemplates, type TemplateSet } from './templates.js'
+import { JanuaError, usageError } from './errors.js'
+
+export const EMBEDDED_DATABASE = 'janua'
+
+/**
+ * Everything a core function needs: settings, connections, the template set. Created once per
+ * command, closed by the command layer.
+ */
+export class Janua {
+  private templateSet?: TemplateSet
+
+  private constructor(
+    readonly settings: Settings,
+    readonly conn: Connections,
+    readonly primaryUrl: string,
+  ) {}
+
+  static async open(input: SettingsInput = {}): Promise<Janua> {
+    const settings = resolveSettings(input)
+    let url = settings.databaseUrl
+    if (!url) {
+      const embedded = await ensureEmbedded(settings.embeddedDir)
+      url = embedded.url.replace(/\/postgres$/, `/${EMBEDDED_DATABASE}`)
+      await ensureDatabase(parseDatabaseUrl(embedded.url), EMBEDDED_DATABASE)
+    }
+    const primary = parseDatabaseUrl(url)
+    const janua: Janua = new Janua(settings, new Connections(primary, (name: string) => janua.serverConfig(name)), url)
+    try {
+      await withClient(janua.conn.primaryPool(), (c) => c.query('select 1'))
+    } catch (error) {
+      await janua.close()
+      throw translateError(error, `connecting to ${redact(url)} (from ${settings.urlSource})`)
+    }
+    return janua
+  }
+
+  get templates(): TemplateSet {
+    this.templateSet ??= loadTemplates(this.settings.templatesDir)
+    return this.templateSet
+  }
+
+  get db() {
+    return this.conn.controlPlane()
+  }
+
+  get appRole(): string {
+    return this.settings.appRole
+  }
+
+  get actor(): string {
+    try {
+      return `${os.userInfo().username}@${os.hostname()}`
+    } catch {
+      return `uid ${process.getuid?.() ?? '?'}@${os.hostname()}`
+    }
+  }
+
+  async serverConfig(name: string): Promise<ClientConfig> {
+    if (name === 'primary') return this.conn.primary
+    const row = await this.db.selectFrom('janua.servers').selectAll().where('name', '=', name).executeTakeFirst()
+    if (!row) throw usageError(`unknown server "${name}"`, 'list servers with `janua server list`, add one with `janua server add`')
+    const url = row.url_env ? process.env[row.url_env] : row.url
+    if (!url) throw new JanuaError(`server "${name}" is configured from $${row.url_env}, which is not set`, 5, `export ${row.url_env}=postgres://...`)
+    const config = parseDatabaseUrl(url)
+    if (row.password && !config.password) config.password = row.password
+    return config
+  }
+
+  async close(): Promise<void> {
+    await this.conn.close()
+  }
+}
+
+/** CREATE DATABASE if missing (used for the embedded server's own `janua` database). */
+async function ensureDatabase(server: ClientConfig, database: string): Promise<void> {
+  const client = new pg.Client({ ...server, database: 'postgres' })
+  try {
+    await client.connect()
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [database])
+    if (!rowCount) {
+      await client.query(`create database ${ident(database)}`).catch((error: { code?: string }) => {
+        if (error.code !== '42P04') throw error // created by a concurrent command
+      })
+    }
+  } catch (error) {
+    throw translateError(error, 'preparing the embedded PostgreSQL')
+  } finally {
+    await client.end().catch(() => {})
+  }
+}

@@ -1,0 +1,88 @@
+import type { ColumnType, Generated, JSONColumnType } from 'kysely'
+
+/** Typed view of the control plane (schema `janua`); the DDL is in src/sql/control-plane.ts. */
+export type IsolationLevel = 'shared' | 'schema' | 'database'
+export const ISOLATION_LEVELS: readonly IsolationLevel[] = ['shared', 'schema', 'database']
+export type TenantStatus = 'provisioning' | 'active' | 'moving' | 'dropping'
+export type OperationStatus = 'running' | 'succeeded' | 'failed' | 'aborted'
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
+
+export interface MetaTable {
+  key: string
+  value: string
+}
+
+export interface ServersTable {
+  name: string
+  /** a URL without its password, or null for the primary */
+  url: string | null
+  url_env: string | null
+  password: string | null
+  added_at: Generated<Date>
+}
+
+export interface PlacementsTable {
+  id: Generated<string>
+  server: string
+  database: string
+  schema: string
+  kind: IsolationLevel
+  version: Generated<number>
+  created_at: Generated<Date>
+  updated_at: Generated<Date>
+}
+
+export interface TenantsTable {
+  id: Generated<string>
+  slug: string
+  name: string
+  status: TenantStatus
+  isolation: IsolationLevel
+  placement_id: string
+  domain: string | null
+  plan: string | null
+  billing_email: string | null
+  features: JSONColumnType<Record<string, unknown>, string | undefined, string>
+  settings: JSONColumnType<Record<string, unknown>, string | undefined, string>
+  created_at: Generated<Date>
+  updated_at: Timestamp
+}
+
+export interface OperationsTable {
+  id: Generated<string>
+  run_id: string | null
+  kind: string
+  tenant_id: string | null
+  tenant_slug: string | null
+  placement_id: string | null
+  status: OperationStatus
+  step: string | null
+  detail: JSONColumnType<Record<string, unknown>, string | undefined, string>
+  error: string | null
+  started_at: Generated<Date>
+  finished_at: Date | null
+  pid: number | null
+  host: string | null
+}
+
+export interface AuditLogTable {
+  id: Generated<string>
+  at: Generated<Date>
+  actor: string
+  db_user: string | null
+  command: string
+  args: JSONColumnType<string[], string, string>
+  exit_code: number
+  error: string | null
+  duration_ms: number
+}
+
+export interface ControlPlane {
+  'janua.meta': MetaTable
+  'janua.servers': ServersTable
+  'janua.placements': PlacementsTable
+  'janua.tenants': TenantsTable
+  'janua.operations': OperationsTable
+  'janua.audit_log': AuditLogTable
+}

@@ -1,0 +1,73 @@
+/**
+ * The control plane's own schema, as ordered steps. janua.meta.schema_version records the last
+ * step applied; steps are append-only, like templates.
+ */
+export const CONTROL_PLANE_STEPS: string[] = [
+  `create schema if not exists janua;
+   create table janua.meta (key text primary key, value text not null);
+   create table janua.servers (
+     name text primary key,
+     url text,
+     url_env text,
+     password text,
+     added_at timestamptz not null default now()
+   );
+   create table janua.placements (
+     id bigserial primary key,
+     server text not null references janua.servers (name),
+     database text not null,
+     schema text not null,
+     kind text not null check (kind in ('shared', 'schema', 'database')),
+     version integer not null default 0,
+     created_at timestamptz not null default now(),
+     updated_at timestamptz not null default now(),
+     unique (server, database, schema)
+   );
+   create table janua.tenants (
+     id uuid primary key default gen_random_uuid(),
+     slug text not null unique check (slug ~ '^[a-z][a-z0-9-]{0,39}$'),
+     name text not null,
+     status text not null check (status in ('provisioning', 'active', 'moving', 'dropping')),
+     isolation text not null check (isolation in ('shared', 'schema', 'database')),
+     placement_id bigint not null references janua.placements (id),
+     domain text,
+     plan text,
+     billing_email text,
+     features jsonb not null default '{}',
+     settings jsonb not null default '{}',
+     created_at timestamptz not null default now(),
+     updated_at timestamptz not null default now()
+   );
+   create index on janua.tenants (placement_id);
+   create table janua.operations (
+     id bigserial primary key,
+     run_id uuid,
+     kind text not null,
+     tenant_id uuid,
+     tenant_slug text,
+     placement_id bigint,
+     status text not null check (status in ('running', 'succeeded', 'failed', 'aborted')),
+     step text,
+     detail jsonb not null default '{}',
+     error text,
+     started_at timestamptz not null default now(),
+     finished_at timestamptz,
+     pid integer,
+     host text
+   );
+   create index on janua.operations (tenant_id, started_at desc);
+   create index on janua.operations (run_id);
+   create index on janua.operations (status) where status = 'running';
+   create table janua.audit_log (
+     id bigserial primary key,
+     at timestamptz not null default now(),
+     actor text not null,
+     db_user text,
+     command text not null,
+     args jsonb not null default '[]',
+     exit_code integer not null,
+     error text,
+     duration_ms integer not null
+   );
+   revoke all on schema janua from public;`,
+]
