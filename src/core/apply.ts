@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import { ExitCode, JanuaError } from './errors.js'
+import { splitStatements } from './statements.js'
 import { checkApplied, lineAndColumn, type AppliedFile, type TemplateFile, type TemplateSet } from './templates.js'
 import { ident } from '../sql/ident.js'
 import { inTransaction } from '../db/connection.js'
@@ -35,15 +36,16 @@ export async function readApplied(client: pg.ClientBase, schema: string): Promis
 export const versionOf = (applied: AppliedFile[]) => applied.reduce((max, row) => Math.max(max, row.version), 0)
 
 /** A failing file names the file, line and column, and keeps the database error. */
-export function templateError(file: TemplateFile, error: unknown, where: string): JanuaError {
+export function templateError(file: TemplateFile, error: unknown, where: string, statementPosition?: number): JanuaError {
   if (error instanceof JanuaError) return error
   if (isUnreachable(error)) return translateError(error, where)
   const message = redactAll(error instanceof Error ? error.message : String(error))
   let location = file.name
   let line: number | undefined
   let column: number | undefined
-  if (isPgError(error) && error.position) {
-    ;({ line, column } = lineAndColumn(file.sql, Number(error.position)))
+  const position = isPgError(error) && error.position ? Number(error.position) : statementPosition
+  if (position) {
+    ;({ line, column } = lineAndColumn(file.sql, position))
     location = `${file.name}:${line}:${column}`
   }
   const sqlstate = isPgError(error) ? error.code : undefined
@@ -82,7 +84,34 @@ export async function applyFile(client: pg.ClientBase, schema: string, file: Tem
     if (ownTransaction) await inTransaction(client, body)
     else await body()
   } catch (error) {
+    if (ownTransaction && !file.noTransaction && isPgError(error) && !error.position && !isUnreachable(error)) {
+      throw templateError(file, error, where, await locateFailure(client, schema, file))
+    }
     throw templateError(file, error, where)
+  }
+}
+
+/**
+ * The server gives no position for errors raised while executing: replay the file statement by
+ * statement in a transaction that is rolled back, under the placement lock the caller holds, and
+ * report where the first statement fails. Costs nothing unless a file failed.
+ */
+async function locateFailure(client: pg.ClientBase, schema: string, file: TemplateFile): Promise<number | undefined> {
+  try {
+    await client.query('begin')
+    await client.query(`select set_config('search_path', $1, true)`, [ident(schema)])
+    for (const statement of splitStatements(file.sql)) {
+      try {
+        await client.query(statement.text)
+      } catch {
+        return statement.offset + 1
+      }
+    }
+    return undefined
+  } catch {
+    return undefined
+  } finally {
+    await client.query('rollback').catch(() => {})
   }
 }
 
@@ -103,8 +132,8 @@ export async function applyPending(
   options: { toVersion?: number; lockTimeoutMs?: number; where: string; onFile?: (file: TemplateFile) => void },
 ): Promise<ApplyResult> {
   return withAdvisoryLock(client, placementLockKey(schema), { lockTimeoutMs: options.lockTimeoutMs, what: options.where }, async () => {
-    await ensureHistoryTable(client, schema)
     const applied = await readApplied(client, schema)
+    if (applied.length === 0) await ensureHistoryTable(client, schema)
     checkApplied(set, applied, options.where)
     const fromVersion = versionOf(applied)
     const done = new Set(applied.map((a) => a.file))

@@ -30,6 +30,8 @@ export interface TenantInspection extends Tenant {
   tables: { name: string; rows: number }[]
   sizeBytes: number
   operations: { id: number; kind: string; status: string; step: string | null; error: string | null; startedAt: string; finishedAt: string | null; detail: unknown }[]
+  /** the last `tenant migrate` result for the tenant's placement */
+  lastMigration: { runId: string | null; status: string; applied: string[]; toVersion: number | null; error: string | null; at: string } | null
   domain: string | null
   plan: string | null
   createdAt: string
@@ -77,7 +79,9 @@ export async function getTenant(janua: Janua, slug: string): Promise<TenantRow> 
  * run's leftovers (status provisioning, nobody holding the lock) can be told from a live run.
  */
 async function withTenantLock<T>(janua: Janua, slug: string, fn: () => Promise<T>): Promise<T> {
-  return withClient(janua.conn.primaryPool(), async (client) => {
+  // A dedicated session: the lock must outlive no pool checkout, and must not starve the pool.
+  const client = await janua.conn.dedicatedClient('primary', janua.conn.primaryDatabase)
+  try {
     const key = `janua:tenant:${slug}`
     if (!(await tryAdvisoryLock(client, key))) {
       throw new JanuaError(`tenant "${slug}" is being changed by another janua run`, ExitCode.locked, 'wait for it to finish and run the command again')
@@ -87,7 +91,9 @@ async function withTenantLock<T>(janua: Janua, slug: string, fn: () => Promise<T
     } finally {
       await advisoryUnlock(client, key).catch(() => {})
     }
-  })
+  } finally {
+    await client.end().catch(() => {})
+  }
 }
 
 /** Removes what a killed create left: its schema or database, its rows, its control-plane rows. */
@@ -225,7 +231,8 @@ export async function inspectTenant(janua: Janua, slug: string): Promise<TenantI
   const operations = await janua.db
     .selectFrom('janua.operations')
     .selectAll()
-    .where('tenant_id', '=', row.id)
+    // Fleet migrations are journaled per placement: a shared tenant sees its placement's results.
+    .where((eb) => eb.or([eb('tenant_id', '=', row.id), eb.and([eb('placement_id', '=', row.placement_id), eb('kind', '=', 'migrate.placement')])]))
     .orderBy('started_at', 'desc')
     .orderBy('id', 'desc')
     .limit(10)
@@ -240,6 +247,12 @@ export async function inspectTenant(janua: Janua, slug: string): Promise<TenantI
       id: Number(o.id), kind: o.kind, status: o.status, step: o.step, error: o.error,
       startedAt: new Date(o.started_at).toISOString(), finishedAt: o.finished_at ? new Date(o.finished_at).toISOString() : null, detail: o.detail,
     })),
+    lastMigration: (() => {
+      const last = operations.find((o) => o.kind === 'migrate.placement')
+      if (!last) return null
+      const d = last.detail as { applied?: string[]; toVersion?: number }
+      return { runId: last.run_id, status: last.status, applied: d.applied ?? [], toVersion: d.toVersion ?? null, error: last.error, at: new Date(last.started_at).toISOString() }
+    })(),
     domain: row.domain,
     plan: row.plan,
     createdAt: new Date(row.created_at).toISOString(),

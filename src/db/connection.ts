@@ -53,7 +53,8 @@ export class Connections {
     const key = `${config.host}:${config.port}:${config.user}:${database}`
     let pool = this.pools.get(key)
     if (!pool) {
-      pool = new pg.Pool({ ...this.configFor(config, database), max, idleTimeoutMillis: 5_000 })
+      // maxUses: a connection caches catalog entries of every table it touches; recycle it.
+      pool = new pg.Pool({ ...this.configFor(config, database), max, idleTimeoutMillis: 5_000, maxUses: 200 })
       pool.on('error', () => {
         /* an idle client lost its connection: the next checkout reconnects */
       })
@@ -63,7 +64,7 @@ export class Connections {
   }
 
   primaryPool(): pg.Pool {
-    return this.pool(this.primary, this.primaryDatabase, 6)
+    return this.pool(this.primary, this.primaryDatabase, 10)
   }
 
   async serverConfig(server: string): Promise<ClientConfig> {

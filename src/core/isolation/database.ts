@@ -73,8 +73,8 @@ export const databaseDriver: IsolationDriver = {
       }
     })
     // The lock lives in the control plane database: it orders template refreshes and clones of every run.
-    await withClient(janua.conn.primaryPool(), (lockClient) =>
-      withAdvisoryLock(lockClient, templateLockKey(placement.server), { what: 'the template database' }, async () => {
+    const lockClient = await janua.conn.dedicatedClient('primary', janua.conn.primaryDatabase)
+    await withAdvisoryLock(lockClient, templateLockKey(placement.server), { what: 'the template database' }, async () => {
         const template = await refreshTemplateDatabase(janua, cpId, placement.server)
         await withServerAdmin(janua, placement.server, async (admin) => {
           for (let attempt = 0; ; attempt++) {
@@ -90,8 +90,7 @@ export const databaseDriver: IsolationDriver = {
           }
           await restrictDatabase(admin, placement.database, janua.appRole)
         })
-      }),
-    )
+      }).finally(() => lockClient.end().catch(() => {}))
     const config = await janua.conn.serverConfig(placement.server)
     try {
       return await withClient(janua.conn.pool(config, placement.database), async (client) => {

@@ -1,0 +1,76 @@
+import { Flags } from '@oclif/core'
+import { JanuaCommand } from '../../cli/base.js'
+import { colour, table } from '../../cli/output.js'
+import { fleetExitCode, migrateFleet, type MigrateReport } from '../../core/migrate.js'
+import { describePlacement } from '../../core/placement.js'
+import { ISOLATION_LEVELS } from '../../db/schema.js'
+import { fleetProgress, progressMode } from '../../progress/fleet.js'
+
+export default class TenantMigrate extends JanuaCommand {
+  static summary = 'Apply pending templates to every placement, in parallel, one failure never stopping the rest.'
+  static description = `Plans first (placements x pending files); an applied file whose content changed stops the run
+before anything is applied (exit 6). Each placement is migrated under its own advisory lock, so
+several runs at once apply each file to each placement exactly once. Exit 1 if any placement
+failed (the report names the tenant, file, line and error); a re-run applies only what is left.
+The server's template database (for fast database-tenant creation) is kept current too.`
+  static examples = [
+    '<%= config.bin %> tenant migrate --dry-run',
+    '<%= config.bin %> tenant migrate',
+    '<%= config.bin %> tenant migrate --tenant acme --tenant globex --json',
+    '<%= config.bin %> tenant migrate --isolation schema --to 5 --concurrency 4 --fail-fast',
+  ]
+  static flags = {
+    tenant: Flags.string({ summary: 'only the placement of this tenant (repeatable)', multiple: true }),
+    isolation: Flags.string({ summary: 'only placements of this level', options: [...ISOLATION_LEVELS] }),
+    server: Flags.string({ summary: 'only placements on this server' }),
+    to: Flags.integer({ summary: 'stop at this template version (default: the newest)', min: 0 }),
+    concurrency: Flags.integer({ summary: 'placements migrated at once (default: from the servers\' free connections, at most 8)', min: 1, max: 64 }),
+    'fail-fast': Flags.boolean({ summary: 'stop starting placements after the first failure' }),
+    'dry-run': Flags.boolean({ summary: 'print the plan and change nothing' }),
+    'lock-timeout': Flags.integer({ summary: 'milliseconds to wait for a placement locked by another run (then that placement fails with exit 4)', min: 1 }),
+  }
+
+  async run(): Promise<MigrateReport> {
+    const { flags } = await this.parse(TenantMigrate)
+    const janua = await this.open(flags)
+    const progress = fleetProgress(flags['dry-run'] ? 'silent' : progressMode(this.jsonEnabled()), 'migrate')
+    let report: MigrateReport
+    try {
+      report = await migrateFleet(janua, {
+        tenants: flags.tenant, isolation: flags.isolation, server: flags.server, toVersion: flags.to, concurrency: flags.concurrency,
+        failFast: flags['fail-fast'], dryRun: flags['dry-run'], lockTimeoutMs: flags['lock-timeout'],
+        onEvent: (event) => {
+          if (event.type === 'start') progress.start(event.total)
+          else {
+            progress.update(event.done, event.failed, event.total)
+            const o = event.outcome
+            if (o.status === 'failed') progress.failure(`${describePlacement(o.placement)} [${o.tenants.join(', ') || o.kind}]: ${o.error?.message}`)
+          }
+        },
+      })
+    } finally {
+      await progress.finish()
+    }
+    this.render(report)
+    process.exitCode = fleetExitCode(report.placements)
+    return report
+  }
+
+  private render(report: MigrateReport) {
+    if (report.dryRun) {
+      const pending = report.placements.filter((p) => p.pending.length)
+      this.say(`plan: ${pending.length} of ${report.placements.length} placement(s) have pending files (target version ${report.targetVersion})`)
+      if (pending.length) {
+        this.say(table(['PLACEMENT', 'KIND', 'TENANTS', 'VERSION', 'PENDING'], pending.map((p) => [
+          describePlacement(p.placement), p.kind, p.tenants.length > 3 ? `${p.tenants.slice(0, 3).join(', ')} +${p.tenants.length - 3}` : p.tenants.join(', '), p.version, p.pending.join(', '),
+        ])))
+      }
+      return
+    }
+    const s = report.summary
+    this.say(`${s.migrated} migrated, ${s.upToDate} up to date, ${s.failed ? colour.red(`${s.failed} failed`) : '0 failed'}${s.skipped ? `, ${s.skipped} skipped` : ''}; ${s.filesApplied} file(s) applied in ${(s.durationMs / 1000).toFixed(1)}s (run ${report.runId})`)
+    for (const p of report.placements.filter((x) => x.status === 'failed')) {
+      this.say(`${colour.red('failed')} ${describePlacement(p.placement)} [${p.tenants.join(', ') || p.kind}]: ${p.error?.message}`)
+    }
+  }
+}

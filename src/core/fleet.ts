@@ -1,0 +1,138 @@
+import type pg from 'pg'
+import { withClient } from '../db/connection.js'
+import { isUnreachable, translateError } from '../db/errors.js'
+import { redactAll } from '../db/redact.js'
+import type { IsolationLevel } from '../db/schema.js'
+import { ident, literal } from '../sql/ident.js'
+import { HISTORY_TABLE } from './apply.js'
+import type { Janua } from './context.js'
+import { DATABASE_TENANT_SCHEMA, templateDatabase, type Placement } from './placement.js'
+import type { AppliedFile } from './templates.js'
+
+/** A placement of the fleet with its tenants: what fleet commands (migrate, verify, status) walk over. */
+export interface FleetPlacement {
+  /** null for a server's template database, which belongs to no tenant */
+  placementId: string | null
+  kind: IsolationLevel | 'template'
+  placement: Placement
+  tenants: string[]
+  recordedVersion: number
+}
+
+export interface FleetFilter {
+  tenants?: string[]
+  isolation?: IsolationLevel
+  server?: string
+}
+
+export async function listFleet(janua: Janua, cpId: string, filter: FleetFilter = {}): Promise<FleetPlacement[]> {
+  let query = janua.db
+    .selectFrom('janua.placements as p')
+    .leftJoin('janua.tenants as t', 't.placement_id', 'p.id')
+    .select(['p.id', 'p.kind', 'p.server', 'p.database', 'p.schema', 'p.version', 't.slug'])
+    .orderBy('p.id')
+  if (filter.isolation) query = query.where('p.kind', '=', filter.isolation)
+  if (filter.server) query = query.where('p.server', '=', filter.server)
+  const rows = await query.execute()
+  const byId = new Map<string, FleetPlacement>()
+  for (const row of rows) {
+    const id = String(row.id)
+    let entry = byId.get(id)
+    if (!entry) {
+      entry = { placementId: id, kind: row.kind, placement: { server: row.server, database: row.database, schema: row.schema }, tenants: [], recordedVersion: row.version }
+      byId.set(id, entry)
+    }
+    if (row.slug) entry.tenants.push(row.slug)
+  }
+  let fleet = [...byId.values()]
+  if (filter.tenants?.length) {
+    const wanted = new Set(filter.tenants)
+    fleet = fleet.filter((p) => p.tenants.some((t) => wanted.has(t)))
+  } else if (!filter.isolation || filter.isolation === 'database') {
+    // The template databases are part of the fleet: kept at the newest version for fast clones.
+    const servers = new Set(fleet.map((p) => p.placement.server))
+    servers.add('primary')
+    for (const server of servers) {
+      if (filter.server && filter.server !== server) continue
+      const database = templateDatabase(cpId)
+      const exists = await withClient(await janua.conn.serverPool(server, server === 'primary' ? janua.conn.primaryDatabase : 'postgres'), (c) =>
+        c.query('select 1 from pg_database where datname = $1', [database]).then((r) => (r.rowCount ?? 0) > 0),
+      ).catch(() => false)
+      if (exists) fleet.push({ placementId: null, kind: 'template', placement: { server, database, schema: DATABASE_TENANT_SCHEMA }, tenants: [], recordedVersion: 0 })
+    }
+  }
+  return fleet
+}
+
+export interface PlacementHistory {
+  applied: AppliedFile[]
+  /** set when the placement could not be read (server down, schema missing) */
+  error?: { message: string; exitCode: number }
+}
+
+/**
+ * Reads the history of every placement with one query per database (a UNION over its schemas),
+ * not one per tenant: fast at thousands of schemas.
+ */
+export async function readHistories(janua: Janua, fleet: FleetPlacement[], concurrency: number): Promise<Map<FleetPlacement, PlacementHistory>> {
+  const result = new Map<FleetPlacement, PlacementHistory>()
+  const groups = new Map<string, FleetPlacement[]>()
+  for (const p of fleet) {
+    const key = `${p.placement.server}\u0000${p.placement.database}`
+    if (!groups.has(key)) groups.set(key, [])
+    groups.get(key)!.push(p)
+  }
+  await forEachLimit([...groups.values()], concurrency, async (group) => {
+    const { server, database } = group[0]!.placement
+    try {
+      const config = await janua.conn.serverConfig(server)
+      const read = async (client: pg.ClientBase) => {
+        const { rows: present } = await client.query<{ nspname: string }>(
+          `select n.nspname from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relname = $1 and c.relkind = 'r'`, [HISTORY_TABLE])
+        const { rows: schemas } = await client.query<{ nspname: string }>('select nspname from pg_namespace')
+        const withHistory = new Set(present.map((r) => r.nspname))
+        const existing = new Set(schemas.map((r) => r.nspname))
+        const readable = group.filter((p) => withHistory.has(p.placement.schema))
+        const rows: (AppliedFile & { schema: string })[] = []
+        for (let i = 0; i < readable.length; i += 500) {
+          const chunk = readable.slice(i, i + 500)
+          const text = chunk.map((p) => `select ${literal(p.placement.schema)}::text as schema, version, file, sha256 from ${ident(p.placement.schema)}.${ident(HISTORY_TABLE)}`).join('\nunion all\n')
+          rows.push(...(await client.query<AppliedFile & { schema: string }>(text)).rows)
+        }
+        for (const p of group) {
+          if (!existing.has(p.placement.schema)) {
+            result.set(p, { applied: [], error: { message: `schema ${p.placement.schema} does not exist in ${server}/${database}`, exitCode: 1 } })
+          } else {
+            result.set(p, { applied: rows.filter((r) => r.schema === p.placement.schema).map(({ version, file, sha256 }) => ({ version, file, sha256 })).sort((a, b) => a.version - b.version) })
+          }
+        }
+      }
+      const isShared = group.length > 1 || group[0]!.kind === 'shared' || group[0]!.kind === 'schema'
+      if (isShared) await withClient(janua.conn.pool(config, database), read)
+      else {
+        const client = await janua.conn.dedicatedClient(server, database)
+        try {
+          await read(client)
+        } finally {
+          await client.end().catch(() => {})
+        }
+      }
+    } catch (error) {
+      const failure = translateError(error, `reading ${server}/${database}`)
+      for (const p of group) result.set(p, { applied: [], error: { message: redactAll(failure.message), exitCode: isUnreachable(error) ? 5 : failure.exitCode } })
+    }
+  })
+  return result
+}
+
+/** Runs fn over items with at most `limit` at a time; never rejects because of one item. */
+export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>, shouldStop: () => boolean = () => false): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length && !shouldStop()) {
+      const index = next++
+      await fn(items[index]!, index)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker))
+}

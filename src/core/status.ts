@@ -1,0 +1,45 @@
+import { sql } from 'kysely'
+import type { Janua } from './context.js'
+import { ensureControlPlane } from './control-plane.js'
+
+export interface FleetStatus {
+  controlPlane: { id: string; database: string }
+  templates: { dir: string; latest: number; files: number }
+  tenants: { total: number; byIsolation: Record<string, number>; byServer: Record<string, number>; byStatus: Record<string, number> }
+  placements: { total: number; byVersion: Record<string, number>; behind: number }
+  pending: { file: string; placements: number }[]
+  unfinished: { id: number; kind: string; tenant: string | null; step: string | null; startedAt: string; pid: number | null; host: string | null }[]
+  lastMigration: { runId: string | null; status: string; startedAt: string; finishedAt: string | null; error: string | null } | null
+}
+
+/** `janua db status`: the fleet at a glance, from the control plane alone (no tenant connections). */
+export async function fleetStatus(janua: Janua): Promise<FleetStatus> {
+  const cpId = await ensureControlPlane(janua)
+  const set = janua.templates
+  const db = janua.db
+  const tally = (rows: { key: string; n: number | string | bigint }[]) => Object.fromEntries(rows.map((r) => [r.key, Number(r.n)]))
+  const [byIsolation, byServer, byStatus, byVersion, unfinished, lastRun] = await Promise.all([
+    db.selectFrom('janua.tenants').select(['isolation as key', sql<number>`count(*)`.as('n')]).groupBy('isolation').execute(),
+    db.selectFrom('janua.tenants as t').innerJoin('janua.placements as p', 'p.id', 't.placement_id').select(['p.server as key', sql<number>`count(*)`.as('n')]).groupBy('p.server').execute(),
+    db.selectFrom('janua.tenants').select(['status as key', sql<number>`count(*)`.as('n')]).groupBy('status').execute(),
+    db.selectFrom('janua.placements').select([sql<string>`version::text`.as('key'), sql<number>`count(*)`.as('n')]).groupBy('version').execute(),
+    db.selectFrom('janua.operations').selectAll().where('status', '=', 'running').where('kind', '<>', 'migrate.placement').orderBy('started_at').execute(),
+    db.selectFrom('janua.operations').selectAll().where('kind', '=', 'tenant.migrate').orderBy('started_at', 'desc').limit(1).executeTakeFirst(),
+  ])
+  const versions = tally(byVersion)
+  const pending = set.files.map((f) => ({ file: f.name, placements: Object.entries(versions).filter(([v]) => Number(v) < f.version).reduce((n, [, c]) => n + c, 0) })).filter((p) => p.placements > 0)
+  const total = Object.values(tally(byIsolation)).reduce((a, b) => a + b, 0)
+  return {
+    controlPlane: { id: cpId, database: janua.conn.primaryDatabase },
+    templates: { dir: set.dir, latest: set.latest, files: set.files.length },
+    tenants: { total, byIsolation: { shared: 0, schema: 0, database: 0, ...tally(byIsolation) }, byServer: tally(byServer), byStatus: tally(byStatus) },
+    placements: {
+      total: Object.values(versions).reduce((a, b) => a + b, 0),
+      byVersion: versions,
+      behind: Object.entries(versions).filter(([v]) => Number(v) < set.latest).reduce((n, [, c]) => n + c, 0),
+    },
+    pending,
+    unfinished: unfinished.map((o) => ({ id: Number(o.id), kind: o.kind, tenant: o.tenant_slug, step: o.step, startedAt: new Date(o.started_at).toISOString(), pid: o.pid, host: o.host })),
+    lastMigration: lastRun ? { runId: lastRun.run_id, status: lastRun.status, startedAt: new Date(lastRun.started_at).toISOString(), finishedAt: lastRun.finished_at ? new Date(lastRun.finished_at).toISOString() : null, error: lastRun.error } : null,
+  }
+}
