@@ -133,3 +133,13 @@ export async function controlPlaneExists(janua: Janua): Promise<boolean> {
 
 /** The control plane id, when this run has created or read it (the audit log needs one). */
 export const knownControlPlane = (janua: Janua): string | undefined => ids.get(janua)
+
+/** For read-only commands (verify): the control plane must exist; nothing is created. */
+export async function requireControlPlane(janua: Janua): Promise<string> {
+  const known = ids.get(janua)
+  if (known) return known
+  const meta = await withClient(janua.conn.primaryPool(), (c) => readMeta(c))
+  if (!meta?.get('id')) throw new JanuaError('there is no janua control plane in this database', 2, 'run `janua db init` first, or point --database-url at the right database')
+  ids.set(janua, meta.get('id')!)
+  return meta.get('id')!
+}

@@ -107,3 +107,21 @@ export const stackLines = (text: string) => text.split('\n').filter((l) => /^\s+
 
 // eslint-disable-next-line no-control-regex
 export const ANSI = /\u001b\[[0-9;]*[A-Za-z]/
+
+/** Lines of stderr that are not Node's own warnings (e.g. oclif's UnparsedCommand warning when NODE_ENV=test). */
+export const ownLines = (text: string) =>
+  text.split('\n').filter((l) => l.trim() !== '' && !/^\(node:\d+\)/.test(l) && !l.startsWith('(Use `node'))
+
+/** Maps with at most `limit` calls in flight (CLI runs are CPU-bound: a few at a time). */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      results[i] = await fn(items[i]!, i)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}

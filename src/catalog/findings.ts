@@ -1,0 +1,42 @@
+/**
+ * Findings of `db verify`. Codes are stable (scripts and --ignore rely on them):
+ *   drift/<kind>   the placement differs from what the templates declare
+ *   lint/<rule>    a tenant-isolation rule is broken
+ *   fleet/<fact>   the control plane and the servers disagree
+ */
+export type FindingChange = 'missing' | 'unexpected' | 'different'
+
+export interface Finding {
+  code: string
+  change: FindingChange
+  /** e.g. "index users_tenant_status_idx" */
+  object: string
+  expected?: string
+  actual?: string
+  message: string
+}
+
+export const LINT_RULES = {
+  'lint/rls-disabled': 'a table with tenant_id has Row-Level Security disabled',
+  'lint/rls-not-forced': 'a table with tenant_id does not FORCE Row-Level Security (its owner bypasses it)',
+  'lint/no-tenant-policy': 'a table with tenant_id has no policy using tenant_id in USING and WITH CHECK',
+  'lint/policy-always-true': 'a policy lets every row through (USING or WITH CHECK is true)',
+  'lint/app-role-superuser': 'the app role is a superuser: RLS does not apply to it',
+  'lint/app-role-bypassrls': 'the app role has BYPASSRLS',
+  'lint/app-role-owner': 'the app role owns a table: it could disable RLS on it',
+  'lint/public-connect': 'PUBLIC may connect to a tenant database',
+  'lint/public-create': 'PUBLIC may create objects in a tenant schema',
+  'lint/fk-without-tenant': 'a foreign key between tenant tables does not include tenant_id',
+  'lint/index-not-tenant-led': 'a non-unique index on a tenant table does not lead with tenant_id',
+} as const
+
+export const FLEET_CODES = {
+  'fleet/placement-missing': 'a tenant\'s schema or database does not exist',
+  'fleet/orphan': 'a schema or database looks like a tenant\'s but belongs to no tenant',
+  'fleet/version-mismatch': 'the control plane records another version than the placement\'s history',
+  'fleet/unreachable': 'the placement could not be read',
+} as const
+
+export function isIgnored(code: string, ignore: string[]): boolean {
+  return ignore.some((i) => code === i || code.startsWith(`${i.replace(/\/$/, '')}/`))
+}

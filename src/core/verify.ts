@@ -1,0 +1,288 @@
+import { randomBytes } from 'node:crypto'
+import type pg from 'pg'
+import { diffCatalogs } from '../catalog/diff.js'
+import { isIgnored, type Finding } from '../catalog/findings.js'
+import { lintCatalog } from '../catalog/lint.js'
+import { catalogs, fingerprints, type Catalog } from '../catalog/snapshot.js'
+import { inTransaction, withClient } from '../db/connection.js'
+import { redactAll } from '../db/redact.js'
+import type { IsolationLevel } from '../db/schema.js'
+import { ident, validateServerName, validateSlug } from '../sql/ident.js'
+import { applyFile, ensureHistoryTable } from './apply.js'
+import type { Janua } from './context.js'
+import { createPlacementSchema, requireControlPlane } from './control-plane.js'
+import { usageError } from './errors.js'
+import { forEachLimit, listFleet, readHistories, type FleetPlacement } from './fleet.js'
+import { TENANT_SCHEMA_PREFIX, serverSharedDatabase, templateDatabase, type Placement } from './placement.js'
+import { filesUpTo } from './templates.js'
+import { validateIsolation } from './tenants.js'
+
+export interface VerifyOptions {
+  tenants?: string[]
+  isolation?: string
+  server?: string
+  ignore?: string[]
+  concurrency?: number
+}
+
+export interface PlacementVerdict {
+  placement: Placement
+  kind: IsolationLevel | 'template' | 'orphan' | 'server'
+  tenants: string[]
+  version: number | null
+  fingerprint: string | null
+  /** the fingerprint the templates give at this version */
+  expectedFingerprint: string | null
+  findings: Finding[]
+}
+
+export interface VerifyReport {
+  ok: boolean
+  summary: {
+    placements: number
+    clean: number
+    withFindings: number
+    findings: number
+    groups: { fingerprint: string | null; version: number | null; placements: number; matchesTemplates: boolean }[]
+    durationMs: number
+  }
+  placements: PlacementVerdict[]
+}
+
+interface Expected {
+  catalog: Catalog
+  fingerprint: string
+  lint: Finding[]
+}
+
+/** The catalog the templates declare at a version: applied to a scratch schema in a transaction that is rolled back. */
+async function expectedCatalog(janua: Janua, version: number): Promise<Expected> {
+  const files = filesUpTo(janua.templates, version)
+  const scratch = `janua_verify_${randomBytes(6).toString('hex')}`
+  const where = `expected catalog at version ${version}`
+  return withClient(janua.conn.primaryPool(), async (client) => {
+    const snapshot = async () => {
+      const catalog = (await catalogs(client, [scratch], janua.appRole)).get(scratch)!
+      const fingerprint = (await fingerprints(client, [scratch], janua.appRole)).get(scratch)!
+      return { catalog, fingerprint, lint: lintCatalog(catalog, janua.appRole) }
+    }
+    const build = async () => {
+      await createPlacementSchema(client, scratch, janua.appRole)
+      await ensureHistoryTable(client, scratch)
+    }
+    if (!files.some((f) => f.noTransaction)) {
+      let result: Expected | undefined
+      await client.query('begin')
+      try {
+        await build()
+        for (const file of files) await applyFile(client, scratch, file, where, false)
+        result = await snapshot()
+      } finally {
+        await client.query('rollback')
+      }
+      return result
+    }
+    // A no-transaction file cannot run inside the rolled-back transaction: build, read, drop.
+    try {
+      await inTransaction(client, build)
+      for (const file of files) await applyFile(client, scratch, file, where)
+      return await snapshot()
+    } finally {
+      await client.query(`drop schema if exists ${ident(scratch)} cascade`)
+    }
+  })
+}
+
+const finding = (code: string, change: Finding['change'], object: string, message: string, extra: Partial<Finding> = {}): Finding => ({ code, change, object, message, ...extra })
+
+/** `janua db verify`: every placement against the templates, isolation lint, fleet consistency. Read-only. */
+export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const started = Date.now()
+  const tenants = (options.tenants ?? []).map((t) => validateSlug(t))
+  const isolation = options.isolation ? validateIsolation(options.isolation) : undefined
+  if (options.server) validateServerName(options.server)
+  const ignore = options.ignore ?? []
+  for (const code of ignore) if (!/^(drift|lint|fleet)(\/[a-z-]+)?$/.test(code)) throw usageError(`unknown finding code "${code}" for --ignore`, 'codes look like lint/index-not-tenant-led, drift/grant, fleet/orphan, or a family: lint')
+  const cpId = await requireControlPlane(janua)
+  const concurrency = options.concurrency ?? 4
+  const filtered = tenants.length > 0 || !!isolation || !!options.server
+
+  const fleet = await listFleet(janua, cpId, { tenants, isolation, server: options.server })
+  if (tenants.length) {
+    const known = new Set(fleet.flatMap((p) => p.tenants))
+    const missing = tenants.filter((t) => !known.has(t))
+    if (missing.length) throw usageError(`no tenant ${missing.map((m) => `"${m}"`).join(', ')}`, 'list tenants with `janua tenant list`')
+  }
+  const verdicts: PlacementVerdict[] = []
+  const verdictOf = new Map<FleetPlacement, PlacementVerdict>()
+  for (const p of fleet) {
+    const v: PlacementVerdict = { placement: p.placement, kind: p.kind, tenants: p.tenants, version: null, fingerprint: null, expectedFingerprint: null, findings: [] }
+    verdicts.push(v)
+    verdictOf.set(p, v)
+  }
+
+  // Databases that are gone are reported as such, not as unreachable servers.
+  const servers = [...new Set(fleet.map((p) => p.placement.server))]
+  const databasesOn = new Map<string, Set<string> | Error>()
+  const appRoleOn = new Map<string, { rolsuper: boolean; rolbypassrls: boolean } | undefined>()
+  const publicConnect = new Map<string, boolean>()
+  await Promise.all(servers.map(async (server) => {
+    try {
+      const pool = await janua.conn.serverPool(server, server === 'primary' ? janua.conn.primaryDatabase : 'postgres')
+      await withClient(pool, async (c) => {
+        const { rows } = await c.query<{ datname: string; public_connect: boolean }>(`select datname, has_database_privilege('public', datname, 'CONNECT') as public_connect from pg_database`)
+        databasesOn.set(server, new Set(rows.map((r) => r.datname)))
+        for (const r of rows) publicConnect.set(`${server}\u0000${r.datname}`, r.public_connect)
+        const role = await c.query<{ rolsuper: boolean; rolbypassrls: boolean }>('select rolsuper, rolbypassrls from pg_roles where rolname = $1', [janua.appRole])
+        appRoleOn.set(server, role.rows[0])
+      })
+    } catch (error) {
+      databasesOn.set(server, error as Error)
+    }
+  }))
+
+  const readable: FleetPlacement[] = []
+  for (const p of fleet) {
+    const dbs = databasesOn.get(p.placement.server)
+    if (dbs instanceof Error) {
+      verdictOf.get(p)!.findings.push(finding('fleet/unreachable', 'missing', 'server', `server ${p.placement.server} is unreachable: ${redactAll(dbs.message)}`))
+    } else if (!dbs!.has(p.placement.database)) {
+      verdictOf.get(p)!.findings.push(finding('fleet/placement-missing', 'missing', `database ${p.placement.database}`, `database ${p.placement.database} does not exist`))
+    } else readable.push(p)
+  }
+
+  const histories = await readHistories(janua, readable, concurrency)
+  const present: FleetPlacement[] = []
+  for (const p of readable) {
+    const h = histories.get(p)!
+    const v = verdictOf.get(p)!
+    if (h.error) {
+      const code = /does not exist/.test(h.error.message) ? 'fleet/placement-missing' : 'fleet/unreachable'
+      v.findings.push(finding(code, 'missing', `schema ${p.placement.schema}`, h.error.message))
+      continue
+    }
+    v.version = h.applied.reduce((m, a) => Math.max(m, a.version), 0)
+    if (p.placementId && v.version !== p.recordedVersion) {
+      v.findings.push(finding('fleet/version-mismatch', 'different', 'version', `the control plane records version ${p.recordedVersion}, the placement's history says ${v.version}`,
+        { expected: String(p.recordedVersion), actual: String(v.version) }))
+    }
+    present.push(p)
+  }
+
+  const expectedByVersion = new Map<number, Promise<Expected>>()
+  const expected = (version: number) => {
+    if (!expectedByVersion.has(version)) expectedByVersion.set(version, expectedCatalog(janua, version))
+    return expectedByVersion.get(version)!
+  }
+
+  // One catalog pass per database: fingerprints for all its schemas, details only where they differ.
+  const groups = new Map<string, FleetPlacement[]>()
+  for (const p of present) {
+    const key = `${p.placement.server}\u0000${p.placement.database}`
+    if (!groups.has(key)) groups.set(key, [])
+    groups.get(key)!.push(p)
+  }
+  await forEachLimit([...groups.values()], concurrency, async (group) => {
+    const { server, database } = group[0]!.placement
+    const read = async (client: pg.ClientBase) => {
+      const schemas = group.map((p) => p.placement.schema)
+      const prints = await fingerprints(client, schemas, janua.appRole)
+      const differing: FleetPlacement[] = []
+      for (const p of group) {
+        const v = verdictOf.get(p)!
+        const want = await expected(v.version!)
+        v.fingerprint = prints.get(p.placement.schema) ?? null
+        v.expectedFingerprint = want.fingerprint
+        if (v.fingerprint === want.fingerprint) v.findings.push(...want.lint)
+        else differing.push(p)
+      }
+      if (differing.length) {
+        const details = await catalogs(client, differing.map((p) => p.placement.schema), janua.appRole)
+        for (const p of differing) {
+          const v = verdictOf.get(p)!
+          const actual = details.get(p.placement.schema)!
+          v.findings.push(...diffCatalogs((await expected(v.version!)).catalog, actual), ...lintCatalog(actual, janua.appRole))
+        }
+      }
+    }
+    try {
+      if (group.length === 1 && (group[0]!.kind === 'database' || group[0]!.kind === 'template')) {
+        const client = await janua.conn.dedicatedClient(server, database)
+        try {
+          await read(client)
+        } finally {
+          await client.end().catch(() => {})
+        }
+      } else {
+        await withClient(await janua.conn.serverPool(server, database), read)
+      }
+    } catch (error) {
+      for (const p of group) verdictOf.get(p)!.findings.push(finding('fleet/unreachable', 'missing', 'catalog', `could not read ${server}/${database}: ${redactAll((error as Error).message)}`))
+    }
+  })
+
+  for (const p of present) {
+    if ((p.kind === 'database' || p.kind === 'template') && publicConnect.get(`${p.placement.server}\u0000${p.placement.database}`)) {
+      verdictOf.get(p)!.findings.push(finding('lint/public-connect', 'different', `database ${p.placement.database}`, `PUBLIC may connect to ${p.placement.database}`, { actual: 'CONNECT granted to PUBLIC' }))
+    }
+  }
+
+  for (const server of servers) {
+    const role = appRoleOn.get(server)
+    const v: PlacementVerdict = { placement: { server, database: '*', schema: '*' }, kind: 'server', tenants: [], version: null, fingerprint: null, expectedFingerprint: null, findings: [] }
+    if (role?.rolsuper) v.findings.push(finding('lint/app-role-superuser', 'different', `role ${janua.appRole}`, `the app role ${janua.appRole} is a superuser: RLS does not apply to it`))
+    if (role?.rolbypassrls) v.findings.push(finding('lint/app-role-bypassrls', 'different', `role ${janua.appRole}`, `the app role ${janua.appRole} has BYPASSRLS`))
+    if (v.findings.length) verdicts.push(v)
+  }
+
+  if (!filtered) verdicts.push(...(await orphans(janua, cpId, fleet, databasesOn)))
+
+  for (const v of verdicts) v.findings = v.findings.filter((f) => !isIgnored(f.code, ignore))
+  const withFindings = verdicts.filter((v) => v.findings.length > 0)
+  const groupsByPrint = new Map<string, { fingerprint: string | null; version: number | null; placements: number; matchesTemplates: boolean }>()
+  for (const v of verdicts.filter((x) => x.kind !== 'server' && x.kind !== 'orphan')) {
+    const key = `${v.fingerprint}\u0000${v.version}`
+    const g = groupsByPrint.get(key) ?? { fingerprint: v.fingerprint, version: v.version, placements: 0, matchesTemplates: v.fingerprint !== null && v.fingerprint === v.expectedFingerprint }
+    g.placements++
+    groupsByPrint.set(key, g)
+  }
+  return {
+    ok: withFindings.length === 0,
+    summary: {
+      placements: verdicts.filter((x) => x.kind !== 'server' && x.kind !== 'orphan').length,
+      clean: verdicts.filter((x) => x.kind !== 'server' && x.kind !== 'orphan' && x.findings.length === 0).length,
+      withFindings: withFindings.length,
+      findings: withFindings.reduce((n, v) => n + v.findings.length, 0),
+      groups: [...groupsByPrint.values()].sort((a, b) => b.placements - a.placements),
+      durationMs: Date.now() - started,
+    },
+    placements: verdicts,
+  }
+}
+
+/** Schemas and databases named like a tenant's that no placement claims. */
+async function orphans(janua: Janua, cpId: string, fleet: FleetPlacement[], databasesOn: Map<string, Set<string> | Error>): Promise<PlacementVerdict[]> {
+  const result: PlacementVerdict[] = []
+  const claimed = new Set(fleet.map((p) => `${p.placement.server}\u0000${p.placement.database}\u0000${p.placement.schema}`))
+  const claimedDbs = new Set(fleet.map((p) => `${p.placement.server}\u0000${p.placement.database}`))
+  const orphan = (placement: Placement, object: string): PlacementVerdict => ({
+    placement, kind: 'orphan', tenants: [], version: null, fingerprint: null, expectedFingerprint: null,
+    findings: [finding('fleet/orphan', 'unexpected', object, `${object} looks like a tenant's but belongs to no tenant`)],
+  })
+  const { rows } = await withClient(janua.conn.primaryPool(), (c) =>
+    c.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like $1`, [`${TENANT_SCHEMA_PREFIX.replace('_', '\\_')}%`]))
+  for (const r of rows) {
+    const placement = { server: 'primary', database: janua.conn.primaryDatabase, schema: r.nspname }
+    if (!claimed.has(`primary\u0000${placement.database}\u0000${r.nspname}`)) result.push(orphan(placement, `schema ${r.nspname}`))
+  }
+  const reserved = new Set([templateDatabase(cpId), serverSharedDatabase(cpId)])
+  for (const [server, dbs] of databasesOn) {
+    if (dbs instanceof Error) continue
+    for (const name of dbs) {
+      if (name.startsWith(`janua_${cpId}_`) && !reserved.has(name) && !claimedDbs.has(`${server}\u0000${name}`)) {
+        result.push(orphan({ server, database: name, schema: '*' }, `database ${name}`))
+      }
+    }
+  }
+  return result
+}
