@@ -74,9 +74,10 @@ select ns.nspname, 'function', p.proname::text || '(' || pg_get_function_identit
        concat_ws(' ', 'returns ' || replace(pg_get_function_result(p.oid), ns.prefix, ''), 'security-definer=' || p.prosecdef,
                  'config=' || array_to_string(p.proconfig, ','), 'body=' || md5(p.prosrc))
   from pg_proc p join ns on ns.oid = p.pronamespace
+ where p.proname not like 'janua\\_%'
 union all
 select r.nspname, 'trigger', r.relname::text || '.' || t.tgname::text, replace(pg_get_triggerdef(t.oid), r.prefix, '')
-  from rel r join pg_trigger t on t.tgrelid = r.oid and not t.tgisinternal
+  from rel r join pg_trigger t on t.tgrelid = r.oid and not t.tgisinternal and t.tgname not like 'janua\\_%'
 `
 
 /** md5 of each schema's objects: equal fingerprints mean equal catalogs. */

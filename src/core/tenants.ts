@@ -30,6 +30,8 @@ export interface TenantInspection extends Tenant {
   tables: { name: string; rows: number }[]
   sizeBytes: number
   operations: { id: number; kind: string; status: string; step: string | null; error: string | null; startedAt: string; finishedAt: string | null; detail: unknown }[]
+  /** the unfinished move of a tenant whose status is moving: its journaled step and target */
+  move: { step: string | null; to: unknown; startedAt: string } | null
   /** the last `tenant migrate` result for the tenant's placement */
   lastMigration: { runId: string | null; status: string; applied: string[]; toVersion: number | null; error: string | null; at: string } | null
   domain: string | null
@@ -78,7 +80,7 @@ export async function getTenant(janua: Janua, slug: string): Promise<TenantRow> 
  * Holds `janua:tenant:<slug>` for the duration of fn on a dedicated session, so that a killed
  * run's leftovers (status provisioning, nobody holding the lock) can be told from a live run.
  */
-async function withTenantLock<T>(janua: Janua, slug: string, fn: () => Promise<T>): Promise<T> {
+export async function withTenantLock<T>(janua: Janua, slug: string, fn: () => Promise<T>): Promise<T> {
   // A dedicated session: the lock must outlive no pool checkout, and must not starve the pool.
   const client = await janua.conn.dedicatedClient('primary', janua.conn.primaryDatabase)
   try {
@@ -237,8 +239,12 @@ export async function inspectTenant(janua: Janua, slug: string): Promise<TenantI
     .orderBy('id', 'desc')
     .limit(10)
     .execute()
+  const move = row.status === 'moving'
+    ? await janua.db.selectFrom('janua.operations').select(['step', 'detail', 'started_at']).where('tenant_id', '=', row.id).where('kind', '=', 'tenant.move').where('status', '=', 'running').orderBy('id', 'desc').executeTakeFirst()
+    : undefined
   return {
     ...tenant,
+    move: move ? { step: move.step, to: (move.detail as { plan?: { to?: unknown } }).plan?.to ?? null, startedAt: new Date(move.started_at).toISOString() } : null,
     version: facts.version,
     pending: facts.pending,
     tables: facts.tables,
