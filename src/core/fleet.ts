@@ -55,7 +55,7 @@ export async function listFleet(janua: Janua, cpId: string, filter: FleetFilter 
     for (const server of servers) {
       if (filter.server && filter.server !== server) continue
       const database = templateDatabase(cpId)
-      const exists = await withClient(await janua.conn.serverPool(server, server === 'primary' ? janua.conn.primaryDatabase : 'postgres'), (c) =>
+      const exists = await withClient(await janua.conn.adminPool(server), (c) =>
         c.query('select 1 from pg_database where datname = $1', [database]).then((r) => (r.rowCount ?? 0) > 0),
       ).catch(() => false)
       if (exists) fleet.push({ placementId: null, kind: 'template', placement: { server, database, schema: DATABASE_TENANT_SCHEMA }, tenants: [], recordedVersion: 0 })

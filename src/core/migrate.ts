@@ -58,8 +58,8 @@ export type MigrateEvent =
   | { type: 'done'; outcome: PlacementOutcome; done: number; failed: number; total: number }
 
 /** Connections to leave free on a server: janua never exhausts max_connections. */
-async function defaultConcurrency(janua: Janua): Promise<number> {
-  const { rows } = await withClient(janua.conn.primaryPool(), (c) =>
+async function defaultConcurrency(janua: Janua, server = 'primary'): Promise<number> {
+  const { rows } = await withClient(await janua.conn.adminPool(server), (c) =>
     c.query<{ free: number }>(`select current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int - (select count(*) from pg_stat_activity)::int as free`))
   return Math.max(1, Math.min(8, Math.floor(rows[0]!.free / 4)))
 }
@@ -131,10 +131,16 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
   const journal = new JournalBuffer(janua, runId)
   options.onEvent?.({ type: 'start', total: plan.length, pending: plan.filter((p) => p.planned.pending.length).length })
 
-  await forEachLimit(plan, concurrency, async ({ entry, planned, readError }, index) => {
+  // Each server gets its own limit (from its free connections); servers run side by side, and a
+  // server found unreachable fails its remaining placements at once instead of timing out on each.
+  const serverDown = new Map<string, { message: string; exitCode: number }>()
+  const work = async ({ entry, planned, readError }: (typeof plan)[number], index: number) => {
     const t0 = Date.now()
     let outcome: PlacementOutcome
-    if (readError) {
+    const down = serverDown.get(entry.placement.server)
+    if (!readError && down && planned.pending.length) {
+      outcome = { ...planned, status: 'failed', applied: [], toVersion: planned.version, durationMs: 0, error: down }
+    } else if (readError) {
       outcome = { ...planned, status: 'failed', applied: [], toVersion: planned.version, durationMs: 0, error: readError }
     } else if (planned.pending.length === 0) {
       outcome = { ...planned, status: 'up-to-date', applied: [], toVersion: planned.version, durationMs: 0 }
@@ -150,6 +156,7 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
           ...planned, status: 'failed', applied: [], toVersion: planned.version, durationMs: Date.now() - t0,
           error: { message: redactAll(failure.message), exitCode, file: d.file as string | undefined, line: d.line as number | undefined, column: d.column as number | undefined, sqlstate: d.sqlstate as string | undefined },
         }
+        if (exitCode === ExitCode.unreachable) serverDown.set(entry.placement.server, outcome.error!)
         if (options.failFast) stop = true
       }
     }
@@ -158,7 +165,13 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
     if (outcome.status === 'failed') failed++
     if (outcome.status !== 'up-to-date' || readError) await journal.add(entry, outcome)
     options.onEvent?.({ type: 'done', outcome, done, failed, total: plan.length })
-  }, () => stop)
+  }
+  const byServer = new Map<string, number[]>()
+  plan.forEach((p, i) => byServer.set(p.entry.placement.server, [...(byServer.get(p.entry.placement.server) ?? []), i]))
+  await Promise.all([...byServer].map(async ([server, indices]) => {
+    const limit = options.concurrency ?? (server === 'primary' ? concurrency : await defaultConcurrency(janua, server).catch(() => 1))
+    await forEachLimit(indices, limit, (i) => work(plan[i]!, i), () => stop)
+  }))
 
   for (let i = 0; i < plan.length; i++) {
     outcomes[i] ??= { ...plan[i]!.planned, status: 'skipped', applied: [], toVersion: plan[i]!.planned.version, durationMs: 0 }

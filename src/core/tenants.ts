@@ -13,6 +13,7 @@ import { ExitCode, JanuaError, usageError } from './errors.js'
 import { drivers, type TenantRef } from './isolation/index.js'
 import { finishOperation, startOperation } from './journal.js'
 import { type Placement } from './placement.js'
+import { pickServer } from './servers.js'
 
 /** The tenant object of DESIGN.md, the same in every command's JSON. */
 export interface Tenant {
@@ -130,18 +131,22 @@ export interface CreateTenantInput {
   domain?: string
   plan?: string
   billingEmail?: string
+  /** told which server the placement policy chose, and why */
+  onPlaced?: (server: string, policy: string) => void
 }
 
 export async function createTenant(janua: Janua, input: CreateTenantInput): Promise<Tenant> {
   const slug = validateSlug(input.slug)
   const isolation = validateIsolation(input.isolation ?? 'shared')
-  const server = validateServerName(input.server ?? 'primary')
+  if (input.server !== undefined) validateServerName(input.server)
   const name = (input.name ?? slug).trim()
   if (name === '' || name.length > 200) throw usageError('invalid tenant name', 'pass --name with 1 to 200 characters')
   janua.templates // a broken template folder is a usage error before anything is created
   const cpId = await ensureControlPlane(janua)
   const driver = drivers[isolation]
+  const { server, policy } = input.server ? { server: input.server, policy: '--server' } : await pickServer(janua)
   await janua.conn.serverConfig(server) // unknown server: exit 2 before anything is created
+  input.onPlaced?.(server, policy)
 
   return withTenantLock(janua, slug, async () => {
     const existing = await findTenantRow(janua, slug)

@@ -128,7 +128,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   const publicConnect = new Map<string, boolean>()
   await Promise.all(servers.map(async (server) => {
     try {
-      const pool = await janua.conn.serverPool(server, server === 'primary' ? janua.conn.primaryDatabase : 'postgres')
+      const pool = await janua.conn.adminPool(server)
       await withClient(pool, async (c) => {
         const { rows } = await c.query<{ datname: string; public_connect: boolean }>(`select datname, has_database_privilege('public', datname, 'CONNECT') as public_connect from pg_database`)
         databasesOn.set(server, new Set(rows.map((r) => r.datname)))

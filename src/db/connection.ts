@@ -75,6 +75,12 @@ export class Connections {
     return this.pool(await this.serverConfig(server), database)
   }
 
+  /** A pool on the server's own database (from its URL): where CREATE/DROP DATABASE run. */
+  async adminPool(server: string): Promise<pg.Pool> {
+    const config = await this.serverConfig(server)
+    return this.pool(config, server === 'primary' ? this.primaryDatabase : (config.database ?? 'postgres'))
+  }
+
   /** A dedicated client outside the pools, for statements that must not share a session. */
   async dedicatedClient(server: string, database: string): Promise<pg.Client> {
     const client = new pg.Client(this.configFor(await this.serverConfig(server), database))

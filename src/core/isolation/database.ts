@@ -19,8 +19,7 @@ export async function databaseExists(client: pg.ClientBase, database: string): P
 /** A connection to the server's maintenance database, for CREATE/DROP DATABASE. */
 async function withServerAdmin<T>(janua: Janua, server: string, fn: (client: pg.ClientBase, config: ClientConfig) => Promise<T>): Promise<T> {
   const config = await janua.conn.serverConfig(server)
-  const database = server === 'primary' ? janua.conn.primaryDatabase : 'postgres'
-  return withClient(janua.conn.pool(config, database), (client) => fn(client, config))
+  return withClient(await janua.conn.adminPool(server), (client) => fn(client, config))
 }
 
 /** Locks the database itself so that only the app role (and janua) may connect. */

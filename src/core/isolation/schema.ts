@@ -7,6 +7,7 @@ import { createPlacementSchema } from '../control-plane.js'
 import { usageError } from '../errors.js'
 import { describePlacement, schemaForTenant } from '../placement.js'
 import type { IsolationDriver } from './driver.js'
+import { ensureServerSharedDatabase } from '../servers.js'
 
 export async function schemaExists(client: pg.ClientBase, schema: string): Promise<boolean> {
   const { rowCount } = await client.query('select 1 from pg_namespace where nspname = $1', [schema])
@@ -16,8 +17,9 @@ export async function schemaExists(client: pg.ClientBase, schema: string): Promi
 export const schemaDriver: IsolationDriver = {
   level: 'schema',
 
-  async placementFor(janua, _cpId, slug, server) {
-    if (server !== 'primary') throw usageError(`schema tenants on server "${server}" are not supported yet`, 'omit --server for schema tenants')
+  async placementFor(janua, cpId, slug, server) {
+    // On another server, schema tenants live in janua's shared database there.
+    if (server !== 'primary') return { ...(await ensureServerSharedDatabase(janua, cpId, server)), schema: schemaForTenant(slug) }
     return { server: 'primary', database: janua.conn.primaryDatabase, schema: schemaForTenant(slug) }
   },
 

@@ -7,6 +7,7 @@ import { usageError } from '../errors.js'
 import { SHARED_SCHEMA, describePlacement, type Placement } from '../placement.js'
 import type { IsolationDriver } from './driver.js'
 import { schemaExists } from './schema.js'
+import { ensureServerSharedDatabase } from '../servers.js'
 
 /**
  * Rows of many tenants in one placement are kept apart only by RLS on tenant_id: a template
@@ -30,8 +31,8 @@ export async function assertSharedCapable(janua: Janua, placement: Placement): P
 export const sharedDriver: IsolationDriver = {
   level: 'shared',
 
-  async placementFor(janua, _cpId, _slug, server) {
-    if (server !== 'primary') throw usageError(`shared tenants on server "${server}" are not supported yet`, 'omit --server for shared tenants')
+  async placementFor(janua, cpId, _slug, server) {
+    if (server !== 'primary') return ensureServerSharedDatabase(janua, cpId, server)
     return { server: 'primary', database: janua.conn.primaryDatabase, schema: SHARED_SCHEMA }
   },
 

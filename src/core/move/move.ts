@@ -11,7 +11,7 @@ import type { Janua } from '../context.js'
 import { createPlacementSchema, ensureControlPlane } from '../control-plane.js'
 import { ExitCode, JanuaError, usageError } from '../errors.js'
 import { databaseDriver, databaseExists, restrictDatabase } from '../isolation/database.js'
-import { schemaExists } from '../isolation/schema.js'
+import { schemaDriver, schemaExists } from '../isolation/schema.js'
 import { assertSharedCapable, sharedDriver } from '../isolation/shared.js'
 import { DATABASE_TENANT_SCHEMA, describePlacement, type Placement } from '../placement.js'
 import { getTenant, validateIsolation, withTenantLock } from '../tenants.js'
@@ -90,11 +90,7 @@ function faultPoint(point: string): void {
 
 async function targetPlacementFor(janua: Janua, cpId: string, slug: string, to: IsolationLevel, server: string): Promise<Placement> {
   if (to === 'shared') return sharedDriver.placementFor(janua, cpId, slug, server)
-  if (to === 'schema') {
-    if (server !== 'primary') throw usageError(`schema tenants on server "${server}" are not supported yet`, 'omit --server')
-    // A schema next to the source one would collide when the source is itself a schema tenant: never the case (same level is refused).
-    return { server, database: janua.conn.primaryDatabase, schema: `tenant_${slug}` }
-  }
+  if (to === 'schema') return schemaDriver.placementFor(janua, cpId, slug, server)
   return databaseDriver.placementFor(janua, cpId, slug, server)
 }
 
@@ -110,7 +106,7 @@ async function onPlacement<T>(janua: Janua, placement: Placement, fn: (client: p
 async function targetExists(janua: Janua, placement: Placement, isolation: IsolationLevel): Promise<boolean> {
   if (isolation === 'shared') return true
   if (isolation === 'database') {
-    const admin = await janua.conn.serverPool(placement.server, placement.server === 'primary' ? janua.conn.primaryDatabase : 'postgres')
+    const admin = await janua.conn.adminPool(placement.server)
     return withClient(admin, (c) => databaseExists(c, placement.database))
   }
   return withClient(await janua.conn.serverPool(placement.server, placement.database), (c) => schemaExists(c, placement.schema))
@@ -390,7 +386,7 @@ async function prepareTarget(janua: Janua, plan: MovePlan): Promise<void> {
     return
   }
   await databaseDriver.remove(janua, { ...plan.tenant }, target)
-  const adminPool = await janua.conn.serverPool(target.server, target.server === 'primary' ? janua.conn.primaryDatabase : 'postgres')
+  const adminPool = await janua.conn.adminPool(target.server)
   await withClient(adminPool, async (admin) => {
     await admin.query(`create database ${ident(target.database)}`)
     await restrictDatabase(admin, target.database, janua.appRole)
@@ -498,7 +494,7 @@ async function removeSource(janua: Janua, cpId: string, plan: MovePlan): Promise
     if (plan.keepSource) {
       const config = await janua.conn.serverConfig(from.server)
       await janua.conn.closeDatabase(config, from.database)
-      const admin = await janua.conn.serverPool(from.server, from.server === 'primary' ? janua.conn.primaryDatabase : 'postgres')
+      const admin = await janua.conn.adminPool(from.server)
       await withClient(admin, async (c) => {
         if (await databaseExists(c, from.database)) await c.query(`alter database ${ident(from.database)} rename to ${ident(`janua_${cpId}__moved_${stamp}`)}`)
       })

@@ -1,0 +1,20 @@
+import { Flags } from '@oclif/core'
+import { JanuaCommand } from '../../cli/base.js'
+import { table } from '../../cli/output.js'
+import { listServers, type ServerInfo } from '../../core/servers.js'
+
+export default class ServerList extends JanuaCommand {
+  static summary = 'List registered servers (URLs shown without passwords) and their tenant counts.'
+  static examples = ['<%= config.bin %> server list', '<%= config.bin %> server list --check --json']
+  static flags = { check: Flags.boolean({ summary: 'connect to each server and report its version or error' }) }
+
+  async run(): Promise<{ servers: ServerInfo[] }> {
+    const { flags } = await this.parse(ServerList)
+    const janua = await this.open(flags)
+    const servers = await listServers(janua, { check: flags.check })
+    this.say(table(['NAME', 'URL', 'TENANTS', ...(flags.check ? ['STATUS'] : [])], servers.map((s) => [
+      s.name, s.urlEnv ? `$${s.urlEnv}` : s.url ?? '', s.tenants, ...(flags.check ? [s.reachable ? `up (${s.version})` : `down: ${s.error}`] : []),
+    ])))
+    return { servers }
+  }
+}
