@@ -46,3 +46,6 @@ function codeFor(exitCode: number): string {
 }
 
 export const usageError = (message: string, hint?: string) => new JanuaError(message, ExitCode.usage, hint)
+
+/** Error code of a create that found its schema or database already there: never removed by janua. */
+export const PLACEMENT_TAKEN = 'placement_taken'

@@ -9,11 +9,13 @@ import { ident, validateServerName, validateSlug } from '../sql/ident.js'
 import { readApplied, versionOf } from './apply.js'
 import type { Janua } from './context.js'
 import { ensureControlPlane } from './control-plane.js'
-import { ExitCode, JanuaError, usageError } from './errors.js'
+import { ExitCode, JanuaError, PLACEMENT_TAKEN, usageError } from './errors.js'
 import { drivers, type TenantRef } from './isolation/index.js'
 import { finishOperation, startOperation } from './journal.js'
 import { type Placement } from './placement.js'
 import { pickServer } from './servers.js'
+import { databaseExists } from './isolation/database.js'
+import { schemaExists } from './isolation/schema.js'
 
 /** The tenant object of DESIGN.md, the same in every command's JSON. */
 export interface Tenant {
@@ -38,6 +40,11 @@ export interface TenantInspection extends Tenant {
   domain: string | null
   plan: string | null
   createdAt: string
+}
+
+async function placementTaken(janua: Janua, placement: Placement, isolation: IsolationLevel): Promise<boolean> {
+  if (isolation === 'database') return withClient(await janua.conn.adminPool(placement.server), (c) => databaseExists(c, placement.database))
+  return withClient(await janua.conn.serverPool(placement.server, placement.database), (c) => schemaExists(c, placement.schema))
 }
 
 export function validateIsolation(level: string | undefined): IsolationLevel {
@@ -154,6 +161,11 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
     else if (existing) throw usageError(`tenant "${slug}" already exists (${existing.isolation}, ${existing.status})`, 'choose another slug, or inspect it with `janua tenant inspect ' + slug + '`')
 
     const placement = await driver.placementFor(janua, cpId, slug, server)
+    // A schema or database of that name that no tenant owns is someone's data: refuse, touch nothing.
+    if (isolation !== 'shared' && (await placementTaken(janua, placement, isolation))) {
+      throw usageError(`${isolation === 'schema' ? `schema ${placement.schema}` : `database ${placement.database}`} already exists on ${placement.server} but belongs to no tenant`,
+        'inspect it and drop it if it is a leftover, or choose another slug')
+    }
     const tenant: TenantRef = { id: randomUUID(), slug, name }
     // The rows come first, as 'provisioning': a killed run is then found and cleaned by the next one.
     const { placementId, operationId } = await janua.db.transaction().execute(async (trx) => {
@@ -185,7 +197,8 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
       // Nothing half-made: undo the placement and the rows, keep the journal entry as failed.
       const failure = translateError(error)
       try {
-        await driver.remove(janua, tenant, placement)
+        // The placement was found free above; one that appeared meanwhile is not ours to remove.
+        if (failure.code !== PLACEMENT_TAKEN) await driver.remove(janua, tenant, placement)
         const row = await findTenantRow(janua, slug)
         if (row) await deleteTenantRows(janua, row)
         await finishOperation(janua, operationId, 'failed', failure)

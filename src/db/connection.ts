@@ -14,15 +14,39 @@ pg.types.setTypeParser(20, (v) => {
 
 export type ClientConfig = pg.ClientConfig
 
+const KEY_VALUE_NAMES: Record<string, keyof ClientConfig> = {
+  host: 'host', hostaddr: 'host', port: 'port', dbname: 'database', user: 'user', password: 'password',
+  application_name: 'application_name', connect_timeout: 'connectionTimeoutMillis',
+}
+
+/** libpq's key=value form (`host=db port=5432 user=u password='p w' dbname=app`). */
+function parseKeyValue(text: string): ClientConfig {
+  const config: Record<string, unknown> = {}
+  const pattern = /\s*([a-z_]+)\s*=\s*('((?:[^'\\]|\\.)*)'|(\S+))/gy
+  let match: RegExpExecArray | null
+  let end = 0
+  while ((match = pattern.exec(text))) {
+    end = pattern.lastIndex
+    const value = match[3] !== undefined ? match[3].replace(/\\(.)/g, '$1') : match[4]!
+    const key = match[1]!
+    if (key === 'sslmode') config.ssl = value === 'disable' ? false : value === 'require' ? { rejectUnauthorized: false } : value !== 'prefer' && value !== 'allow'
+    else if (KEY_VALUE_NAMES[key]) config[KEY_VALUE_NAMES[key]] = key === 'port' ? Number(value) : key === 'connect_timeout' ? Number(value) * 1000 : value
+    else throw new Error(`unknown connection parameter "${key}"`)
+  }
+  if (text.slice(end).trim() !== '') throw new Error('cannot parse it as key=value pairs')
+  return config as ClientConfig
+}
+
 export function parseDatabaseUrl(url: string): ClientConfig {
+  const isUrl = /^postgres(ql)?:\/\//i.test(url)
+  if (!isUrl && !/^\s*[a-z_]+\s*=/.test(url)) {
+    throw usageError(`invalid database URL ${redact(url)}`, 'use postgres://user:password@host:port/database (or libpq key=value pairs)')
+  }
   let config: ClientConfig
   try {
-    config = parseIntoClientConfig(url)
+    config = isUrl ? parseIntoClientConfig(url) : parseKeyValue(url)
   } catch (error) {
-    throw usageError(`invalid database URL ${redact(url)}: ${(error as Error).message}`, 'use postgres://user:password@host:port/database')
-  }
-  if (!/^postgres(ql)?:\/\//i.test(url) && !/\b(host|dbname)=/.test(url)) {
-    throw usageError(`invalid database URL ${redact(url)}`, 'use postgres://user:password@host:port/database')
+    throw usageError(`invalid database URL ${redact(url)}: ${redact((error as Error).message)}`, 'use postgres://user:password@host:port/database (or libpq key=value pairs)')
   }
   rememberSecret(typeof config.password === 'string' ? config.password : undefined)
   return config

@@ -2,7 +2,8 @@ import { usageError } from '../core/errors.js'
 
 /** The one quoting helper: every identifier janua puts into SQL text passes through here. */
 export function ident(name: string): string {
-  if (name.length === 0 || name.length > 63 || name.includes('\0')) {
+  // PostgreSQL truncates names longer than 63 bytes (not characters): refuse instead.
+  if (name.length === 0 || Buffer.byteLength(name, 'utf8') > 63 || name.includes('\0')) {
     throw new Error(`invalid identifier ${JSON.stringify(name)}`)
   }
   return `"${name.replaceAll('"', '""')}"`

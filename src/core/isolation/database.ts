@@ -6,7 +6,7 @@ import { ident } from '../../sql/ident.js'
 import { applyPending, readApplied, runSeeds, versionOf } from '../apply.js'
 import type { Janua } from '../context.js'
 import { createPlacementSchema } from '../control-plane.js'
-import { usageError } from '../errors.js'
+import { ExitCode, JanuaError, PLACEMENT_TAKEN } from '../errors.js'
 import { DATABASE_TENANT_SCHEMA, databaseForTenant, describePlacement, templateDatabase } from '../placement.js'
 import type { IsolationDriver } from './driver.js'
 import { schemaExists } from './schema.js'
@@ -68,7 +68,7 @@ export const databaseDriver: IsolationDriver = {
     const where = `tenant ${tenant.slug} in ${describePlacement(placement)}`
     await withServerAdmin(janua, placement.server, async (admin) => {
       if (await databaseExists(admin, placement.database)) {
-        throw usageError(`database ${placement.database} already exists but belongs to no tenant`, `inspect it, then drop it (DROP DATABASE ${ident(placement.database)}) or choose another slug`)
+        throw new JanuaError(`database ${placement.database} already exists but belongs to no tenant`, ExitCode.usage, `inspect it, then drop it (DROP DATABASE ${ident(placement.database)}) or choose another slug`, PLACEMENT_TAKEN)
       }
     })
     // The lock lives in the control plane database: it orders template refreshes and clones of every run.

@@ -4,7 +4,7 @@ import { withAdvisoryLock } from '../../db/locks.js'
 import { ident } from '../../sql/ident.js'
 import { applyFile, applyPending, ensureHistoryTable, placementLockKey, runSeeds } from '../apply.js'
 import { createPlacementSchema } from '../control-plane.js'
-import { usageError } from '../errors.js'
+import { ExitCode, JanuaError, PLACEMENT_TAKEN } from '../errors.js'
 import { describePlacement, schemaForTenant } from '../placement.js'
 import type { IsolationDriver } from './driver.js'
 import { ensureServerSharedDatabase } from '../servers.js'
@@ -28,7 +28,7 @@ export const schemaDriver: IsolationDriver = {
     const where = `tenant ${tenant.slug} in ${describePlacement(placement)}`
     return withClient(await janua.conn.serverPool(placement.server, placement.database), async (client) => {
       if (await schemaExists(client, placement.schema)) {
-        throw usageError(`schema ${placement.schema} already exists but belongs to no tenant`, `inspect it, then drop it (DROP SCHEMA ${ident(placement.schema)} CASCADE) or choose another slug`)
+        throw new JanuaError(`schema ${placement.schema} already exists but belongs to no tenant`, ExitCode.usage, `inspect it, then drop it (DROP SCHEMA ${ident(placement.schema)} CASCADE) or choose another slug`, PLACEMENT_TAKEN)
       }
       return withAdvisoryLock(client, placementLockKey(placement.schema), { what: where }, async () => {
         if (!set.files.some((f) => f.noTransaction)) {
