@@ -5,8 +5,7 @@ import { ensureEmbedded, publicUrl } from '../../core/embedded.js'
 
 export default class DevStart extends JanuaCommand {
   static summary = 'Start the embedded PostgreSQL kept in ./.janua/ (created on first use; left running).'
-  static description = `janua uses this server when no database is configured (--database-url, JANUA_DATABASE_URL,
-DATABASE_URL, janua.config.json). It listens on 127.0.0.1 on a free port, never 5432's owner.`
+  static description = `janua uses this server when no database is configured (--database-url, JANUA_DATABASE_URL, DATABASE_URL, janua.config.json). It listens on 127.0.0.1 on a free port, never 5432's owner.`
   static examples = ['<%= config.bin %> dev start', '<%= config.bin %> dev start --json']
 
   async run(): Promise<{ dir: string; started: boolean; port: number; url: string; passfile: string }> {

@@ -4,11 +4,7 @@ import { addServer, type ServerCheck, type ServerInfo } from '../../core/servers
 
 export default class ServerAdd extends JanuaCommand {
   static summary = 'Register a PostgreSQL server that tenants may be placed on.'
-  static description = `Checks the connection, the server version (15+) and the privileges janua needs there (CREATEDB,
-CREATEROLE, BYPASSRLS, or superuser), and says exactly what is missing. Prefer --url-env: janua then
-stores only the variable's name and reads the URL (with its secret) from the environment of each
-run. A URL given inline is stored without its password in the URL column; the password is kept
-apart and never printed.`
+  static description = `Checks the connection, the server version (15+) and the privileges janua needs there (CREATEDB, CREATEROLE, BYPASSRLS, or superuser), and says exactly what is missing. Prefer --url-env: janua then stores only the variable's name and reads the URL (with its secret) from the environment of each run. A URL given inline is stored without its password in the URL column; the password is kept apart and never printed.`
   static examples = [
     'export EU1_DATABASE_URL=postgres://janua:secret@eu1.db.internal:5432/postgres\n<%= config.bin %> server add eu1 --url-env EU1_DATABASE_URL',
     '<%= config.bin %> server add us2 postgres://janua@us2.db.internal:5432/postgres',

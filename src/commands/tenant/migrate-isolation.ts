@@ -13,11 +13,7 @@ import { confirm } from '@inquirer/prompts'
 export default class TenantMigrateIsolation extends JanuaCommand {
   static aliases = ['tenant:move']
   static summary = 'Move a tenant to another isolation level (or server) without losing a row: journaled, verified, resumable.'
-  static description = `Steps, each journaled: prepare the target at the source's template version, fence the tenant's
-writes (the database refuses them; reads and other tenants go on), copy every table with binary
-COPY streams, verify row counts and checksums on both sides, switch the placement in one
-transaction, remove the source, lift the fence. A killed move is continued with --resume or, before
-the switch, undone with --abort. Where data would be lost, the move is refused before it starts.`
+  static description = `Steps, each journaled: prepare the target at the source's template version, fence the tenant's writes (the database refuses them; reads and other tenants go on), copy every table with binary COPY streams, verify row counts and checksums on both sides, switch the placement in one transaction, remove the source, lift the fence. A killed move is continued with --resume or, before the switch, undone with --abort. Where data would be lost, the move is refused before it starts.`
   static examples = [
     '<%= config.bin %> tenant migrate-isolation acme --to schema --dry-run',
     '<%= config.bin %> tenant migrate-isolation acme --to database --yes',
