@@ -76,13 +76,7 @@ export interface PlacementHistory {
  */
 export async function readHistories(janua: Janua, fleet: FleetPlacement[], concurrency: number): Promise<Map<FleetPlacement, PlacementHistory>> {
   const result = new Map<FleetPlacement, PlacementHistory>()
-  const groups = new Map<string, FleetPlacement[]>()
-  for (const p of fleet) {
-    const key = `${p.placement.server}\u0000${p.placement.database}`
-    if (!groups.has(key)) groups.set(key, [])
-    groups.get(key)!.push(p)
-  }
-  await forEachLimit([...groups.values()], concurrency, async (group) => {
+  await forEachLimit(groupByDatabase(fleet), concurrency, async (group) => {
     const { server, database } = group[0]!.placement
     try {
       const config = await janua.conn.serverConfig(server)
@@ -123,6 +117,17 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
     }
   })
   return result
+}
+
+/** Placements grouped by (server, database): fleet commands read each database once. */
+export function groupByDatabase(fleet: FleetPlacement[]): FleetPlacement[][] {
+  const groups = new Map<string, FleetPlacement[]>()
+  for (const p of fleet) {
+    const key = `${p.placement.server}\u0000${p.placement.database}`
+    if (!groups.has(key)) groups.set(key, [])
+    groups.get(key)!.push(p)
+  }
+  return [...groups.values()]
 }
 
 /** Runs fn over items with at most `limit` at a time; never rejects because of one item. */

@@ -12,7 +12,7 @@ import { applyFile, ensureHistoryTable } from './apply.js'
 import type { Janua } from './context.js'
 import { createPlacementSchema, requireControlPlane } from './control-plane.js'
 import { usageError } from './errors.js'
-import { forEachLimit, listFleet, readHistories, type FleetPlacement } from './fleet.js'
+import { forEachLimit, groupByDatabase, listFleet, readHistories, type FleetPlacement } from './fleet.js'
 import { TENANT_SCHEMA_PREFIX, serverSharedDatabase, templateDatabase, type Placement } from './placement.js'
 import { filesUpTo } from './templates.js'
 import { validateIsolation } from './tenants.js'
@@ -176,13 +176,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   }
 
   // One catalog pass per database: fingerprints for all its schemas, details only where they differ.
-  const groups = new Map<string, FleetPlacement[]>()
-  for (const p of present) {
-    const key = `${p.placement.server}\u0000${p.placement.database}`
-    if (!groups.has(key)) groups.set(key, [])
-    groups.get(key)!.push(p)
-  }
-  await forEachLimit([...groups.values()], concurrency, async (group) => {
+  await forEachLimit(groupByDatabase(present), concurrency, async (group) => {
     const { server, database } = group[0]!.placement
     const read = async (client: pg.ClientBase) => {
       const schemas = group.map((p) => p.placement.schema)
