@@ -144,15 +144,15 @@ export async function createBenchDatabase(label) {
       const databases = cpId
         ? (await query(server, 'select datname from pg_database where datname like $1 order by datname', [`janua\\_${cpId}\\_%`])).rows.map((r) => r.datname)
         : []
+      log(`dropping ${databases.length + 1} database(s): ${name} and the ${databases.length} its control plane created`)
+      const started = now()
       for (const db of [...databases, name]) await query(server, `drop database if exists ${qi(db)} with (force)`)
+      log(`dropped in ${fmtS(now() - started)}`)
       return { cpId, databases: [...databases, name] }
     })()
     return dropped
   }
-  onCleanup(async () => {
-    const { databases } = await drop()
-    log(`dropped ${databases.length} database(s): ${name} and ${databases.length - 1} created by its control plane`)
-  })
+  onCleanup(drop)
   return { name, url, server, drop }
 }
 

@@ -93,11 +93,16 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
           const text = chunk.map((p) => `select ${literal(p.placement.schema)}::text as schema, version, file, sha256 from ${ident(p.placement.schema)}.${ident(HISTORY_TABLE)}`).join('\nunion all\n')
           rows.push(...(await client.query<AppliedFile & { schema: string }>(text)).rows)
         }
+        const bySchema = new Map<string, AppliedFile[]>()
+        for (const { schema, version, file, sha256 } of rows) {
+          if (!bySchema.has(schema)) bySchema.set(schema, [])
+          bySchema.get(schema)!.push({ version, file, sha256 })
+        }
         for (const p of group) {
           if (!existing.has(p.placement.schema)) {
             result.set(p, { applied: [], error: { message: `schema ${p.placement.schema} does not exist in ${server}/${database}`, exitCode: 1 } })
           } else {
-            result.set(p, { applied: rows.filter((r) => r.schema === p.placement.schema).map(({ version, file, sha256 }) => ({ version, file, sha256 })).sort((a, b) => a.version - b.version) })
+            result.set(p, { applied: (bySchema.get(p.placement.schema) ?? []).sort((a, b) => a.version - b.version) })
           }
         }
       }

@@ -211,9 +211,6 @@ async function applyTo(janua: Janua, entry: FleetPlacement, target: number, lock
     const config = await janua.conn.serverConfig(server)
     result = await withClient(janua.conn.pool(config, database, 8), run)
   }
-  if (entry.placementId) {
-    await janua.db.updateTable('janua.placements').set({ version: result.version, updated_at: sql`now()` }).where('id', '=', entry.placementId).execute()
-  }
   return result
 }
 
@@ -231,6 +228,13 @@ class JournalBuffer {
     const rows = this.rows
     this.rows = []
     if (!rows.length) return
+    // The versions janua records for `db status`, in one statement per batch.
+    const versions = rows.filter(({ entry, outcome }) => entry.placementId && outcome.applied.length).map(({ entry, outcome }) => sql`(${entry.placementId}::bigint, ${outcome.toVersion}::int)`)
+    if (versions.length) {
+      await sql`update janua.placements p set version = v.version, updated_at = now() from (values ${sql.join(versions)}) as v(id, version) where p.id = v.id`
+        .execute(this.janua.db)
+        .catch(() => {})
+    }
     await this.janua.db
       .insertInto('janua.operations')
       .values(rows.map(({ entry, outcome }) => ({
