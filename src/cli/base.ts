@@ -1,6 +1,6 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core'
 import { Janua } from '../core/context.js'
-import { knownControlPlane } from '../core/control-plane.js'
+import { knownControlPlane, requireControlPlane } from '../core/control-plane.js'
 import { ExitCode, JanuaError } from '../core/errors.js'
 import { recordAudit } from '../core/journal.js'
 import { translateError } from '../db/errors.js'
@@ -64,6 +64,8 @@ export abstract class JanuaCommand extends Command {
   async finally(error: Error | undefined): Promise<void> {
     const janua = this.janua
     if (janua) {
+      // A command that failed before it read the control plane is audited too, if there is one.
+      if (!knownControlPlane(janua)) await requireControlPlane(janua).catch(() => undefined)
       if (knownControlPlane(janua)) {
         await recordAudit(janua, {
           command: this.id?.replaceAll(':', ' ') ?? 'janua',

@@ -1,4 +1,5 @@
-import { sql } from 'kysely'
+import { sql, type Kysely } from 'kysely'
+import type { ControlPlane } from '../db/schema.js'
 import os from 'node:os'
 import type { Janua } from './context.js'
 import { redactAll } from '../db/redact.js'
@@ -31,8 +32,10 @@ export async function setOperationStep(janua: Janua, id: string, step: string): 
   await janua.db.updateTable('janua.operations').set({ step }).where('id', '=', id).execute()
 }
 
-export async function finishOperation(janua: Janua, id: string, status: 'succeeded' | 'failed' | 'aborted', error?: unknown, detail?: Record<string, unknown>): Promise<void> {
-  await janua.db
+/** Closes a journal entry; `on` is a Janua (its own statement) or a Kysely transaction to join. */
+export async function finishOperation(on: Janua | Kysely<ControlPlane>, id: string, status: 'succeeded' | 'failed' | 'aborted', error?: unknown, detail?: Record<string, unknown>): Promise<void> {
+  const db = 'conn' in on ? on.db : on
+  await db
     .updateTable('janua.operations')
     .set({
       status,

@@ -74,7 +74,7 @@ export async function addServer(janua: Janua, input: { name: string; url?: strin
   if (!!input.url === !!input.urlEnv) throw usageError('give the server\'s URL or --url-env (one of them)', 'prefer --url-env NAME: the secret then stays in your environment')
   if (input.urlEnv && !/^[A-Z_][A-Z0-9_]*$/.test(input.urlEnv)) throw usageError(`invalid environment variable name "${input.urlEnv}"`, 'use e.g. --url-env EU1_DATABASE_URL')
   const rawUrl = input.url ?? process.env[input.urlEnv!]
-  if (!rawUrl) throw usageError(`$${input.urlEnv} is not set`, `export ${input.urlEnv}=postgres://user:password@host:5432/postgres`)
+  if (!rawUrl) throw usageError(`$${input.urlEnv} is not set`, `export ${input.urlEnv}=postgres://USER@HOST:5432/postgres (with :PASSWORD after USER)`)
   const config = parseDatabaseUrl(rawUrl)
   await ensureControlPlane(janua)
   const existing = await janua.db.selectFrom('janua.servers').select('name').where('name', '=', name).executeTakeFirst()

@@ -187,11 +187,12 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
 
     try {
       const version = await driver.provision(janua, cpId, tenant, placement)
+      // Active, and the journal entry closed, in one transaction: a kill leaves neither half.
       await janua.db.transaction().execute(async (trx) => {
         await trx.updateTable('janua.tenants').set({ status: 'active', updated_at: new Date() }).where('id', '=', tenant.id).execute()
         if (isolation !== 'shared') await trx.updateTable('janua.placements').set({ version, updated_at: new Date() }).where('id', '=', placementId).execute()
+        await finishOperation(trx, operationId, 'succeeded', undefined, { isolation, placement, version })
       })
-      await finishOperation(janua, operationId, 'succeeded', undefined, { isolation, placement, version })
       return { id: tenant.id, slug, name, status: 'active', isolation, placement, version }
     } catch (error) {
       // Nothing half-made: undo the placement and the rows, keep the journal entry as failed.

@@ -40,13 +40,13 @@ function parseKeyValue(text: string): ClientConfig {
 export function parseDatabaseUrl(url: string): ClientConfig {
   const isUrl = /^postgres(ql)?:\/\//i.test(url)
   if (!isUrl && !/^\s*[a-z_]+\s*=/.test(url)) {
-    throw usageError(`invalid database URL ${redact(url)}`, 'use postgres://user:password@host:port/database (or libpq key=value pairs)')
+    throw usageError(`invalid database URL ${redact(url)}`, 'use postgres://USER@HOST:PORT/DATABASE, with :PASSWORD after USER if needed (or libpq key=value pairs)')
   }
   let config: ClientConfig
   try {
     config = isUrl ? parseIntoClientConfig(url) : parseKeyValue(url)
   } catch (error) {
-    throw usageError(`invalid database URL ${redact(url)}: ${redact((error as Error).message)}`, 'use postgres://user:password@host:port/database (or libpq key=value pairs)')
+    throw usageError(`invalid database URL ${redact(url)}: ${redact((error as Error).message)}`, 'use postgres://USER@HOST:PORT/DATABASE, with :PASSWORD after USER if needed (or libpq key=value pairs)')
   }
   rememberSecret(typeof config.password === 'string' ? config.password : undefined)
   return config

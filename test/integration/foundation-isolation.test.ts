@@ -178,3 +178,41 @@ describe.each(LEVELS)('a %s tenant', (isolation) => {
     expect(again.id).not.toBe(tenant.id)
   })
 })
+
+describe('concurrent creates', () => {
+  it('two database tenants created at once both succeed (the template database is shared safely)', async () => {
+    const second = await Janua.open({ databaseUrl: db.url })
+    try {
+      const [x, y] = await Promise.all([
+        createTenant(janua, { slug: 'conc-x', isolation: 'database' }),
+        createTenant(second, { slug: 'conc-y', isolation: 'database' }),
+      ])
+      expect([x.status, x.version, y.status, y.version]).toEqual(['active', 4, 'active', 4])
+    } finally {
+      await second.close()
+    }
+  })
+
+  it('the same slug created twice at once: one wins, the other exits 4 or 2, and one tenant exists', async () => {
+    const second = await Janua.open({ databaseUrl: db.url })
+    try {
+      const results = await Promise.allSettled([
+        createTenant(janua, { slug: 'conc-same', isolation: 'schema' }),
+        createTenant(second, { slug: 'conc-same', isolation: 'database' }),
+      ])
+      const ok = results.filter((r) => r.status === 'fulfilled')
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+      expect(ok).toHaveLength(1)
+      expect(failed).toHaveLength(1)
+      expect([2, 4]).toContain((failed[0]!.reason as { exitCode?: number }).exitCode)
+      const rows = await primary.query(`select status from janua.tenants where slug = 'conc-same'`)
+      expect(rows.rows).toEqual([{ status: 'active' }])
+      const winner = (ok[0] as PromiseFulfilledResult<Tenant>).value
+      // The loser left no placement behind.
+      if (winner.isolation === 'schema') expect((await primary.query(`select 1 from pg_database where datname = $1`, [`janua_${cpId}_conc-same`])).rowCount).toBe(0)
+      else expect((await primary.query(`select 1 from pg_namespace where nspname = 'tenant_conc-same'`)).rowCount).toBe(0)
+    } finally {
+      await second.close()
+    }
+  })
+})

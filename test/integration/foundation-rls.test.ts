@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Janua } from '../../src/core/context.js'
-import { createTenant, type Tenant } from '../../src/core/tenants.js'
+import { createTenant, dropTenant, inspectTenant, type Tenant } from '../../src/core/tenants.js'
 import { freshDatabase, type TestDatabase } from '../helpers/db.js'
 import { adminClient, asApp, insertSampleRows, quoteIdent, tenantTablesOf } from '../helpers/foundation.js'
 
@@ -134,5 +134,29 @@ describe('Row-Level Security in the shared placement, as janua_app', () => {
   it('the app role cannot see the template history nor the control plane', async () => {
     await expect(asApp(client, SHARED, a.id, () => client.query(`select * from janua_template_history`))).rejects.toMatchObject({ code: '42501' })
     await expect(asApp(client, SHARED, a.id, () => client.query(`select * from janua.tenants`))).rejects.toMatchObject({ code: '42501' })
+  })
+
+  it('inspect counts only the tenant\'s own rows in the shared placement', async () => {
+    const inspection = await inspectTenant(janua, 'tenant-a')
+    expect(inspection.tables.map((t) => t.name).sort()).toEqual(tables)
+    for (const table of tables) {
+      const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from ${SHARED}.${quoteIdent(table)} where tenant_id = $1`, [a.id])
+      expect(inspection.tables.find((t) => t.name === table)?.rows, table).toBe(rows[0]!.n)
+    }
+  })
+
+  it('dropping A removes every row of A from every tenant table, and none of B\'s', async () => {
+    const countsOf = async (id: string) => {
+      const counts: Record<string, number> = {}
+      for (const table of tables) {
+        counts[table] = (await client.query<{ n: number }>(`select count(*)::int as n from ${SHARED}.${quoteIdent(table)} where tenant_id = $1`, [id])).rows[0]!.n
+      }
+      return counts
+    }
+    const bBefore = await countsOf(b.id)
+    await dropTenant(janua, 'tenant-a', { confirmed: true })
+    const aAfter = await countsOf(a.id)
+    for (const table of tables) expect(aAfter[table], table).toBe(0)
+    expect(await countsOf(b.id)).toEqual(bBefore)
   })
 })
