@@ -105,8 +105,26 @@ describe('tenant migrate across a fleet', () => {
     expect(await historyCount(db.name, 'tenant_s100', '0007_locale.sql')).toBe(1)
   })
 
+  it('a placement locked by another run longer than --lock-timeout fails alone with exit 4', async () => {
+    const pg = await import('pg')
+    const holder = new pg.default.Client({ ...db.admin, database: db.name })
+    await holder.connect()
+    try {
+      await holder.query(`select pg_advisory_lock(hashtextextended('janua:placement:tenant_s5', 0))`)
+      templates.add('0008_bio.sql', 'alter table users add column bio text;\n')
+      const run = await runCli(['tenant', 'migrate', '--json', '--lock-timeout', '300', '--tenant', 's5', '--tenant', 's6'], { env: { DATABASE_URL: db.url, JANUA_DATABASE_URL: undefined, JANUA_TEMPLATES: templates.dir } })
+      expect(run.code, run.stdout).toBe(4)
+      const s5 = run.json.placements.find((p: { tenants: string[] }) => p.tenants.includes('s5'))
+      expect(s5.status).toBe('failed')
+      expect(s5.error.exitCode).toBe(4)
+      expect(run.json.placements.find((p: { tenants: string[] }) => p.tenants.includes('s6')).status).toBe('migrated')
+    } finally {
+      await holder.end()
+    }
+  })
+
   it('an edited applied file stops the run before anything is applied (exit 6)', async () => {
-    templates.add('0008_title.sql', 'alter table users add column title text;\n')
+    templates.add('0009_title.sql', 'alter table users add column title text;\n')
     templates.add('0005_phone.sql', `${PHONE}-- edited\n`)
     await janua.close()
     janua = await open()
@@ -114,8 +132,8 @@ describe('tenant migrate across a fleet', () => {
     expect(error).toBeInstanceOf(JanuaError)
     expect((error as JanuaError).exitCode).toBe(6)
     expect((error as JanuaError).message).toMatch(/0005_phone\.sql/)
-    expect(await historyCount(db.name, 'tenant_s0', '0008_title.sql')).toBe(0)
-    expect(await historyCount(db.name, 'janua_shared', '0008_title.sql')).toBe(0)
+    expect(await historyCount(db.name, 'tenant_s0', '0009_title.sql')).toBe(0)
+    expect(await historyCount(db.name, 'janua_shared', '0009_title.sql')).toBe(0)
     const cli = await runCli(['tenant', 'migrate', '--json'], { env: { DATABASE_URL: db.url, JANUA_DATABASE_URL: undefined, JANUA_TEMPLATES: templates.dir } })
     expect(cli.code).toBe(6)
     expect(cli.json.error.message).toMatch(/0005_phone\.sql/)

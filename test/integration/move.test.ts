@@ -130,6 +130,18 @@ describe('tenant migrate-isolation', () => {
     expect((await snapshotTenant(db.admin, neighbour.placement, neighbour.id)).tables).toEqual(neighbourBefore.tables)
   })
 
+  it('--keep-source keeps the source schema, renamed, for a manual check', async () => {
+    const tenant = await seeded('keeper', 'schema')
+    const before = await snapshotTenant(db.admin, tenant.placement, tenant.id)
+    const report = await moveTenant(janua, { slug: 'keeper', to: 'database', keepSource: true })
+    expect(report.step).toBe('done')
+    expect((await snapshotTenant(db.admin, await placementOf('keeper'), tenant.id)).tables).toEqual(before.tables)
+    const kept = await db.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like 'janua\\_moved\\_%keeper'`)
+    expect(kept.rowCount).toBe(1)
+    expect((await snapshotTenant(db.admin, { database: db.name, schema: kept.rows[0]!.nspname }, tenant.id)).tables).toEqual(before.tables)
+    await db.query(`drop schema "${kept.rows[0]!.nspname}" cascade`)
+  })
+
   it('aborts cleanly when a key already exists in the target', async () => {
     const tenant = await seeded('clash', 'schema')
     const { rows } = await db.query<{ id: string }>('select id from tenant_clash.users limit 1')
