@@ -70,7 +70,9 @@ export class Connections {
   }
 
   configFor(base: ClientConfig, database: string): ClientConfig {
-    return { ...base, database, application_name: 'janua', connectionTimeoutMillis: 15_000 }
+    // JIT compiles the large catalog queries of verify for longer than they run (1 s against 0.1 s).
+    const options = [base.options, '-c jit=off'].filter(Boolean).join(' ')
+    return { ...base, database, application_name: 'janua', connectionTimeoutMillis: 15_000, options }
   }
 
   pool(config: ClientConfig, database: string, max = 4): pg.Pool {
