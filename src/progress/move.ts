@@ -37,7 +37,8 @@ export function moveProgress(mode: ProgressMode): { onEvent: (e: MoveEvent) => v
     return [s, { promise, resolve, reject, started: false }]
   }))
   const outputs = new Map<string, (text: string) => void>()
-  const list = new Listr(STEPS.map((step) => ({
+  // Drawn from the first step on: a move refused while planning prints its error alone.
+  const start = () => new Listr(STEPS.map((step) => ({
     title: STEP_TITLES[step]!,
     task: async (_ctx: unknown, task: { output: string }) => {
       const lines: string[] = []
@@ -48,11 +49,12 @@ export function moveProgress(mode: ProgressMode): { onEvent: (e: MoveEvent) => v
       await gates.get(step)!.promise
     },
     rendererOptions: { persistentOutput: true },
-  })), { concurrent: false, exitOnError: true, rendererOptions: { collapseSubtasks: false } })
-  const running = list.run().catch(() => {})
+  })), { concurrent: false, exitOnError: true, rendererOptions: { collapseSubtasks: false } }).run().catch(() => {})
+  let running: Promise<unknown> | undefined
   let current = 'prepared'
   return {
     onEvent(e) {
+      running ??= start()
       if (e.type === 'table') outputs.get('copied')?.(tableLine(e))
       else if (e.type === 'step' && e.step !== 'copy-table') {
         // Steps a resumed move already did are done at once.
@@ -62,6 +64,7 @@ export function moveProgress(mode: ProgressMode): { onEvent: (e: MoveEvent) => v
       }
     },
     async finish(error) {
+      if (!running) return
       if (error) gates.get(current)?.reject(error)
       else for (const g of gates.values()) g.resolve()
       await running
