@@ -146,7 +146,15 @@ export async function applyPending(
           `new template files must be numbered after the newest applied one (${fromVersion}); renumber ${file.name}`)
       }
       options.onFile?.(file)
-      await applyFile(client, schema, file, options.where)
+      try {
+        await applyFile(client, schema, file, options.where)
+      } catch (error) {
+        // What did land before the failure is reported too (the fleet run records the version).
+        if (error instanceof JanuaError && names.length) {
+          throw new JanuaError(error.message, error.exitCode, error.hint, error.code, { ...error.details, applied: names, version: pending[names.length - 1]!.version })
+        }
+        throw error
+      }
       names.push(file.name)
     }
     return { applied: names, fromVersion, version: names.length ? pending.at(-1)!.version : fromVersion }

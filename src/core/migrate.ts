@@ -153,7 +153,7 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
         const exitCode = isUnreachable(error) ? ExitCode.unreachable : failure.exitCode
         const d = failure.details ?? {}
         outcome = {
-          ...planned, status: 'failed', applied: [], toVersion: planned.version, durationMs: Date.now() - t0,
+          ...planned, status: 'failed', applied: (d.applied as string[] | undefined) ?? [], toVersion: (d.version as number | undefined) ?? planned.version, durationMs: Date.now() - t0,
           error: { message: redactAll(failure.message), exitCode, file: d.file as string | undefined, line: d.line as number | undefined, column: d.column as number | undefined, sqlstate: d.sqlstate as string | undefined },
         }
         if (exitCode === ExitCode.unreachable) serverDown.set(entry.placement.server, outcome.error!)
