@@ -42,7 +42,8 @@ export interface TenantInspection extends Tenant {
   createdAt: string
 }
 
-async function placementTaken(janua: Janua, placement: Placement, isolation: IsolationLevel): Promise<boolean> {
+/** Whether a schema or database tenant's placement (the schema, or the database) already exists. */
+export async function placementTaken(janua: Janua, placement: Placement, isolation: IsolationLevel): Promise<boolean> {
   if (isolation === 'database') return withClient(await janua.conn.adminPool(placement.server), (c) => databaseExists(c, placement.database))
   return withClient(await janua.conn.serverPool(placement.server, placement.database), (c) => schemaExists(c, placement.schema))
 }

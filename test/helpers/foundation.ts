@@ -4,6 +4,9 @@ import path from 'node:path'
 import pg from 'pg'
 import { repoRoot } from './cli.js'
 import type { TestDatabase } from './db.js'
+import { expect } from 'vitest'
+import { JanuaError } from '../../src/core/errors.js'
+import { ident } from '../../src/sql/ident.js'
 
 /** The repository's default template folder. */
 export const defaultTemplates = path.join(repoRoot, 'templates')
@@ -28,7 +31,8 @@ export async function adminClient(db: TestDatabase, database = db.name): Promise
   return client
 }
 
-export const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`
+/** The product's one quoting helper, for the SQL tests write. */
+export const quoteIdent = ident
 
 /**
  * Runs fn in a transaction as the app role, with search_path = schema and app.current_tenant =
@@ -124,4 +128,15 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
   return results
+}
+
+/** Runs fn and returns the JanuaError it throws (fails the test when it throws nothing or something else). */
+export function januaErrorOf(fn: () => unknown): JanuaError {
+  try {
+    fn()
+  } catch (error) {
+    expect(error).toBeInstanceOf(JanuaError)
+    return error as JanuaError
+  }
+  throw new Error('expected a JanuaError, nothing was thrown')
 }

@@ -1,10 +1,6 @@
-import fs from 'node:fs'
-import path from 'node:path'
 import pg from 'pg'
-import { repoRoot } from './cli.js'
-
-const SAMPLE_ROWS = fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'sample-rows.sql'), 'utf8')
-const q = (name: string) => `"${name.replaceAll('"', '""')}"`
+import { ident as q } from '../../src/sql/ident.js'
+import { asApp, sampleRowsSql } from './foundation.js'
 
 async function withClient<T>(config: pg.ClientConfig, database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ ...config, database })
@@ -19,13 +15,7 @@ async function withClient<T>(config: pg.ClientConfig, database: string, fn: (c: 
 /** Inserts rows into every template table for a tenant, through the app role, as an application would. */
 export async function seedAsApp(admin: pg.ClientConfig, placement: { database: string; schema: string }, tenantId: string, times = 1): Promise<void> {
   await withClient(admin, placement.database, async (c) => {
-    for (let i = 0; i < times; i++) {
-      await c.query('begin')
-      await c.query('set local role janua_app')
-      await c.query(`select set_config('search_path', $1, true), set_config('app.current_tenant', $2, true)`, [q(placement.schema), tenantId])
-      await c.query(SAMPLE_ROWS)
-      await c.query('commit')
-    }
+    for (let i = 0; i < times; i++) await asApp(c, placement.schema, tenantId, () => c.query(sampleRowsSql()))
   })
 }
 
@@ -63,29 +53,13 @@ export async function tenantRowCount(admin: pg.ClientConfig, placement: { databa
 
 /** What the app role sees of a tenant at a placement: users visible with app.current_tenant set. */
 export async function appReads(admin: pg.ClientConfig, placement: { database: string; schema: string }, tenantId: string): Promise<number> {
-  return withClient(admin, placement.database, async (c) => {
-    await c.query('begin')
-    await c.query('set local role janua_app')
-    await c.query(`select set_config('search_path', $1, true), set_config('app.current_tenant', $2, true)`, [q(placement.schema), tenantId])
-    const { rows } = await c.query<{ n: string }>('select count(*) as n from users')
-    await c.query('rollback')
-    return Number(rows[0]!.n)
-  })
+  return withClient(admin, placement.database, (c) =>
+    asApp(c, placement.schema, tenantId, async () => Number((await c.query<{ n: string }>('select count(*) as n from users')).rows[0]!.n)))
 }
 
 /** An insert of a users row as the app role for a tenant; returns the SQLSTATE of the failure, or 'ok'. */
 export async function appWrite(admin: pg.ClientConfig, placement: { database: string; schema: string }, tenantId: string): Promise<string> {
-  return withClient(admin, placement.database, async (c) => {
-    try {
-      await c.query('begin')
-      await c.query('set local role janua_app')
-      await c.query(`select set_config('search_path', $1, true), set_config('app.current_tenant', $2, true)`, [q(placement.schema), tenantId])
-      await c.query(`insert into users (tenant_id, email) values ($1, gen_random_uuid()::text || '@example.com')`, [tenantId])
-      await c.query('commit')
-      return 'ok'
-    } catch (error) {
-      await c.query('rollback').catch(() => {})
-      return (error as { code?: string }).code ?? 'error'
-    }
-  })
+  return withClient(admin, placement.database, (c) =>
+    asApp(c, placement.schema, tenantId, () => c.query(`insert into users (tenant_id, email) values ($1, gen_random_uuid()::text || '@example.com')`, [tenantId]))
+      .then(() => 'ok', (error: { code?: string }) => error.code ?? 'error'))
 }

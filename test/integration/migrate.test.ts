@@ -6,7 +6,8 @@ import { createTenant, inspectTenant, listTenants } from '../../src/core/tenants
 import { JanuaError } from '../../src/core/errors.js'
 import { runCli } from '../helpers/cli.js'
 import { freshDatabase, type TestDatabase } from '../helpers/db.js'
-import { copyTemplates, inParallel } from '../helpers/templates.js'
+import { copyTemplates } from '../helpers/templates.js'
+import { mapLimit } from '../helpers/foundation.js'
 
 const SCHEMA_TENANTS = 200
 const DATABASE_TENANTS = 20
@@ -35,7 +36,7 @@ describe('tenant migrate across a fleet', () => {
       ...Array.from({ length: DATABASE_TENANTS }, (_, i) => ({ slug: `d${i}`, isolation: 'database' })),
       ...Array.from({ length: 3 }, (_, i) => ({ slug: `sh${i}`, isolation: 'shared' })),
     ]
-    await inParallel(specs, 4, (spec) => createTenant(janua, spec))
+    await mapLimit(specs, 4, (spec) => createTenant(janua, spec))
   })
   afterAll(async () => {
     await janua?.close()

@@ -5,7 +5,7 @@ import { createTenant } from '../../src/core/tenants.js'
 import { verifyFleet, type VerifyReport } from '../../src/core/verify.js'
 import { runCli } from '../helpers/cli.js'
 import { freshDatabase, type TestDatabase } from '../helpers/db.js'
-import { inParallel } from '../helpers/templates.js'
+import { mapLimit } from '../helpers/foundation.js'
 
 /** Each drift done by hand to one tenant, and the finding it must produce for that tenant only. */
 const DRIFTS: { slug: string; sql: (s: string) => string; code: string; object: RegExp }[] = [
@@ -38,7 +38,7 @@ describe('db verify', () => {
       { slug: 'clean-database', isolation: 'database' },
       ...DRIFTS.map((d) => ({ slug: d.slug, isolation: 'schema' })),
     ]
-    await inParallel(specs, 4, (spec) => createTenant(janua, spec))
+    await mapLimit(specs, 4, (spec) => createTenant(janua, spec))
   })
   afterAll(async () => {
     await janua?.close()

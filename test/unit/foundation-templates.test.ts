@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { JanuaError } from '../../src/core/errors.js'
+import { januaErrorOf } from '../helpers/foundation.js'
 import {
   checkApplied,
   headerOf,
@@ -14,15 +14,6 @@ import {
   type TemplateSet,
 } from '../../src/core/templates.js'
 
-function januaErrorOf(fn: () => unknown): JanuaError {
-  try {
-    fn()
-  } catch (error) {
-    expect(error).toBeInstanceOf(JanuaError)
-    return error as JanuaError
-  }
-  throw new Error('expected a JanuaError, nothing was thrown')
-}
 
 const dirs: string[] = []
 function tempFolder(files: Record<string, string>): string {

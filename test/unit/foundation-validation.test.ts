@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { JanuaError } from '../../src/core/errors.js'
+import { januaErrorOf } from '../helpers/foundation.js'
 import { ident, qualified, validateSlug } from '../../src/sql/ident.js'
 
-/** Runs fn and returns the JanuaError it throws (fails the test when it throws nothing or something else). */
-function januaErrorOf(fn: () => unknown): JanuaError {
-  try {
-    fn()
-  } catch (error) {
-    expect(error).toBeInstanceOf(JanuaError)
-    return error as JanuaError
-  }
-  throw new Error('expected a JanuaError, nothing was thrown')
-}
 
 describe('validateSlug', () => {
   it.each(['a', 'acme', 'acme-corp', 'a1', 'x-1-2', 'b2b', 'z'.repeat(40), `a${'-b'.repeat(19)}`])('accepts %j', (slug) => {

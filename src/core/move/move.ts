@@ -14,7 +14,7 @@ import { databaseDriver, databaseExists, restrictDatabase } from '../isolation/d
 import { schemaDriver, schemaExists } from '../isolation/schema.js'
 import { assertSharedCapable, sharedDriver } from '../isolation/shared.js'
 import { DATABASE_TENANT_SCHEMA, describePlacement, type Placement } from '../placement.js'
-import { getTenant, validateIsolation, withTenantLock } from '../tenants.js'
+import { getTenant, placementTaken, validateIsolation, withTenantLock } from '../tenants.js'
 import { copyTable, readSequences, tableChecksum, tableShapes, writeSequences, type SequenceState } from './copy.js'
 import { installFence, removeFence } from './fence.js'
 
@@ -103,14 +103,6 @@ async function onPlacement<T>(janua: Janua, placement: Placement, fn: (client: p
   }
 }
 
-async function targetExists(janua: Janua, placement: Placement, isolation: IsolationLevel): Promise<boolean> {
-  if (isolation === 'shared') return true
-  if (isolation === 'database') {
-    const admin = await janua.conn.adminPool(placement.server)
-    return withClient(admin, (c) => databaseExists(c, placement.database))
-  }
-  return withClient(await janua.conn.serverPool(placement.server, placement.database), (c) => schemaExists(c, placement.schema))
-}
 
 /** Plan as data: what moves where, table by table; every refusal happens here, before any change. */
 async function planMove(janua: Janua, cpId: string, options: MoveOptions): Promise<MovePlan> {
@@ -123,7 +115,7 @@ async function planMove(janua: Janua, cpId: string, options: MoveOptions): Promi
   }
   const from: Placement = { server: row.server, database: row.database, schema: row.schema }
   const target = await targetPlacementFor(janua, cpId, row.slug, to, server)
-  if (to !== 'shared' && (await targetExists(janua, target, to))) {
+  if (to !== 'shared' && (await placementTaken(janua, target, to))) {
     throw usageError(`the target ${describePlacement(target)} already exists`, 'it belongs to no tenant: inspect it, then drop it, and run the move again')
   }
 
