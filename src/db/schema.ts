@@ -20,6 +20,11 @@ export interface ServersTable {
   url_env: string | null
   password: string | null
   added_at: Generated<Date>
+  /** the cluster's identity: pg_control_system().system_identifier, port and the database janua connects to */
+  system_identifier: string | null
+  port: number | null
+  maintenance_database: string | null
+  server_version_num: number | null
 }
 
 export interface PlacementsTable {
@@ -78,7 +83,28 @@ export interface AuditLogTable {
   duration_ms: number
 }
 
+/**
+ * What an aborted move left at its target, or a source kept by --keep-source: recorded before
+ * janua gives up on it, shown by inspect/status/verify, removed by `janua tenant cleanup`.
+ * what: 'database' (drop it), 'schema' (drop it), 'rows' (the tenant's rows and fence triggers in a shared placement).
+ */
+export interface LeftoversTable {
+  id: Generated<string>
+  tenant_id: string | null
+  tenant_slug: string | null
+  operation_id: string | null
+  kind: 'move-target' | 'kept-source'
+  server: string
+  database: string
+  schema: string
+  what: 'database' | 'schema' | 'rows'
+  detail: JSONColumnType<Record<string, unknown>, string | undefined, string>
+  error: string | null
+  created_at: Generated<Date>
+}
+
 export interface ControlPlane {
+  'janua.leftovers': LeftoversTable
   'janua.meta': MetaTable
   'janua.servers': ServersTable
   'janua.placements': PlacementsTable

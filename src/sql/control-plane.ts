@@ -70,4 +70,26 @@ export const CONTROL_PLANE_STEPS: string[] = [
      duration_ms integer not null
    );
    revoke all on schema janua from public;`,
+  // 2: servers are identified by their cluster; leftovers of aborted moves and kept sources are recorded.
+  `alter table janua.servers
+     add column system_identifier text,
+     add column port integer,
+     add column maintenance_database text,
+     add column server_version_num integer;
+   create table janua.leftovers (
+     id bigserial primary key,
+     tenant_id uuid,
+     tenant_slug text,
+     operation_id bigint,
+     kind text not null check (kind in ('move-target', 'kept-source')),
+     server text not null,
+     database text not null,
+     schema text not null,
+     what text not null check (what in ('database', 'schema', 'rows')),
+     detail jsonb not null default '{}',
+     error text,
+     created_at timestamptz not null default now()
+   );
+   create index on janua.leftovers (tenant_id);
+   create index on janua.leftovers (server);`,
 ]
