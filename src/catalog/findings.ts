@@ -35,6 +35,8 @@ export const FLEET_CODES = {
   'fleet/orphan': 'a schema or database looks like a tenant\'s but belongs to no tenant',
   'fleet/version-mismatch': 'the control plane records another version than the placement\'s history',
   'fleet/unreachable': 'the placement could not be read',
+  'fleet/kept-source': 'a source kept by tenant move --keep-source (remove with janua tenant cleanup)',
+  'fleet/move-leftover': 'what an aborted move could not remove at its target (remove with janua tenant cleanup)',
 } as const
 
 export function isIgnored(code: string, ignore: string[]): boolean {

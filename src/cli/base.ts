@@ -84,6 +84,13 @@ export abstract class JanuaCommand extends Command {
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`)
   }
 
+  /** A warning for people on stderr (the result under --json carries the same facts). */
+  protected warnLine(message: string, hint?: string): void {
+    if (this.jsonEnabled()) return
+    process.stderr.write(`${colour.yellow('warning')} ${redactAll(message)}\n`)
+    if (hint) process.stderr.write(`${colour.dim('hint')}  ${redactAll(hint)}\n`)
+  }
+
   /** A line for people: suppressed under --json. */
   protected say(message = ''): void {
     if (!this.jsonEnabled()) process.stdout.write(`${redactAll(message)}\n`)

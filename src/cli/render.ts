@@ -21,6 +21,11 @@ export function renderInspection(t: TenantInspection): string {
     '',
     table(['TABLE', 'ROWS'], t.tables.map((r) => [r.name, r.rows])),
   ]
+  if (t.move) lines.push('', colour.yellow(`unfinished move at step ${t.move.step ?? 'planned'}: janua tenant move ${t.slug} --resume | --abort`))
+  if (t.leftovers.length) {
+    lines.push('', colour.yellow(`${t.leftovers.length} leftover(s), removed by: janua tenant cleanup ${t.slug}`),
+      table(['KIND', 'WHAT', 'PLACEMENT', 'ERROR'], t.leftovers.map((l) => [l.kind, l.what, `${l.placement.server}/${l.placement.database}/${l.placement.schema}`, l.error ?? ''])))
+  }
   if (t.operations.length) {
     lines.push('', table(['OPERATION', 'STATUS', 'STEP', 'STARTED', 'ERROR'],
       t.operations.map((o) => [o.kind, o.status, o.step ?? '', o.startedAt, o.error ?? ''])))

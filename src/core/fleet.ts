@@ -6,6 +6,7 @@ import type { IsolationLevel } from '../db/schema.js'
 import { ident, literal } from '../sql/ident.js'
 import { HISTORY_TABLE } from './apply.js'
 import type { Janua } from './context.js'
+import { driverFor } from './isolation/index.js'
 import { DATABASE_TENANT_SCHEMA, templateDatabase, type Placement } from './placement.js'
 import type { AppliedFile } from './templates.js'
 
@@ -48,7 +49,7 @@ export async function listFleet(janua: Janua, cpId: string, filter: FleetFilter 
   if (filter.tenants?.length) {
     const wanted = new Set(filter.tenants)
     fleet = fleet.filter((p) => p.tenants.some((t) => wanted.has(t)))
-  } else if (!filter.isolation || filter.isolation === 'database') {
+  } else if (!filter.isolation || driverFor(filter.isolation).ownsDatabase) {
     // The template databases are part of the fleet: kept at the newest version for fast clones.
     const servers = new Set(fleet.map((p) => p.placement.server))
     servers.add('primary')

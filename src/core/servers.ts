@@ -3,14 +3,11 @@ import { sql } from 'kysely'
 import { parseDatabaseUrl, withClient } from '../db/connection.js'
 import { translateError } from '../db/errors.js'
 import { redact } from '../db/redact.js'
-import { withAdvisoryLock } from '../db/locks.js'
 import { ident, validateServerName } from '../sql/ident.js'
-import { applyPending } from './apply.js'
 import type { Janua } from './context.js'
-import { createPlacementSchema, ensureAppRole, ensureControlPlane } from './control-plane.js'
+import { ensureAppRole, ensureControlPlane } from './control-plane.js'
 import { ExitCode, JanuaError, usageError } from './errors.js'
-import { databaseExists, restrictDatabase } from './isolation/database.js'
-import { SHARED_SCHEMA, serverSharedDatabase, templateDatabase, type Placement } from './placement.js'
+import { serverSharedDatabase, templateDatabase } from './placement.js'
 
 export interface ServerInfo {
   name: string
@@ -156,39 +153,6 @@ export async function removeServer(janua: Janua, nameInput: string): Promise<{ n
     await trx.deleteFrom('janua.servers').where('name', '=', name).execute()
   })
   return { name, removed: true }
-}
-
-/**
- * The shared database of a non-primary server (janua_<cp>__shared): its shared placement and the
- * home of its schema tenants, created and brought to the newest version on first use.
- */
-export async function ensureServerSharedDatabase(janua: Janua, cpId: string, server: string): Promise<Placement> {
-  const database = serverSharedDatabase(cpId)
-  const placement: Placement = { server, database, schema: SHARED_SCHEMA }
-  const known = await janua.db.selectFrom('janua.placements').select('id').where('server', '=', server).where('database', '=', database).where('schema', '=', SHARED_SCHEMA).executeTakeFirst()
-  if (known) return placement
-  const lock = await janua.conn.dedicatedClient('primary', janua.conn.primaryDatabase)
-  try {
-    await withAdvisoryLock(lock, `janua:server-shared:${server}`, { what: `the shared database of ${server}` }, async () => {
-      await withClient(await janua.conn.adminPool(server), async (admin) => {
-        await ensureAppRole(admin, janua.appRole)
-        if (!(await databaseExists(admin, database))) {
-          await admin.query(`create database ${ident(database)}`)
-          await restrictDatabase(admin, database, janua.appRole)
-        }
-      })
-      const result = await withClient(await janua.conn.serverPool(server, database), async (client) => {
-        await client.query('revoke create on schema public from public')
-        await createPlacementSchema(client, SHARED_SCHEMA, janua.appRole)
-        return applyPending(client, SHARED_SCHEMA, janua.templates, { where: `shared placement of ${server}` })
-      })
-      await janua.db.insertInto('janua.placements').values({ server, database, schema: SHARED_SCHEMA, kind: 'shared', version: result.version })
-        .onConflict((oc) => oc.columns(['server', 'database', 'schema']).doNothing()).execute()
-    })
-  } finally {
-    await lock.end().catch(() => {})
-  }
-  return placement
 }
 
 /** Placement policy without --server: the registered server with the fewest tenants (ties: primary, then by name). */

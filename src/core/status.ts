@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Janua } from './context.js'
 import { ensureControlPlane } from './control-plane.js'
+import { listLeftovers, type Leftover } from './leftovers.js'
 
 export interface FleetStatus {
   controlPlane: { id: string; database: string }
@@ -10,6 +11,8 @@ export interface FleetStatus {
   pending: { file: string; placements: number }[]
   unfinished: { id: number; kind: string; tenant: string | null; step: string | null; startedAt: string; pid: number | null; host: string | null }[]
   lastMigration: { runId: string | null; status: string; startedAt: string; finishedAt: string | null; error: string | null } | null
+  /** kept sources and aborted-move targets janua recorded: removed by `janua tenant cleanup <slug>` */
+  leftovers: Leftover[]
 }
 
 /** `janua db status`: the fleet at a glance, from the control plane alone (no tenant connections). */
@@ -40,6 +43,7 @@ export async function fleetStatus(janua: Janua): Promise<FleetStatus> {
     },
     pending,
     unfinished: unfinished.map((o) => ({ id: Number(o.id), kind: o.kind, tenant: o.tenant_slug, step: o.step, startedAt: new Date(o.started_at).toISOString(), pid: o.pid, host: o.host })),
+    leftovers: await listLeftovers(janua),
     lastMigration: lastRun ? { runId: lastRun.run_id, status: lastRun.status, startedAt: new Date(lastRun.started_at).toISOString(), finishedAt: lastRun.finished_at ? new Date(lastRun.finished_at).toISOString() : null, error: lastRun.error } : null,
   }
 }

@@ -10,12 +10,11 @@ import { readApplied, versionOf } from './apply.js'
 import type { Janua } from './context.js'
 import { ensureControlPlane } from './control-plane.js'
 import { ExitCode, JanuaError, PLACEMENT_TAKEN, usageError } from './errors.js'
-import { drivers, type TenantRef } from './isolation/index.js'
+import { driverFor, locateContext, type TenantRef } from './isolation/index.js'
 import { finishOperation, startOperation } from './journal.js'
-import { type Placement } from './placement.js'
+import { cleanupTenant, listLeftovers, removeLeftover, type CleanupReport, type Leftover, type LeftoverOutcome } from './leftovers.js'
+import { describePlacement, type Placement } from './placement.js'
 import { pickServer } from './servers.js'
-import { databaseExists } from './isolation/database.js'
-import { schemaExists } from './isolation/schema.js'
 
 /** The tenant object of DESIGN.md, the same in every command's JSON. */
 export interface Tenant {
@@ -35,6 +34,8 @@ export interface TenantInspection extends Tenant {
   operations: { id: number; kind: string; status: string; step: string | null; error: string | null; startedAt: string; finishedAt: string | null; detail: unknown }[]
   /** the unfinished move of a tenant whose status is moving: its journaled step and target */
   move: { step: string | null; to: unknown; startedAt: string } | null
+  /** what an aborted move left or --keep-source kept, until `janua tenant cleanup` removes it */
+  leftovers: Leftover[]
   /** the last `tenant migrate` result for the tenant's placement */
   lastMigration: { runId: string | null; status: string; applied: string[]; toVersion: number | null; error: string | null; at: string } | null
   domain: string | null
@@ -42,10 +43,10 @@ export interface TenantInspection extends Tenant {
   createdAt: string
 }
 
-/** Whether a schema or database tenant's placement (the schema, or the database) already exists. */
+/** Whether a placement of its own (a schema, a database) already exists there: someone's data janua must not touch. */
 export async function placementTaken(janua: Janua, placement: Placement, isolation: IsolationLevel): Promise<boolean> {
-  if (isolation === 'database') return withClient(await janua.conn.adminPool(placement.server), (c) => databaseExists(c, placement.database))
-  return withClient(await janua.conn.serverPool(placement.server, placement.database), (c) => schemaExists(c, placement.schema))
+  const driver = driverFor(isolation)
+  return !driver.sharesPlacement && (await driver.exists(janua, placement))
 }
 
 export function validateIsolation(level: string | undefined): IsolationLevel {
@@ -111,7 +112,7 @@ export async function withTenantLock<T>(janua: Janua, slug: string, fn: () => Pr
 async function discardUnfinished(janua: Janua, row: TenantRow): Promise<void> {
   const tenant: TenantRef = { id: row.id, slug: row.slug, name: row.name }
   const placement: Placement = { server: row.server, database: row.database, schema: row.schema }
-  await drivers[row.isolation].remove(janua, tenant, placement)
+  await driverFor(row.isolation).retire(janua, tenant, placement)
   await deleteTenantRows(janua, row)
   await janua.db
     .updateTable('janua.operations')
@@ -124,7 +125,7 @@ async function discardUnfinished(janua: Janua, row: TenantRow): Promise<void> {
 async function deleteTenantRows(janua: Janua, row: TenantRow): Promise<void> {
   await janua.db.transaction().execute(async (trx) => {
     await trx.deleteFrom('janua.tenants').where('id', '=', row.id).execute()
-    if (row.isolation !== 'shared') {
+    if (!driverFor(row.isolation).sharesPlacement) {
       await trx.deleteFrom('janua.placements').where('id', '=', row.placement_id).where(({ not, exists, selectFrom }) =>
         not(exists(selectFrom('janua.tenants').select('id').whereRef('placement_id', '=', 'janua.placements.id')))).execute()
     }
@@ -150,8 +151,8 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
   const name = (input.name ?? slug).trim()
   if (name === '' || name.length > 200) throw usageError('invalid tenant name', 'pass --name with 1 to 200 characters')
   janua.templates // a broken template folder is a usage error before anything is created
-  const cpId = await ensureControlPlane(janua)
-  const driver = drivers[isolation]
+  await ensureControlPlane(janua)
+  const driver = driverFor(isolation)
   const { server, policy } = input.server ? { server: input.server, policy: '--server' } : await pickServer(janua)
   await janua.conn.serverConfig(server) // unknown server: exit 2 before anything is created
   input.onPlaced?.(server, policy)
@@ -161,11 +162,11 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
     if (existing?.status === 'provisioning') await discardUnfinished(janua, existing)
     else if (existing) throw usageError(`tenant "${slug}" already exists (${existing.isolation}, ${existing.status})`, 'choose another slug, or inspect it with `janua tenant inspect ' + slug + '`')
 
-    const placement = await driver.placementFor(janua, cpId, slug, server)
+    const placement = driver.locate(locateContext(janua), slug, server)
     // A schema or database of that name that no tenant owns is someone's data: refuse, touch nothing.
-    if (isolation !== 'shared' && (await placementTaken(janua, placement, isolation))) {
-      throw usageError(`${isolation === 'schema' ? `schema ${placement.schema}` : `database ${placement.database}`} already exists on ${placement.server} but belongs to no tenant`,
-        'inspect it and drop it if it is a leftover, or choose another slug')
+    if (await placementTaken(janua, placement, isolation)) {
+      throw new JanuaError(`${describePlacement(placement)} already exists but belongs to no tenant`, ExitCode.usage,
+        'inspect it and drop it if it is a leftover, or choose another slug', PLACEMENT_TAKEN)
     }
     const tenant: TenantRef = { id: randomUUID(), slug, name }
     // The rows come first, as 'provisioning': a killed run is then found and cleaned by the next one.
@@ -187,11 +188,11 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
     }).then(async (r) => ({ ...r, operationId: await startOperation(janua, { kind: 'tenant.create', tenantId: tenant.id, tenantSlug: slug, placementId: r.placementId, step: 'provision', detail: { isolation, placement } }) }))
 
     try {
-      const version = await driver.provision(janua, cpId, tenant, placement)
+      const version = await driver.build(janua, placement, { seed: tenant })
       // Active, and the journal entry closed, in one transaction: a kill leaves neither half.
       await janua.db.transaction().execute(async (trx) => {
         await trx.updateTable('janua.tenants').set({ status: 'active', updated_at: new Date() }).where('id', '=', tenant.id).execute()
-        if (isolation !== 'shared') await trx.updateTable('janua.placements').set({ version, updated_at: new Date() }).where('id', '=', placementId).execute()
+        if (!driver.sharesPlacement) await trx.updateTable('janua.placements').set({ version, updated_at: new Date() }).where('id', '=', placementId).execute()
         await finishOperation(trx, operationId, 'succeeded', undefined, { isolation, placement, version })
       })
       return { id: tenant.id, slug, name, status: 'active', isolation, placement, version }
@@ -200,12 +201,14 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
       const failure = translateError(error)
       try {
         // The placement was found free above; one that appeared meanwhile is not ours to remove.
-        if (failure.code !== PLACEMENT_TAKEN) await driver.remove(janua, tenant, placement)
+        if (failure.code !== PLACEMENT_TAKEN) await driver.retire(janua, tenant, placement)
         const row = await findTenantRow(janua, slug)
         if (row) await deleteTenantRows(janua, row)
         await finishOperation(janua, operationId, 'failed', failure)
-      } catch {
-        /* the next create of this slug finishes the cleanup */
+      } catch (undoError) {
+        // The tenant stays 'provisioning': the next create of this slug removes what is left.
+        throw new JanuaError(`${failure.message}; removing what the create made also failed: ${translateError(undoError).message}`, failure.exitCode,
+          `run \`janua tenant create ${slug}\` again once the cause is fixed: it removes the leftovers of this run first`, failure.code, failure.details)
       }
       throw failure
     }
@@ -237,10 +240,10 @@ export async function inspectTenant(janua: Janua, slug: string): Promise<TenantI
       const q = `${ident(row.schema)}.${ident(table.name)}`
       // Shared placements hold other tenants' rows: count and size only this tenant's.
       const { rows } = await client.query<{ n: number; bytes: number | null }>(
-        row.isolation === 'shared'
+        driverFor(row.isolation).sharesPlacement
           ? `select count(*)::bigint as n, sum(pg_column_size(x.*))::bigint as bytes from ${q} x where tenant_id = $1`
           : `select count(*)::bigint as n, pg_total_relation_size($2::regclass)::bigint as bytes from ${q} x where tenant_id = $1 or $1 is null`,
-        row.isolation === 'shared' ? [row.id] : [row.id, q],
+        driverFor(row.isolation).sharesPlacement ? [row.id] : [row.id, q],
       )
       tables.push({ name: table.name, rows: Number(rows[0]!.n) })
       sizeBytes += Number(rows[0]!.bytes ?? 0)
@@ -273,6 +276,7 @@ export async function inspectTenant(janua: Janua, slug: string): Promise<TenantI
       id: Number(o.id), kind: o.kind, status: o.status, step: o.step, error: o.error,
       startedAt: new Date(o.started_at).toISOString(), finishedAt: o.finished_at ? new Date(o.finished_at).toISOString() : null, detail: o.detail,
     })),
+    leftovers: await listLeftovers(janua, { tenantId: row.id }),
     lastMigration: (() => {
       const last = operations.find((o) => o.kind === 'migrate.placement')
       if (!last) return null
@@ -285,22 +289,66 @@ export async function inspectTenant(janua: Janua, slug: string): Promise<TenantI
   }
 }
 
-export async function dropTenant(janua: Janua, slug: string, options: { confirmed: boolean }): Promise<Tenant & { dropped: true }> {
+export interface DropResult extends Tenant {
+  dropped: true
+  /** kept sources and aborted-move leftovers of the tenant: removed first; those that could not be are listed (with their error) */
+  leftovers: LeftoverOutcome[]
+}
+
+/**
+ * A failure's journal entry is closed as failed; if even that write fails, the message says so
+ * (with what repairs it) rather than losing either error.
+ */
+export async function failOperation(janua: Janua, operationId: string, failure: JanuaError): Promise<JanuaError> {
+  try {
+    await finishOperation(janua, operationId, 'failed', failure)
+    return failure
+  } catch (error) {
+    return new JanuaError(`${failure.message} (and the journal entry ${operationId} could not be closed: ${translateError(error).message})`, failure.exitCode,
+      failure.hint ?? 'run the command again once the control plane is reachable', failure.code, failure.details)
+  }
+}
+
+export async function dropTenant(janua: Janua, slug: string, options: { confirmed: boolean }): Promise<DropResult> {
   const row = await getTenant(janua, slug)
-  if (!options.confirmed) throw usageError(`dropping tenant "${slug}" deletes its data`, 'pass --yes to confirm (on a terminal, janua asks you to type the slug)')
+  if (!options.confirmed) throw usageError(`dropping tenant "${slug}" deletes its data`, 'pass --yes (on a terminal, janua asks you to type the slug)')
   if (row.status === 'moving') throw usageError(`tenant "${slug}" is being moved`, `finish or abort the move first: janua tenant migrate-isolation ${slug} --resume | --abort`)
   return withTenantLock(janua, slug, async () => {
     const tenant: TenantRef = { id: row.id, slug: row.slug, name: row.name }
+    const placement: Placement = { server: row.server, database: row.database, schema: row.schema }
     const operationId = await startOperation(janua, { kind: 'tenant.drop', tenantId: row.id, tenantSlug: slug, placementId: String(row.placement_id), step: 'remove' })
     try {
       await janua.db.updateTable('janua.tenants').set({ status: 'dropping', updated_at: new Date() }).where('id', '=', row.id).execute()
-      await drivers[row.isolation].remove(janua, tenant, { server: row.server, database: row.database, schema: row.schema })
+      // Kept sources and aborted-move targets are the tenant's data too: they go first.
+      const leftovers: LeftoverOutcome[] = []
+      for (const leftover of await listLeftovers(janua, { tenantId: row.id })) leftovers.push(await removeLeftover(janua, leftover, placement))
+      await driverFor(row.isolation).retire(janua, tenant, placement)
       await deleteTenantRows(janua, row)
-      await finishOperation(janua, operationId, 'succeeded')
+      const remaining = leftovers.filter((l) => !l.removed)
+      await finishOperation(janua, operationId, 'succeeded', undefined, { placement, leftoversNotRemoved: remaining.map((l) => ({ placement: l.placement, what: l.what, error: l.error })) })
+      return { ...toTenant(row), dropped: true as const, leftovers: remaining }
     } catch (error) {
-      await finishOperation(janua, operationId, 'failed', error).catch(() => {})
-      throw translateError(error, `dropping ${slug}`)
+      throw await failOperation(janua, operationId, translateError(error, `dropping ${slug}`))
     }
-    return { ...toTenant(row), dropped: true as const }
+  })
+}
+
+/**
+ * `janua tenant cleanup <slug>`: removes what an aborted move left at its target and sources kept
+ * by --keep-source (recorded leftovers only), under the tenant's lock. Works for a tenant dropped
+ * since. Anything still not removable (server down) is a failure naming it, with the re-run hint.
+ */
+export async function cleanupLeftovers(janua: Janua, slug: string): Promise<CleanupReport> {
+  validateSlug(slug)
+  await ensureControlPlane(janua)
+  return withTenantLock(janua, slug, async () => {
+    const row = await findTenantRow(janua, slug)
+    const result = await cleanupTenant(janua, slug, row ? { status: row.status, placement: { server: row.server, database: row.database, schema: row.schema } } : null)
+    if (result.remaining.length) {
+      const first = result.remaining[0]!
+      throw new JanuaError(`${result.remaining.length} leftover(s) of ${slug} could not be removed: ${result.remaining.map((l) => `${l.what} ${describePlacement(l.placement)} (${l.error})`).join('; ')}`,
+        ExitCode.failed, `once ${first.placement.server} is reachable, run again: janua tenant cleanup ${slug}`, 'cleanup_incomplete', { removed: result.removed, remaining: result.remaining })
+    }
+    return result
   })
 }

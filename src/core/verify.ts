@@ -15,6 +15,7 @@ import { usageError } from './errors.js'
 import { forEachLimit, groupByDatabase, listFleet, readHistories, type FleetPlacement } from './fleet.js'
 import { TENANT_SCHEMA_PREFIX, serverSharedDatabase, templateDatabase, type Placement } from './placement.js'
 import { filesUpTo } from './templates.js'
+import { listLeftovers, type Leftover } from './leftovers.js'
 import { validateIsolation } from './tenants.js'
 
 export interface VerifyOptions {
@@ -27,7 +28,7 @@ export interface VerifyOptions {
 
 export interface PlacementVerdict {
   placement: Placement
-  kind: IsolationLevel | 'template' | 'orphan' | 'server'
+  kind: IsolationLevel | 'template' | 'orphan' | 'server' | 'leftover'
   tenants: string[]
   version: number | null
   fingerprint: string | null
@@ -232,12 +233,16 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
     if (v.findings.length) verdicts.push(v)
   }
 
-  if (!filtered) verdicts.push(...(await orphans(janua, cpId, fleet, databasesOn)))
+  // Recorded leftovers (kept sources, aborted-move targets) are reported as such, never as orphans to drop by hand.
+  const leftovers = (await listLeftovers(janua, { server: options.server })).filter((l) => !tenants.length || tenants.includes(l.tenantSlug ?? ''))
+  const recorded = (p: Placement) => leftovers.some((l) => l.placement.server === p.server && l.placement.database === p.database && (p.schema === '*' || l.placement.schema === p.schema))
+  if (!filtered) verdicts.push(...(await orphans(janua, cpId, fleet, databasesOn)).filter((v) => !recorded(v.placement)))
+  verdicts.push(...leftovers.map(leftoverVerdict))
 
   for (const v of verdicts) v.findings = v.findings.filter((f) => !isIgnored(f.code, ignore))
   const withFindings = verdicts.filter((v) => v.findings.length > 0)
   const groupsByPrint = new Map<string, { fingerprint: string | null; version: number | null; placements: number; matchesTemplates: boolean }>()
-  for (const v of verdicts.filter((x) => x.kind !== 'server' && x.kind !== 'orphan')) {
+  for (const v of verdicts.filter((x) => x.kind !== 'server' && x.kind !== 'orphan' && x.kind !== 'leftover')) {
     // A fingerprint differs from the expected one also when raw catalog fields differ but the
     // definitions do not (e.g. an index recreated by hand, identically): no drift finding, a match.
     const matches = v.fingerprint !== null && !v.findings.some((f) => f.code.startsWith('drift/') || f.code.startsWith('fleet/'))
@@ -249,8 +254,8 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   return {
     ok: withFindings.length === 0,
     summary: {
-      placements: verdicts.filter((x) => x.kind !== 'server' && x.kind !== 'orphan').length,
-      clean: verdicts.filter((x) => x.kind !== 'server' && x.kind !== 'orphan' && x.findings.length === 0).length,
+      placements: verdicts.filter((x) => x.kind !== 'server' && x.kind !== 'orphan' && x.kind !== 'leftover').length,
+      clean: verdicts.filter((x) => x.kind !== 'server' && x.kind !== 'orphan' && x.kind !== 'leftover' && x.findings.length === 0).length,
       withFindings: withFindings.length,
       findings: withFindings.reduce((n, v) => n + v.findings.length, 0),
       groups: [...groupsByPrint.values()].sort((a, b) => b.placements - a.placements),
@@ -258,6 +263,14 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
     },
     placements: verdicts,
   }
+}
+
+/** A recorded leftover: data janua kept or could not remove; `janua tenant cleanup` removes it. */
+function leftoverVerdict(l: Leftover): PlacementVerdict {
+  const code = l.kind === 'kept-source' ? 'fleet/kept-source' : 'fleet/move-leftover'
+  const what = l.what === 'rows' ? `rows and write fence of ${l.tenantSlug}` : `${l.what} ${l.what === 'database' ? l.placement.database : l.placement.schema}`
+  const message = `${what} ${l.kind === 'kept-source' ? 'kept by --keep-source' : 'left by an aborted move'}${l.error ? ` (${l.error})` : ''}; remove with: janua tenant cleanup ${l.tenantSlug}`
+  return { placement: l.placement, kind: 'leftover', tenants: l.tenantSlug ? [l.tenantSlug] : [], version: null, fingerprint: null, expectedFingerprint: null, findings: [finding(code, 'unexpected', what, message)] }
 }
 
 /** Schemas and databases named like a tenant's that no placement claims. */

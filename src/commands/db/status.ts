@@ -20,6 +20,10 @@ export default class DbStatus extends JanuaCommand {
       this.say(colour.yellow(`${s.unfinished.length} unfinished operation(s):`))
       this.say(table(['ID', 'KIND', 'TENANT', 'STEP', 'STARTED', 'PID'], s.unfinished.map((o) => [o.id, o.kind, o.tenant ?? '', o.step ?? '', o.startedAt, o.pid ?? ''])))
     }
+    if (s.leftovers.length) {
+      this.say(colour.yellow(`${s.leftovers.length} leftover(s) of moves (janua tenant cleanup <slug>):`))
+      this.say(table(['TENANT', 'KIND', 'WHAT', 'PLACEMENT', 'ERROR'], s.leftovers.map((l) => [l.tenantSlug ?? '', l.kind, l.what, `${l.placement.server}/${l.placement.database}/${l.placement.schema}`, l.error ?? ''])))
+    }
     if (s.lastMigration) this.say(`last migrate run ${s.lastMigration.runId}: ${s.lastMigration.status}${s.lastMigration.error ? ` (${s.lastMigration.error})` : ''}`)
     return s
   }

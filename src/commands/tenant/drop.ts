@@ -2,7 +2,8 @@ import { Args, Flags } from '@oclif/core'
 import { JanuaCommand } from '../../cli/base.js'
 import { canPrompt, confirmBySlug } from '../../cli/prompts.js'
 import { usageError } from '../../core/errors.js'
-import { dropTenant, type Tenant } from '../../core/tenants.js'
+import { describePlacement } from '../../core/placement.js'
+import { dropTenant, type DropResult } from '../../core/tenants.js'
 import { validateSlug } from '../../sql/ident.js'
 
 export default class TenantDrop extends JanuaCommand {
@@ -12,7 +13,7 @@ export default class TenantDrop extends JanuaCommand {
   static args = { slug: Args.string({ description: 'tenant slug', required: true }) }
   static flags = { yes: Flags.boolean({ char: 'y', summary: 'do not ask for confirmation' }) }
 
-  async run(): Promise<Tenant & { dropped: true }> {
+  async run(): Promise<DropResult> {
     const { args, flags } = await this.parse(TenantDrop)
     validateSlug(args.slug)
     let confirmed = flags.yes
@@ -24,6 +25,9 @@ export default class TenantDrop extends JanuaCommand {
     const janua = await this.open(flags)
     const result = await dropTenant(janua, args.slug, { confirmed })
     this.say(`dropped tenant ${result.slug} (${result.isolation})`)
+    for (const l of result.leftovers) {
+      this.warnLine(`could not remove the ${l.kind} ${l.what} ${describePlacement(l.placement)}: ${l.error}`, `once ${l.placement.server} is reachable: janua tenant cleanup ${result.slug}`)
+    }
     return result
   }
 }

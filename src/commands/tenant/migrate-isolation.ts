@@ -69,9 +69,11 @@ export default class TenantMigrateIsolation extends JanuaCommand {
       return
     }
     if (r.aborted) {
-      this.say(`aborted the move of ${r.tenant}: it stays ${r.from.isolation} at ${describePlacement(r.from.placement)}`)
+      this.say(`aborted the move of ${r.tenant}: it is active again, ${r.from.isolation} at ${describePlacement(r.from.placement)}`)
+      for (const l of r.leftovers) this.warnLine(`the target ${l.what} ${describePlacement(l.placement)} could not be removed: ${l.error}`, `once ${l.placement.server} is reachable: janua tenant cleanup ${r.tenant}`)
       return
     }
+    if (r.keptAs) this.say(`the source is kept at ${describePlacement(r.keptAs)} (fenced); remove it with: janua tenant cleanup ${r.tenant}`)
     this.say(`moved ${colour.bold(r.tenant)} ${route}${r.resumed ? ' (resumed)' : ''}`)
     this.say(`${r.tables.reduce((n, t) => n + (t.mode === 'reference' ? 0 : t.rows), 0).toLocaleString('en-US')} rows verified; writes fenced ${r.fencedMs ?? '-'} ms; total ${r.durationMs} ms`)
   }

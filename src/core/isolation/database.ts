@@ -1,31 +1,20 @@
 import type pg from 'pg'
-import { inTransaction, withClient, type ClientConfig } from '../../db/connection.js'
+import { inTransaction, withClient } from '../../db/connection.js'
 import { isPgError } from '../../db/errors.js'
 import { withAdvisoryLock } from '../../db/locks.js'
 import { ident } from '../../sql/ident.js'
 import { applyPending, readApplied, runSeeds, versionOf } from '../apply.js'
 import type { Janua } from '../context.js'
-import { createPlacementSchema } from '../control-plane.js'
-import { ExitCode, JanuaError, PLACEMENT_TAKEN } from '../errors.js'
+import { createPlacementSchema, knownControlPlane } from '../control-plane.js'
 import { DATABASE_TENANT_SCHEMA, databaseForTenant, describePlacement, templateDatabase } from '../placement.js'
+import { databaseExists, deleteTenantRows, restrictDatabase, withServerAdmin } from './common.js'
 import type { IsolationDriver } from './driver.js'
-import { schemaExists } from './schema.js'
 
-export async function databaseExists(client: pg.ClientBase, database: string): Promise<boolean> {
-  const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [database])
-  return (rowCount ?? 0) > 0
-}
-
-/** A connection to the server's maintenance database, for CREATE/DROP DATABASE. */
-async function withServerAdmin<T>(janua: Janua, server: string, fn: (client: pg.ClientBase, config: ClientConfig) => Promise<T>): Promise<T> {
-  const config = await janua.conn.serverConfig(server)
-  return withClient(await janua.conn.adminPool(server), (client) => fn(client, config))
-}
-
-/** Locks the database itself so that only the app role (and janua) may connect. */
-export async function restrictDatabase(client: pg.ClientBase, database: string, appRole: string): Promise<void> {
-  await client.query(`revoke all on database ${ident(database)} from public`)
-  await client.query(`grant connect, temporary on database ${ident(database)} to ${ident(appRole)}`)
+/** Prepares a new or cloned tenant database's inside: schema public closed, the placement schema. */
+async function prepareInside(client: pg.ClientBase, appRole: string): Promise<void> {
+  // Older servers let PUBLIC create in schema public; a tenant database must not.
+  await client.query('revoke create on schema public from public')
+  await createPlacementSchema(client, DATABASE_TENANT_SCHEMA, appRole)
 }
 
 /**
@@ -37,17 +26,17 @@ export async function refreshTemplateDatabase(janua: Janua, cpId: string, server
   const database = templateDatabase(cpId)
   const config = await janua.conn.serverConfig(server)
   await withServerAdmin(janua, server, async (admin) => {
-    if (!(await databaseExists(admin, database))) {
-      await admin.query(`create database ${ident(database)}`).catch((error) => {
-        if (!(isPgError(error) && error.code === '42P04')) throw error
-      })
-      await admin.query(`revoke all on database ${ident(database)} from public`)
+    if (await databaseExists(admin, database)) return
+    try {
+      await admin.query(`create database ${ident(database)}`)
+    } catch (error) {
+      // 42P04: a concurrent run (of another control plane's lock) created it first.
+      if (!(isPgError(error) && error.code === '42P04')) throw error
     }
+    await admin.query(`revoke all on database ${ident(database)} from public`)
   })
   const result = await withClient(janua.conn.pool(config, database), async (client) => {
-    // Older servers let PUBLIC create in schema public; a tenant database must not.
-    await client.query('revoke create on schema public from public')
-    await createPlacementSchema(client, DATABASE_TENANT_SCHEMA, janua.appRole)
+    await prepareInside(client, janua.appRole)
     return applyPending(client, DATABASE_TENANT_SCHEMA, janua.templates, { where: `template database ${server}/${database}`, lockTimeoutMs })
   })
   // CREATE DATABASE ... TEMPLATE needs the template to have no open connection.
@@ -57,59 +46,108 @@ export async function refreshTemplateDatabase(janua: Janua, cpId: string, server
 
 export const templateLockKey = (server: string) => `janua:template-database:${server}`
 
+/** Clones the server's template database (refreshed to the newest version first) as the tenant's database. */
+async function cloneTemplate(janua: Janua, database: string, server: string, lockTimeoutMs?: number): Promise<void> {
+  const cpId = knownControlPlane(janua)!
+  // The lock lives in the control plane database: it orders template refreshes and clones of every run.
+  const lockClient = await janua.conn.dedicatedClient('primary', janua.conn.primaryDatabase)
+  try {
+    await withAdvisoryLock(lockClient, templateLockKey(server), { what: `the template database of ${server}`, lockTimeoutMs }, async () => {
+      const template = await refreshTemplateDatabase(janua, cpId, server, lockTimeoutMs)
+      await withServerAdmin(janua, server, async (admin) => {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            // WAL_LOG (the default strategy) copies without forcing a checkpoint.
+            await admin.query(`create database ${ident(database)} template ${ident(template.database)}`)
+            break
+          } catch (error) {
+            // 55006: someone (e.g. db verify) is reading the template right now.
+            if (!(isPgError(error) && error.code === '55006') || attempt >= 20) throw error
+            await new Promise((r) => setTimeout(r, 250))
+          }
+        }
+        await restrictDatabase(admin, database, janua.appRole)
+      })
+    })
+  } finally {
+    // Ending a session cannot lose data; the lock goes with it.
+    await lockClient.end().catch(() => undefined)
+  }
+}
+
 export const databaseDriver: IsolationDriver = {
   level: 'database',
+  sharesPlacement: false,
+  ownsDatabase: true,
+  leftover: 'database',
 
-  async placementFor(_janua, cpId, slug, server) {
-    return { server, database: databaseForTenant(cpId, slug), schema: DATABASE_TENANT_SCHEMA }
+  locate(ctx, slug, server) {
+    return { server, database: databaseForTenant(ctx.cpId, slug), schema: DATABASE_TENANT_SCHEMA }
   },
 
-  async provision(janua, cpId, tenant, placement) {
-    const where = `tenant ${tenant.slug} in ${describePlacement(placement)}`
-    await withServerAdmin(janua, placement.server, async (admin) => {
-      if (await databaseExists(admin, placement.database)) {
-        throw new JanuaError(`database ${placement.database} already exists but belongs to no tenant`, ExitCode.usage, `inspect it, then drop it (DROP DATABASE ${ident(placement.database)}) or choose another slug`, PLACEMENT_TAKEN)
-      }
-    })
-    // The lock lives in the control plane database: it orders template refreshes and clones of every run.
-    const lockClient = await janua.conn.dedicatedClient('primary', janua.conn.primaryDatabase)
-    await withAdvisoryLock(lockClient, templateLockKey(placement.server), { what: 'the template database' }, async () => {
-        const template = await refreshTemplateDatabase(janua, cpId, placement.server)
-        await withServerAdmin(janua, placement.server, async (admin) => {
-          for (let attempt = 0; ; attempt++) {
-            try {
-              // WAL_LOG (the default strategy) copies without forcing a checkpoint.
-              await admin.query(`create database ${ident(placement.database)} template ${ident(template.database)}`)
-              break
-            } catch (error) {
-              // 55006: someone (e.g. db verify) is reading the template right now.
-              if (!(isPgError(error) && error.code === '55006') || attempt >= 20) throw error
-              await new Promise((r) => setTimeout(r, 250))
-            }
-          }
-          await restrictDatabase(admin, placement.database, janua.appRole)
-        })
-      }).finally(() => lockClient.end().catch(() => {}))
-    const config = await janua.conn.serverConfig(placement.server)
-    try {
-      return await withClient(janua.conn.pool(config, placement.database), async (client) => {
-        await inTransaction(client, () => runSeeds(client, placement.schema, janua.templates, tenant, where))
-        return versionOf(await readApplied(client, placement.schema))
-      })
-    } finally {
-      await janua.conn.closeDatabase(config, placement.database)
-    }
-  },
-
-  async remove(janua, _tenant, placement) {
-    const config = await janua.conn.serverConfig(placement.server)
-    await janua.conn.closeDatabase(config, placement.database)
-    await withServerAdmin(janua, placement.server, (admin) => admin.query(`drop database if exists ${ident(placement.database)} with (force)`))
+  keptPlacement(ctx, placement, _slug, stamp) {
+    return { ...placement, database: `janua_${ctx.cpId}__moved_${stamp}_${placement.database.slice(`janua_${ctx.cpId}_`.length)}`.slice(0, 63) }
   },
 
   async exists(janua, placement) {
-    const there = await withServerAdmin(janua, placement.server, (admin) => databaseExists(admin, placement.database))
-    if (!there) return false
-    return withClient(await janua.conn.serverPool(placement.server, placement.database), (c) => schemaExists(c, placement.schema))
+    return withServerAdmin(janua, placement.server, (admin) => databaseExists(admin, placement.database))
+  },
+
+  async build(janua, placement, options = {}) {
+    const where = `${options.seed ? `tenant ${options.seed.slug} in ` : ''}${describePlacement(placement)}`
+    const set = janua.templates
+    if (!(await this.exists(janua, placement))) {
+      if (options.toVersion === undefined || options.toVersion === set.latest) {
+        await cloneTemplate(janua, placement.database, placement.server, options.lockTimeoutMs)
+      } else {
+        // An older version (a move of a tenant behind the newest templates): built file by file.
+        await withServerAdmin(janua, placement.server, async (admin) => {
+          await admin.query(`create database ${ident(placement.database)}`)
+          await restrictDatabase(admin, placement.database, janua.appRole)
+        })
+      }
+    }
+    // A database a killed run left (CREATE DATABASE is atomic) is completed here; a fresh clone has nothing pending.
+    return this.connect(janua, placement, async (client) => {
+      await prepareInside(client, janua.appRole)
+      await applyPending(client, placement.schema, set, { where, toVersion: options.toVersion ?? set.latest, lockTimeoutMs: options.lockTimeoutMs })
+      if (options.seed) await inTransaction(client, () => runSeeds(client, placement.schema, set, options.seed!, where))
+      return versionOf(await readApplied(client, placement.schema))
+    })
+  },
+
+  async connect(janua, placement, fn) {
+    // A dedicated session: no pool keeps the database open, so it can be dropped or renamed after.
+    const client = await janua.conn.dedicatedClient(placement.server, placement.database)
+    try {
+      return await fn(client)
+    } finally {
+      // Ending a session cannot lose data; its own failure says nothing about fn's work.
+      await client.end().catch(() => undefined)
+    }
+  },
+
+  async seed(janua, tenant, placement) {
+    await this.connect(janua, placement, (client) => inTransaction(client, () => runSeeds(client, placement.schema, janua.templates, tenant, `tenant ${tenant.slug} in ${describePlacement(placement)}`)))
+  },
+
+  async clear(janua, tenant, placement) {
+    if (!(await this.exists(janua, placement))) return
+    await this.connect(janua, placement, (client) => deleteTenantRows(client, placement.schema, tenant))
+  },
+
+  async retire(janua, _tenant, placement, options = {}) {
+    const config = await janua.conn.serverConfig(placement.server)
+    await janua.conn.closeDatabase(config, placement.database)
+    await withServerAdmin(janua, placement.server, async (admin) => {
+      if (!(await databaseExists(admin, placement.database))) return
+      if (options.keep) {
+        // A renamed database must have no session: the tenant moved, its old sessions go.
+        await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [placement.database])
+        await admin.query(`alter database ${ident(placement.database)} rename to ${ident(options.keep.database)}`)
+      } else {
+        await admin.query(`drop database if exists ${ident(placement.database)} with (force)`)
+      }
+    })
   },
 }

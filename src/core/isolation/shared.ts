@@ -1,63 +1,93 @@
-import { placementTables } from '../../catalog/tables.js'
+import { placementTables, type TableInfo } from '../../catalog/tables.js'
 import { inTransaction, withClient } from '../../db/connection.js'
-import { ident } from '../../sql/ident.js'
-import { readApplied, runSeeds, versionOf } from '../apply.js'
-import type { Janua } from '../context.js'
+import { withAdvisoryLock } from '../../db/locks.js'
+import { sql } from 'kysely'
+import { applyPending, placementLockKey, readApplied, runSeeds, versionOf } from '../apply.js'
+import { createPlacementSchema } from '../control-plane.js'
 import { usageError } from '../errors.js'
-import { SHARED_SCHEMA, describePlacement, type Placement } from '../placement.js'
+import { SHARED_SCHEMA, describePlacement, serverSharedDatabase } from '../placement.js'
+import { deleteTenantRows, ensureDatabase, isMissingDatabase, placementDatabaseExists, placementSchemaExists, schemaExists } from './common.js'
 import type { IsolationDriver } from './driver.js'
-import { schemaExists } from './schema.js'
-import { ensureServerSharedDatabase } from '../servers.js'
+
+const WHY_SHARED = 'shared tenants are separated only by Row-Level Security on a tenant_id column'
 
 /**
- * Rows of many tenants in one placement are kept apart only by RLS on tenant_id: a template
- * folder whose tables lack it (a team's existing schema) cannot hold shared tenants.
+ * Pure: why a placement built from these tables cannot hold shared tenants (a team's own schema
+ * without tenant_id, or without forced RLS), or null when it can.
  */
-export async function assertSharedCapable(janua: Janua, placement: Placement): Promise<void> {
-  const tables = await withClient(await janua.conn.serverPool(placement.server, placement.database), (c) => placementTables(c, placement.schema))
+export function sharedRefusal(tables: TableInfo[], templatesDir: string): { message: string; hint: string } | null {
   const tenantTables = tables.filter((t) => t.hasTenantId)
-  const why = 'shared tenants are separated only by Row-Level Security on a tenant_id column'
   if (tenantTables.length === 0) {
-    throw usageError(`the templates in ${janua.settings.templatesDir} have no table with a tenant_id column, so they cannot hold shared tenants (${why})`,
-      'create this tenant with --isolation schema or --isolation database')
+    return { message: `the templates in ${templatesDir} have no table with a tenant_id column, so they cannot hold shared tenants (${WHY_SHARED})`, hint: 'use --isolation schema or --isolation database (move: --to schema|database)' }
   }
   const unprotected = tenantTables.filter((t) => !t.rlsEnabled || !t.rlsForced).map((t) => t.name)
   if (unprotected.length) {
-    throw usageError(`table(s) ${unprotected.join(', ')} have tenant_id but no forced Row-Level Security, so they cannot hold shared tenants (${why})`,
-      'add ENABLE and FORCE ROW LEVEL SECURITY with a tenant_id policy in a new template file, or use --isolation schema|database')
+    return { message: `table(s) ${unprotected.join(', ')} have tenant_id but no forced Row-Level Security, so they cannot hold shared tenants (${WHY_SHARED})`, hint: 'add ENABLE and FORCE ROW LEVEL SECURITY with a tenant_id policy in a new template file, or use --isolation schema|database' }
   }
+  return null
 }
 
+/** Rows of many tenants in one placement per server: janua_shared in the primary database, or in janua's shared database elsewhere. */
 export const sharedDriver: IsolationDriver = {
   level: 'shared',
+  sharesPlacement: true,
+  ownsDatabase: false,
+  leftover: 'rows',
 
-  async placementFor(janua, cpId, _slug, server) {
-    if (server !== 'primary') return ensureServerSharedDatabase(janua, cpId, server)
-    return { server: 'primary', database: janua.conn.primaryDatabase, schema: SHARED_SCHEMA }
+  locate(ctx, _slug, server) {
+    return { server, database: server === 'primary' ? ctx.primaryDatabase : serverSharedDatabase(ctx.cpId), schema: SHARED_SCHEMA }
   },
 
-  async provision(janua, _cpId, tenant, placement) {
-    await assertSharedCapable(janua, placement)
-    return withClient(await janua.conn.serverPool(placement.server, placement.database), async (client) => {
-      const version = versionOf(await readApplied(client, placement.schema))
-      await inTransaction(client, () => runSeeds(client, placement.schema, janua.templates, tenant, `tenant ${tenant.slug} in ${describePlacement(placement)}`))
-      return version
+  // A kept shared source stays where it is: the tenant's rows, fenced.
+  keptPlacement: (_ctx, placement) => placement,
+
+  exists: (janua, placement) => placementSchemaExists(janua, placement),
+
+  async build(janua, placement, options = {}) {
+    const set = janua.templates
+    const where = `shared placement ${describePlacement(placement)}`
+    await ensureDatabase(janua, placement.server, placement.database)
+    const { version, tables } = await withClient(await janua.conn.serverPool(placement.server, placement.database), async (client) => {
+      if (!(await schemaExists(client, placement.schema))) {
+        // First use on this server: built once, under the placement lock; later `tenant migrate` keeps it current.
+        await withAdvisoryLock(client, placementLockKey(placement.schema), { what: where, lockTimeoutMs: options.lockTimeoutMs }, async () => {
+          await createPlacementSchema(client, placement.schema, janua.appRole)
+          await applyPending(client, placement.schema, set, { where, toVersion: options.toVersion, lockTimeoutMs: options.lockTimeoutMs })
+        })
+      }
+      return { version: versionOf(await readApplied(client, placement.schema)), tables: await placementTables(client, placement.schema) }
     })
+    await janua.db.insertInto('janua.placements').values({ server: placement.server, database: placement.database, schema: placement.schema, kind: 'shared', version })
+      .onConflict((oc) => oc.columns(['server', 'database', 'schema']).doUpdateSet({ version, updated_at: sql`now()` })).execute()
+    if (options.seed) {
+      const refusal = sharedRefusal(tables, set.dir)
+      if (refusal) throw usageError(refusal.message, refusal.hint)
+      await this.seed(janua, options.seed, placement)
+    }
+    return version
   },
 
-  async remove(janua, tenant, placement) {
-    await withClient(await janua.conn.serverPool(placement.server, placement.database), async (client) => {
-      if (!(await schemaExists(client, placement.schema))) return
-      const tables = (await placementTables(client, placement.schema)).filter((t) => t.hasTenantId).reverse()
-      await inTransaction(client, async () => {
-        for (const table of tables) {
-          await client.query(`delete from ${ident(placement.schema)}.${ident(table.name)} where tenant_id = $1`, [tenant.id])
-        }
-      })
-    })
+  async connect(janua, placement, fn) {
+    return withClient(await janua.conn.serverPool(placement.server, placement.database), fn)
   },
 
-  async exists(janua, placement) {
-    return withClient(await janua.conn.serverPool(placement.server, placement.database), (c) => schemaExists(c, placement.schema))
+  async seed(janua, tenant, placement) {
+    await this.connect(janua, placement, (client) => inTransaction(client, () => runSeeds(client, placement.schema, janua.templates, tenant, `tenant ${tenant.slug} in ${describePlacement(placement)}`)))
+  },
+
+  async clear(janua, tenant, placement) {
+    try {
+      if (!(await placementDatabaseExists(janua, placement))) return
+      await this.connect(janua, placement, (client) => deleteTenantRows(client, placement.schema, tenant))
+    } catch (error) {
+      // Its database was dropped by hand: the rows are gone with it.
+      if (!isMissingDatabase(error)) throw error
+    }
+  },
+
+  async retire(janua, tenant, placement, options = {}) {
+    // Kept: the rows stay, fenced, where they are (recorded by the caller as a kept source).
+    if (options.keep) return
+    await this.clear(janua, tenant, placement)
   },
 }

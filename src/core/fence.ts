@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { ident, literal } from '../../sql/ident.js'
+import { ident, literal } from '../sql/ident.js'
 
 /**
  * The write fence of a moving tenant, enforced by the database: a row trigger on every tenant
