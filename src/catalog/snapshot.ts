@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { HISTORY_TABLE } from '../core/apply.js'
+import { HISTORY_TABLE } from '../sql/names.js'
 
 /**
  * One catalog pass over many schemas of one database. Every object becomes a row

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { HISTORY_TABLE } from '../core/apply.js'
+import { HISTORY_TABLE } from '../sql/names.js'
 
 export interface TableInfo {
   name: string

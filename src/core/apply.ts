@@ -8,8 +8,8 @@ import { isPgError, isUnreachable, translateError } from '../db/errors.js'
 import { withAdvisoryLock } from '../db/locks.js'
 import { redactAll } from '../db/redact.js'
 
-/** Each placement records its own history, in the same transaction as the DDL. */
-export const HISTORY_TABLE = 'janua_template_history'
+export { HISTORY_TABLE } from '../sql/names.js'
+import { HISTORY_TABLE } from '../sql/names.js'
 
 export const placementLockKey = (schema: string) => `janua:placement:${schema}`
 

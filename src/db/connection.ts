@@ -1,10 +1,9 @@
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { parseIntoClientConfig } from 'pg-connection-string'
-import { usageError } from '../core/errors.js'
 import type { ControlPlane } from './schema.js'
 import { rememberSecret, redact } from './redact.js'
-import { translateError } from './errors.js'
+import { translateError, usageError } from './errors.js'
 
 // int8 (counts, bigserial ids) as strings would leak into JSON as "12": parse to number when safe.
 pg.types.setTypeParser(20, (v) => {

@@ -1,6 +1,5 @@
 import type pg from 'pg'
-import { ExitCode, JanuaError } from '../core/errors.js'
-import { isPgError } from './errors.js'
+import { ExitCode, JanuaError, isPgError } from './errors.js'
 
 /**
  * Session-level advisory lock on a text key (hashed to bigint). Advisory locks are per database,

@@ -1,4 +1,4 @@
-import { usageError } from '../core/errors.js'
+import { usageError } from '../db/errors.js'
 
 /** The one quoting helper: every identifier janua puts into SQL text passes through here. */
 export function ident(name: string): string {
