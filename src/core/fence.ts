@@ -11,10 +11,16 @@ const GUARD = 'janua_fence_guard'
 
 export const fenceTriggerName = (tenantId: string) => `janua_fence_${tenantId.replaceAll('-', '').slice(0, 16)}`
 
-export async function installFence(client: pg.ClientBase, schema: string, tables: string[], tenant: { id: string; slug: string }): Promise<void> {
+/** `wholeTables`: tables without tenant_id of a placement of the tenant's own, fenced for every row. */
+export async function installFence(client: pg.ClientBase, schema: string, tables: string[], tenant: { id: string; slug: string }, wholeTables: string[] = []): Promise<void> {
   const s = ident(schema)
+  // tg_argv[0] = '' fences every row (a table without tenant_id in a placement of the tenant's own).
   await client.query(`create or replace function ${s}.${ident(GUARD)}() returns trigger language plpgsql as $fence$
 begin
+  if tg_argv[0] = '' then
+    raise exception 'tenant % is being moved by janua: its writes are paused until the move finishes', tg_argv[1]
+      using errcode = '55000', hint = 'retry after the move; see janua tenant inspect ' || tg_argv[1];
+  end if;
   if (tg_op <> 'INSERT' and old.tenant_id::text = tg_argv[0]) or (tg_op <> 'DELETE' and new.tenant_id::text = tg_argv[0]) then
     raise exception 'tenant % is being moved by janua: its writes are paused until the move finishes', tg_argv[1]
       using errcode = '55000', hint = 'retry after the move; see janua tenant inspect ' || tg_argv[1];
@@ -26,10 +32,11 @@ begin
 end
 $fence$`)
   const trigger = ident(fenceTriggerName(tenant.id))
-  for (const table of tables) {
+  for (const table of [...tables, ...wholeTables]) {
+    const rows = wholeTables.includes(table) ? '' : tenant.id
     await client.query(`drop trigger if exists ${trigger} on ${s}.${ident(table)}`)
     await client.query(`create trigger ${trigger} before insert or update or delete on ${s}.${ident(table)}
-      for each row execute function ${s}.${ident(GUARD)}(${literal(tenant.id)}, ${literal(tenant.slug)})`)
+      for each row execute function ${s}.${ident(GUARD)}(${literal(rows)}, ${literal(tenant.slug)})`)
   }
 }
 

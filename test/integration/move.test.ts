@@ -124,7 +124,7 @@ describe('tenant migrate-isolation', () => {
       expect((await snapshotTenant(db.admin, now, tenant.id)).tables).toEqual(before.tables)
       const other = expectedLevel === 'shared' ? null : tenant.placement
       if (other) expect(await tenantRowCount(db.admin, other, tenant.id)).toBe(0)
-      else expect((await db.query('select 1 from pg_database where datname like $1', [`%\\_${slug}`])).rowCount).toBe(0)
+      else expect((await db.query("select datname from pg_database where datname like $1", [`%\\_${slug}`])).rows, JSON.stringify(run.json?.leftovers)).toEqual([])
       expect(await appWrite(db.admin, now, tenant.id)).toBe('ok')
     }
     expect((await snapshotTenant(db.admin, neighbour.placement, neighbour.id)).tables).toEqual(neighbourBefore.tables)

@@ -6,14 +6,14 @@ import { JanuaError } from '../../src/core/errors.js'
 function facts(change: (f: MoveFacts) => void = () => {}): MoveFacts {
   const f: MoveFacts = {
     tenant: { id: '5b1c6f9e-0000-4000-8000-000000000001', slug: 'acme', name: 'Acme', status: 'active', isolation: 'schema', placementId: '7', placement: { server: 'primary', database: 'app', schema: 'tenant_acme' } },
-    request: { to: 'database', server: 'primary', keepSource: false },
+    request: { to: 'database', server: 'primary', keepSource: false, capture: 'auto' },
     from: { sharesPlacement: false },
     to: { sharesPlacement: false },
     source: {
       version: 4,
       tables: [
-        { name: 'users', hasTenantId: true, rlsEnabled: true, rlsForced: true, rows: 10, foreign: 0, bytes: 1000, checksum: '' },
-        { name: 'billing_plans', hasTenantId: false, rlsEnabled: false, rlsForced: false, rows: 4, foreign: 0, bytes: 400, checksum: 'c1' },
+        { name: 'users', hasTenantId: true, rlsEnabled: true, rlsForced: true, rows: 10, foreign: 0, bytes: 1000, checksum: '', primaryKey: ['id'] },
+        { name: 'billing_plans', hasTenantId: false, rlsEnabled: false, rlsForced: false, rows: 4, foreign: 0, bytes: 400, checksum: 'c1', primaryKey: ['code'] },
       ],
     },
     target: { placement: { server: 'primary', database: 'janua_abcd1234_acme', schema: 'tenant' }, exists: false, version: null, reference: {} },
@@ -55,6 +55,18 @@ describe('decideMove (pure)', () => {
 
   it('keeps the source where the request asks for it', () => {
     expect(decideMove(facts((f) => { f.request.keepSource = true })).keptAs).toEqual({ server: 'primary', database: 'app', schema: 'janua_moved_20261130_acme' })
+  })
+
+  it('moves online (trigger capture) when every copied table has a primary key, else offline, saying why', () => {
+    const online = decideMove(facts())
+    expect(online.capture.mode).toBe('trigger')
+    expect(online.capture.tables).toEqual([{ name: 'users', key: ['id'], tenantRows: true }, { name: 'billing_plans', key: ['code'], tenantRows: false }])
+    expect(online.steps).toContain('caught-up')
+    const keyless = decideMove(facts((f) => { f.source.tables[0]!.primaryKey = null }))
+    expect(keyless.capture).toMatchObject({ mode: 'none', reason: expect.stringMatching(/no primary key on users/) })
+    expect(keyless.steps).not.toContain('caught-up')
+    expect(refusal(facts((f) => { f.source.tables[0]!.primaryKey = null; f.request.capture = 'trigger' }))).toMatch(/needs a primary key/)
+    expect(decideMove(facts((f) => { f.request.capture = 'none' })).capture.mode).toBe('none')
   })
 
   it('refuses a tenant that is not active, a move to where it is, and a taken target', () => {

@@ -13,7 +13,7 @@ import { confirm } from '@inquirer/prompts'
 export default class TenantMigrateIsolation extends JanuaCommand {
   static aliases = ['tenant:move']
   static summary = 'Move a tenant to another isolation level (or server) without losing a row: journaled, verified, resumable.'
-  static description = `Steps, each journaled: prepare the target at the source's template version, fence the tenant's writes (the database refuses them; reads and other tenants go on), copy every table with binary COPY streams, verify row counts and checksums on both sides, switch the placement in one transaction, remove the source, lift the fence. A killed move is continued with --resume or, before the switch, undone with --abort. Where data would be lost, the move is refused before it starts.`
+  static description = `Steps, each journaled: prepare the target at the source's template version; start capturing the tenant's writes (a trigger logs the keys of the rows it changes); copy every table with binary COPY streams under a snapshot taken after that; catch up with the logged changes while the tenant keeps writing; then fence the tenant's writes (the database refuses them; reads and other tenants go on), drain the last changes to a marker, verify row counts and checksums on both sides, switch the placement in one transaction, and remove the source. The fence lasts only the drain, the verify and the switch (\`fencedMs\` in the report). Tables without a primary key (or --capture none) make the move offline: fenced for the whole copy. A killed move is continued with --resume or, before the switch, undone with --abort. Where data would be lost, the move is refused before it starts.`
   static examples = [
     '<%= config.bin %> tenant migrate-isolation acme --to schema --dry-run',
     '<%= config.bin %> tenant migrate-isolation acme --to database --yes',
@@ -26,6 +26,7 @@ export default class TenantMigrateIsolation extends JanuaCommand {
     to: Flags.string({ summary: 'target isolation level', options: [...ISOLATION_LEVELS] }),
     server: Flags.string({ summary: 'target server (default: the tenant\'s current server)' }),
     'dry-run': Flags.boolean({ summary: 'print the plan (steps, tables, rows and bytes) and change nothing' }),
+    capture: Flags.string({ summary: 'how writes during the copy reach the target: trigger (online, the default where every table has a primary key) or none (writes fenced for the whole copy)', options: ['auto', 'trigger', 'none'], default: 'auto' }),
     'keep-source': Flags.boolean({ summary: 'keep the source data (renamed, or fenced rows in a shared placement) for a manual check' }),
     resume: Flags.boolean({ summary: 'continue the tenant\'s unfinished move', exclusive: ['abort', 'to'] }),
     abort: Flags.boolean({ summary: 'undo the tenant\'s unfinished move (only before its switch)', exclusive: ['resume', 'to'] }),
@@ -46,7 +47,7 @@ export default class TenantMigrateIsolation extends JanuaCommand {
     let result: MoveReport
     try {
       result = await moveTenant(janua, {
-        slug: args.slug, to: flags.to, server: flags.server, dryRun: flags['dry-run'], keepSource: flags['keep-source'],
+        slug: args.slug, to: flags.to, server: flags.server, dryRun: flags['dry-run'], keepSource: flags['keep-source'], capture: flags.capture,
         resume: flags.resume, abort: flags.abort, onEvent: progress.onEvent,
       })
     } catch (error) {
@@ -63,6 +64,7 @@ export default class TenantMigrateIsolation extends JanuaCommand {
     if (r.dryRun) {
       this.say(`plan: move ${colour.bold(r.tenant)} ${route} at template version ${r.version}`)
       this.say(`steps: ${r.plan!.steps.slice(1).join(' -> ')}`)
+      this.say(`capture: ${r.plan!.capture.reason}`)
       this.say(table(['TABLE', 'MODE', 'ROWS', 'SIZE'], r.tables.map((t) => [t.name, t.mode, t.rows, formatBytes(t.bytes)])))
       const rows = r.tables.filter((t) => t.mode !== 'reference').reduce((n, t) => n + t.rows, 0)
       this.say(`to copy: ${rows.toLocaleString('en-US')} rows, ${formatBytes(r.tables.filter((t) => t.mode !== 'reference').reduce((n, t) => n + t.bytes, 0))}`)
@@ -75,6 +77,6 @@ export default class TenantMigrateIsolation extends JanuaCommand {
     }
     if (r.keptAs) this.say(`the source is kept at ${describePlacement(r.keptAs)} (fenced); remove it with: janua tenant cleanup ${r.tenant}`)
     this.say(`moved ${colour.bold(r.tenant)} ${route}${r.resumed ? ' (resumed)' : ''}`)
-    this.say(`${r.tables.reduce((n, t) => n + (t.mode === 'reference' ? 0 : t.rows), 0).toLocaleString('en-US')} rows verified; writes fenced ${r.fencedMs ?? '-'} ms; total ${r.durationMs} ms`)
+    this.say(`${r.tables.reduce((n, t) => n + (t.mode === 'reference' ? 0 : t.rows), 0).toLocaleString('en-US')} rows verified; writes fenced ${r.fencedMs ?? '-'} ms (${r.capture === 'trigger' ? 'online move' : 'offline move'}); total ${r.durationMs} ms`)
   }
 }

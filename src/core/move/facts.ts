@@ -9,14 +9,22 @@ import type { Placement } from '../placement.js'
 import type { getTenant } from '../tenants.js'
 import { validateIsolation } from '../tenants.js'
 import { tableChecksum, tableShapes, type TableShape } from './copy.js'
-import type { MoveFacts, SourceTableFacts } from './plan.js'
+import type { CaptureMode, MoveFacts, SourceTableFacts } from './plan.js'
+import { primaryKeys } from './capture.js'
+import { usageError } from '../errors.js'
+
+function validateCapture(value: string | undefined): CaptureMode | 'auto' {
+  if (value === undefined || value === 'auto') return 'auto'
+  if (value === 'trigger' || value === 'none') return value
+  throw usageError(`invalid --capture ${JSON.stringify(value)}`, 'use --capture trigger (online: writes go on during the copy) or none (writes fenced for the whole copy)')
+}
 
 type TenantRow = Awaited<ReturnType<typeof getTenant>>
 
 const samePlacement = (a: Placement, b: Placement) => a.server === b.server && a.database === b.database && a.schema === b.schema
 
 /** Reads only: the source's tables, counts and checksums; the target's existence, version and reference data. */
-export async function gatherMoveFacts(janua: Janua, row: TenantRow, options: { to?: string; server?: string; keepSource?: boolean; now?: Date }): Promise<MoveFacts> {
+export async function gatherMoveFacts(janua: Janua, row: TenantRow, options: { to?: string; server?: string; keepSource?: boolean; capture?: string; now?: Date }): Promise<MoveFacts> {
   const to = validateIsolation(options.to)
   const server = validateServerName(options.server ?? row.server)
   const fromDriver = driverFor(row.isolation)
@@ -30,6 +38,7 @@ export async function gatherMoveFacts(janua: Janua, row: TenantRow, options: { t
     const version = versionOf(await readApplied(client, from.schema))
     const tables = await placementTables(client, from.schema)
     const shapes = await tableShapes(client, from.schema, tables.map((t) => t.name))
+    const keys = await primaryKeys(client, from.schema)
     const facts: SourceTableFacts[] = []
     for (const t of tables) {
       const shape = shapes.get(t.name)!
@@ -42,7 +51,7 @@ export async function gatherMoveFacts(janua: Janua, row: TenantRow, options: { t
       )
       const checksum = t.hasTenantId ? '' : (await tableChecksum(client, from.schema, shape, null, shape.contentColumns)).checksum
       const c = counted.rows[0]!
-      facts.push({ name: t.name, hasTenantId: t.hasTenantId, rlsEnabled: t.rlsEnabled, rlsForced: t.rlsForced, rows: Number(c.n), foreign: Number(c.foreign), bytes: Number(c.bytes), checksum })
+      facts.push({ name: t.name, hasTenantId: t.hasTenantId, rlsEnabled: t.rlsEnabled, rlsForced: t.rlsForced, rows: Number(c.n), foreign: Number(c.foreign), bytes: Number(c.bytes), checksum, primaryKey: keys.get(t.name) ?? null })
     }
     return { version, tables: facts, shapes }
   })
@@ -62,7 +71,7 @@ export async function gatherMoveFacts(janua: Janua, row: TenantRow, options: { t
   const leftovers = await listLeftovers(janua, { tenantId: row.id })
   return {
     tenant: { id: row.id, slug: row.slug, name: row.name, status: row.status, isolation: row.isolation, placementId: String(row.placement_id), placement: from },
-    request: { to, server, keepSource: !!options.keepSource },
+    request: { to, server, keepSource: !!options.keepSource, capture: validateCapture(options.capture) },
     from: { sharesPlacement: fromDriver.sharesPlacement },
     to: { sharesPlacement: toDriver.sharesPlacement },
     source: { version: source.version, tables: source.tables },

@@ -1,4 +1,3 @@
-import type pg from 'pg'
 import { sql } from 'kysely'
 import { inTransaction } from '../../db/connection.js'
 import { isPgError, translateError } from '../../db/errors.js'
@@ -10,15 +9,16 @@ import type { Janua } from '../context.js'
 import { ensureControlPlane } from '../control-plane.js'
 import { ExitCode, JanuaError } from '../errors.js'
 import { installFence, removeFence } from '../fence.js'
-import { driverFor } from '../isolation/index.js'
+import { applyRound, installCapture, removeCapture, writeMarker, type RoundResult } from './capture.js'
+import { driverFor, isMissingDatabase } from '../isolation/index.js'
 import { listLeftovers, recordLeftover, removeLeftover, type LeftoverOutcome } from '../leftovers.js'
 import { describePlacement, type Placement } from '../placement.js'
 import { getTenant, withTenantLock } from '../tenants.js'
-import { copyTable, readSequences, tableChecksum, tableShapes, writeSequences, type SequenceState } from './copy.js'
+import { abandonTransaction, copyTable, readSequences, tableChecksum, tableShapes, writeSequences, type SequenceState } from './copy.js'
 import { gatherMoveFacts } from './facts.js'
-import { MOVE_STEPS, decideContinuation, decideMove, isAfter, type MovePlan, type MoveStep, type MoveTablePlan } from './plan.js'
+import { decideContinuation, decideMove, isAfter, type MovePlan, type MoveStep, type MoveTablePlan } from './plan.js'
 
-export { MOVE_STEPS, type MovePlan, type MoveStep, type MoveTablePlan } from './plan.js'
+export { MOVE_STEPS, OFFLINE_STEPS, type MovePlan, type MoveStep, type MoveTablePlan } from './plan.js'
 
 export interface MoveReport {
   tenant: string
@@ -26,7 +26,11 @@ export interface MoveReport {
   to: { isolation: IsolationLevel; placement: Placement }
   version: number
   tables: { name: string; rows: number; checksum: string | null; mode: MoveTablePlan['mode']; bytes: number; copyMs: number }[]
+  /** how long the tenant's writes were refused: from the fence request to the switch */
   fencedMs: number | null
+  /** the fence's timeline, in ms from the fence request */
+  fence: { acquiredMs: number; drainedMs: number | null; verifiedMs: number | null; switchedMs: number | null } | null
+  capture: MovePlan['capture']['mode']
   copyMs: number | null
   durationMs: number
   step: MoveStep
@@ -43,9 +47,12 @@ export interface MoveReport {
 export type MoveEvent =
   | { type: 'step'; step: MoveStep | 'copy-table'; state: 'start' | 'done' }
   | { type: 'table'; name: string; rows: number; bytes: number; ms: number }
+  | { type: 'round'; phase: 'catch-up' | 'drain'; entries: number; keys: number; ms: number }
 
 export interface MoveOptions {
   slug: string
+  /** 'auto' (default): trigger capture where every copied table has a primary key, else offline */
+  capture?: string
   to?: string
   server?: string
   dryRun?: boolean
@@ -59,7 +66,11 @@ interface Journal {
   opId: string
   plan: MovePlan
   step: MoveStep
+  /** fence requested (writers start to queue) and acquired; drained, verified, switched: the fence's timeline */
+  fenceRequestedAt?: number
   fencedAt?: number
+  drainedAt?: number
+  verifiedAt?: number
   switchedAt?: number
   copyMs?: number
   results: Record<string, { rows: number; checksum: string | null; bytes: number; copyMs: number }>
@@ -75,6 +86,32 @@ const tenantOf = (plan: MovePlan) => ({ ...plan.tenant })
 const fromDriver = (plan: MovePlan) => driverFor(plan.from.isolation)
 const toDriver = (plan: MovePlan) => driverFor(plan.to.isolation)
 const tenantTablesOf = (plan: MovePlan) => plan.tables.filter((t) => t.mode === 'tenant').map((t) => t.name)
+/** Tables without tenant_id copied whole (a placement of the tenant's own): fenced and captured for every row. */
+const wholeTablesOf = (plan: MovePlan) => plan.tables.filter((t) => t.mode === 'whole').map((t) => t.name)
+const copiedTablesOf = (plan: MovePlan) => plan.tables.filter((t) => t.mode !== 'reference').map((t) => t.name)
+
+/** One catch-up round of trigger capture, source to target. */
+async function captureRound(janua: Janua, plan: MovePlan, phase: 'catch-up' | 'drain', onEvent?: (e: MoveEvent) => void): Promise<RoundResult> {
+  const from = plan.from.placement
+  const to = plan.to.placement
+  const result = await fromDriver(plan).connect(janua, from, (source) =>
+    toDriver(plan).connect(janua, to, async (target) => {
+      const shapes = await tableShapes(source, from.schema, copiedTablesOf(plan))
+      return applyRound(source, target, from, to, shapes, plan.capture.tables, plan.tenant.id)
+    }))
+  onEvent?.({ type: 'round', phase, entries: result.entries, keys: result.keys, ms: result.ms })
+  return result
+}
+
+/** Sequence positions after the drain: writes during the copy drew from the source's sequences. */
+async function syncSequences(janua: Janua, journal: Journal): Promise<void> {
+  const { plan } = journal
+  await fromDriver(plan).connect(janua, plan.from.placement, async (source) => {
+    const shapes = await tableShapes(source, plan.from.placement.schema, copiedTablesOf(plan))
+    journal.sequences = await readSequences(source, plan.from.placement.schema, [...shapes.values()])
+  })
+  await toDriver(plan).connect(janua, plan.to.placement, (target) => writeSequences(target, plan.to.placement.schema, journal.sequences!, toDriver(plan).sharesPlacement))
+}
 
 async function setStep(janua: Janua, journal: Journal, step: MoveStep, trx = janua.db): Promise<void> {
   journal.step = step
@@ -93,7 +130,9 @@ async function unfinishedMove(janua: Janua, tenantId: string): Promise<Journal |
     .executeTakeFirst()
   if (!op) return undefined
   const detail = op.detail as unknown as Omit<Journal, 'opId'>
-  return { ...detail, plan: { ...detail.plan, keptAs: detail.plan.keptAs ?? null }, opId: String(op.id), step: (op.step ?? 'planned') as MoveStep, results: detail.results ?? {} }
+  // Journals written before capture existed are offline moves.
+  const plan = { ...detail.plan, keptAs: detail.plan.keptAs ?? null, capture: detail.plan.capture ?? { mode: 'none' as const, reason: 'journaled by an earlier janua', tables: [] } }
+  return { ...detail, plan, opId: String(op.id), step: (op.step ?? 'planned') as MoveStep, results: detail.results ?? {} }
 }
 
 /** `janua tenant migrate-isolation`: gather facts, decide the plan (every refusal), then run, resume or abort the journaled move. */
@@ -103,7 +142,7 @@ export async function moveTenant(janua: Janua, options: MoveOptions): Promise<Mo
   const row = await getTenant(janua, options.slug)
   const run = async (): Promise<MoveReport> => {
     const pending = await unfinishedMove(janua, row.id)
-    const continuation = decideContinuation(row.slug, pending && { step: pending.step, to: pending.plan.to.isolation }, options)
+    const continuation = decideContinuation(row.slug, pending && { step: pending.step, to: pending.plan.to.isolation, steps: pending.plan.steps }, options)
     if (continuation === 'abort') {
       const leftovers = await abortMove(janua, pending!)
       return report(pending!, started, { aborted: true, resumed: false, leftovers })
@@ -146,7 +185,7 @@ async function startMove(janua: Janua, plan: MovePlan): Promise<Journal> {
 async function failedMove(janua: Janua, journal: Journal, failure: JanuaError): Promise<JanuaError> {
   const { plan } = journal
   const slug = plan.tenant.slug
-  if (isAfter(journal.step, 'verified')) {
+  if (isAfter(journal.step, 'verified', plan.steps)) {
     return new JanuaError(`the move of ${slug} failed after the switch: ${failure.message}`, failure.exitCode, `the tenant now lives at ${describePlacement(plan.to.placement)}; finish with: janua tenant migrate-isolation ${slug} --resume`)
   }
   // Before the switch a failure undoes itself: the source becomes authoritative again first.
@@ -174,7 +213,16 @@ function report(journal: Journal, started: number, flags: { aborted: boolean; re
     to: { isolation: plan.to.isolation, placement: plan.to.placement },
     version: plan.version,
     tables: plan.tables.map((t) => ({ name: t.name, mode: t.mode, rows: journal.results[t.name]?.rows ?? t.rows, checksum: journal.results[t.name]?.checksum ?? null, bytes: journal.results[t.name]?.bytes ?? t.bytes, copyMs: journal.results[t.name]?.copyMs ?? 0 })),
-    fencedMs: journal.fencedAt ? (journal.switchedAt ?? Date.now()) - journal.fencedAt : null,
+    fencedMs: journal.fenceRequestedAt ? (journal.switchedAt ?? Date.now()) - journal.fenceRequestedAt : null,
+    fence: journal.fenceRequestedAt
+      ? {
+          acquiredMs: (journal.fencedAt ?? journal.fenceRequestedAt) - journal.fenceRequestedAt,
+          drainedMs: journal.drainedAt ? journal.drainedAt - journal.fenceRequestedAt : null,
+          verifiedMs: journal.verifiedAt ? journal.verifiedAt - journal.fenceRequestedAt : null,
+          switchedMs: journal.switchedAt ? journal.switchedAt - journal.fenceRequestedAt : null,
+        }
+      : null,
+    capture: plan.capture.mode,
     copyMs: journal.copyMs ?? null,
     durationMs: Date.now() - started,
     step: journal.step,
@@ -190,7 +238,7 @@ function report(journal: Journal, started: number, flags: { aborted: boolean; re
 async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) => void): Promise<void> {
   const { plan } = journal
   const step = async (name: MoveStep, fn: () => Promise<void>) => {
-    if (MOVE_STEPS.indexOf(journal.step) >= MOVE_STEPS.indexOf(name)) return
+    if (!plan.steps.includes(name) || plan.steps.indexOf(journal.step) >= plan.steps.indexOf(name)) return
     onEvent?.({ type: 'step', step: name, state: 'start' })
     await fn()
     onEvent?.({ type: 'step', step: name, state: 'done' })
@@ -213,21 +261,52 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
     await setStep(janua, journal, 'prepared')
   })
 
-  await step('fenced', async () => {
-    await fromDriver(plan).connect(janua, plan.from.placement, (c) => inTransaction(c, () => installFence(c, plan.from.placement.schema, tenantTablesOf(plan), plan.tenant)))
+  const fence = async () => {
+    journal.fenceRequestedAt = Date.now()
+    await fromDriver(plan).connect(janua, plan.from.placement, (c) =>
+      inTransaction(c, () => installFence(c, plan.from.placement.schema, tenantTablesOf(plan), plan.tenant, wholeTablesOf(plan))))
     journal.fencedAt = Date.now()
     await setStep(janua, journal, 'fenced')
-  })
-
-  await step('copied', async () => {
+  }
+  const copy = async () => {
     const t0 = Date.now()
     await copyAll(janua, journal, onEvent)
     journal.copyMs = Date.now() - t0
     await setStep(janua, journal, 'copied')
+  }
+
+  // Online: capture first, copy under a snapshot taken after it, catch up while the tenant writes on.
+  await step('capturing', async () => {
+    await fromDriver(plan).connect(janua, plan.from.placement, (c) => inTransaction(c, () => installCapture(c, plan.from.placement.schema, plan.capture.tables, plan.tenant.id)))
+    await setStep(janua, journal, 'capturing')
+  })
+  if (plan.capture.mode === 'none') await step('fenced', fence)
+  await step('copied', copy)
+  await step('caught-up', async () => {
+    // Rounds until what is left is small: the drain inside the fence then takes one short round.
+    for (let round = 0; round < 50; round++) {
+      const r = await captureRound(janua, plan, 'catch-up', onEvent)
+      if (r.entries < 500) break
+    }
+    await setStep(janua, journal, 'caught-up')
+  })
+  if (plan.capture.mode === 'trigger') await step('fenced', fence)
+  await step('drained', async () => {
+    // Every write of the tenant committed before the fence is in the log; the marker, written after
+    // it, proves the drain complete (an independent check, not a counter).
+    await fromDriver(plan).connect(janua, plan.from.placement, (c) => writeMarker(c, plan.tenant.id))
+    for (;;) {
+      const r = await captureRound(janua, plan, 'drain', onEvent)
+      if (r.marker) break
+    }
+    await syncSequences(janua, journal)
+    journal.drainedAt = Date.now()
+    await setStep(janua, journal, 'drained')
   })
 
   await step('verified', async () => {
     await verifyCopy(janua, journal)
+    journal.verifiedAt = Date.now()
     await setStep(janua, journal, 'verified')
   })
 
@@ -294,30 +373,18 @@ async function copyAll(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
           await writeSequences(target, to.schema, journal.sequences, toDriver(plan).sharesPlacement)
           await target.query('commit')
         } catch (error) {
-          await rollbackQuietly(target, error)
+          await abandonTransaction(target)
           if (isPgError(error) && error.code === '23505') {
             throw new JanuaError(`a key of ${plan.tenant.slug} already exists in the target (${error.detail ?? error.message}); nothing was switched`, ExitCode.failed,
               'the rows at the target belong to someone else: find them with the key above, resolve, and run the move again')
           }
           throw error
         } finally {
-          await rollbackQuietly(source)
+          await abandonTransaction(source)
         }
       })
     })
   })
-}
-
-/**
- * Ends a transaction that is being abandoned. Its own failure (the connection died) changes
- * nothing: an open transaction dies with its connection, and `cause`, if any, is what gets reported.
- */
-async function rollbackQuietly(client: pg.ClientBase, _cause?: unknown): Promise<void> {
-  try {
-    await client.query('rollback')
-  } catch {
-    // see above: nothing to undo on a dead connection
-  }
 }
 
 /** Row counts and content checksums per table, computed on both sides; any difference stops the move before the switch. */
@@ -344,6 +411,11 @@ async function verifyCopy(janua: Janua, journal: Journal): Promise<void> {
 async function retireSource(janua: Janua, journal: Journal): Promise<void> {
   const { plan } = journal
   const from = fromDriver(plan)
+  await from.connect(janua, plan.from.placement, (c) => inTransaction(c, () => removeCapture(c, plan.from.placement.schema, copiedTablesOf(plan), plan.tenant.id)))
+    .catch((error: unknown) => {
+      // A source whose database is already gone (a resumed run after its removal) has no capture left.
+      if (!isMissingDatabase(error)) throw error
+    })
   if (plan.keepSource && plan.keptAs) {
     const recorded = await janua.db.selectFrom('janua.leftovers').select('id').where('operation_id', '=', journal.opId).where('kind', '=', 'kept-source').executeTakeFirst()
     if (!recorded) {
@@ -366,7 +438,10 @@ async function retireSource(janua: Janua, journal: Journal): Promise<void> {
  */
 async function abortMove(janua: Janua, journal: Journal, cause?: JanuaError): Promise<LeftoverOutcome[]> {
   const { plan } = journal
-  await fromDriver(plan).connect(janua, plan.from.placement, (c) => inTransaction(c, () => removeFence(c, plan.from.placement.schema, tenantTablesOf(plan), plan.tenant.id)))
+  await fromDriver(plan).connect(janua, plan.from.placement, (c) => inTransaction(c, async () => {
+    await removeFence(c, plan.from.placement.schema, [...tenantTablesOf(plan), ...wholeTablesOf(plan)], plan.tenant.id)
+    await removeCapture(c, plan.from.placement.schema, copiedTablesOf(plan), plan.tenant.id)
+  }))
   await janua.db.transaction().execute(async (trx) => {
     await trx.updateTable('janua.tenants').set({ status: 'active', updated_at: new Date() }).where('id', '=', plan.tenant.id).execute()
     await trx.updateTable('janua.operations')

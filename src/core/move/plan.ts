@@ -2,10 +2,19 @@ import type { IsolationLevel } from '../../db/schema.js'
 import { ExitCode, JanuaError, usageError } from '../errors.js'
 import { describePlacement, type Placement } from '../placement.js'
 
-/** Journaled steps, in order. Before 'switched' the source is authoritative; from it on, the target. */
-export const MOVE_STEPS = ['planned', 'prepared', 'fenced', 'copied', 'verified', 'switched', 'source-removed', 'done'] as const
+/**
+ * Journaled steps of an online move (trigger capture), in order: the tenant's writes go on while the
+ * copy and the catch-up run, and are fenced only for the drain, the verify and the switch. Before
+ * 'switched' the source is authoritative; from it on, the target.
+ */
+export const MOVE_STEPS = ['planned', 'prepared', 'capturing', 'copied', 'caught-up', 'fenced', 'drained', 'verified', 'switched', 'source-removed', 'done'] as const
 export type MoveStep = (typeof MOVE_STEPS)[number]
-export const isAfter = (step: MoveStep, than: MoveStep) => MOVE_STEPS.indexOf(step) > MOVE_STEPS.indexOf(than)
+/** An offline move (--capture none, or tables without a primary key): fenced for the whole copy. */
+export const OFFLINE_STEPS: readonly MoveStep[] = ['planned', 'prepared', 'fenced', 'copied', 'verified', 'switched', 'source-removed', 'done']
+export type CaptureMode = 'trigger' | 'none'
+
+/** Whether a journaled step is past `than` in the move's own step list. */
+export const isAfter = (step: MoveStep, than: MoveStep, steps: readonly MoveStep[] = MOVE_STEPS) => steps.indexOf(step) > steps.indexOf(than)
 
 export interface MoveTablePlan {
   name: string
@@ -24,6 +33,8 @@ export interface MovePlan {
   keepSource: boolean
   /** where a kept source ends up (renamed schema or database, or the shared placement itself) */
   keptAs: Placement | null
+  /** how the tenant's writes during the copy reach the target: 'trigger' (online) or 'none' (fenced for the whole copy) */
+  capture: { mode: CaptureMode; reason: string; tables: { name: string; key: string[]; tenantRows: boolean }[] }
   steps: readonly MoveStep[]
 }
 
@@ -39,12 +50,14 @@ export interface SourceTableFacts {
   bytes: number
   /** content checksum of a table without tenant_id ('' otherwise) */
   checksum: string
+  /** primary key columns, null when the table has none */
+  primaryKey: string[] | null
 }
 
 /** Everything a move decision needs, read before anything changes. */
 export interface MoveFacts {
   tenant: { id: string; slug: string; name: string; status: string; isolation: IsolationLevel; placementId: string; placement: Placement }
-  request: { to: IsolationLevel; server: string; keepSource: boolean }
+  request: { to: IsolationLevel; server: string; keepSource: boolean; capture: CaptureMode | 'auto' }
   /** the capabilities of the two levels' drivers */
   from: { sharesPlacement: boolean }
   to: { sharesPlacement: boolean }
@@ -111,6 +124,7 @@ export function decideMove(facts: MoveFacts): MovePlan {
     return { name: f.name, mode: facts.from.sharesPlacement ? 'reference' : 'whole', rows: f.rows, bytes: f.bytes }
   })
 
+  const capture = decideCapture(tables, source.tables, request.capture)
   return {
     tenant: { id: tenant.id, slug: tenant.slug, name: tenant.name },
     from: { isolation: tenant.isolation, placement: tenant.placement, placementId: tenant.placementId },
@@ -119,25 +133,42 @@ export function decideMove(facts: MoveFacts): MovePlan {
     tables,
     keepSource: request.keepSource,
     keptAs: request.keepSource ? facts.keptAs : null,
-    steps: MOVE_STEPS,
+    capture,
+    steps: capture.mode === 'trigger' ? MOVE_STEPS : OFFLINE_STEPS,
   }
+}
+
+/** Pure: online (trigger capture) where every copied table has a primary key to replay changes by; else offline, saying why. */
+function decideCapture(tables: MoveTablePlan[], facts: SourceTableFacts[], requested: CaptureMode | 'auto'): MovePlan['capture'] {
+  const moving = tables.filter((t) => t.mode !== 'reference')
+  const keyOf = new Map(facts.map((f) => [f.name, f.primaryKey]))
+  const captured = moving.map((t) => ({ name: t.name, key: keyOf.get(t.name) ?? [], tenantRows: t.mode === 'tenant' }))
+  if (requested === 'none') return { mode: 'none', reason: '--capture none: writes fenced for the whole copy', tables: [] }
+  const keyless = captured.filter((t) => t.key.length === 0).map((t) => t.name)
+  if (keyless.length) {
+    if (requested === 'trigger') {
+      throw usageError(`--capture trigger needs a primary key on every copied table; ${keyless.join(', ')} ha${keyless.length === 1 ? 's' : 've'} none`, 'add a primary key in a new template, or pass --capture none (writes fenced for the whole copy)')
+    }
+    return { mode: 'none', reason: `no primary key on ${keyless.join(', ')}: writes fenced for the whole copy`, tables: [] }
+  }
+  return { mode: 'trigger', reason: 'trigger capture: writes go on during the copy, fenced only for the final drain, verify and switch', tables: captured }
 }
 
 export type Continuation = 'start' | 'resume' | 'abort'
 
 /** Pure: what a run does given the tenant's unfinished move (if any) and the flags; every refusal is here. */
-export function decideContinuation(slug: string, pending: { step: MoveStep; to: IsolationLevel } | undefined, options: { resume?: boolean; abort?: boolean; to?: string }): Continuation {
+export function decideContinuation(slug: string, pending: { step: MoveStep; to: IsolationLevel; steps?: readonly MoveStep[] } | undefined, options: { resume?: boolean; abort?: boolean; to?: string }): Continuation {
   if (options.resume && options.abort) throw usageError('--resume and --abort exclude each other')
   if (options.resume || options.abort) {
     if (!pending) throw usageError(`tenant "${slug}" has no unfinished move`, 'start one with janua tenant migrate-isolation <slug> --to <level>')
-    if (options.abort && isAfter(pending.step, 'verified')) {
+    if (options.abort && isAfter(pending.step, 'verified', pending.steps ?? OFFLINE_STEPS)) {
       throw usageError(`the move of "${slug}" is past the switch: the target is authoritative and there is nothing to undo`, `finish it: janua tenant migrate-isolation ${slug} --resume`)
     }
     return options.abort ? 'abort' : 'resume'
   }
   if (pending) {
     throw usageError(`tenant "${slug}" has an unfinished move (step ${pending.step}, to ${pending.to})`,
-      `finish it with --resume${isAfter(pending.step, 'verified') ? '' : ' or undo it with --abort'}: janua tenant migrate-isolation ${slug} --resume`)
+      `finish it with --resume${isAfter(pending.step, 'verified', pending.steps ?? OFFLINE_STEPS) ? '' : ' or undo it with --abort'}: janua tenant migrate-isolation ${slug} --resume`)
   }
   if (!options.to) throw usageError('--to is required', 'pass --to shared|schema|database')
   return 'start'

@@ -1,0 +1,196 @@
+import type pg from 'pg'
+import { ident, literal } from '../../sql/ident.js'
+import { abandonTransaction, type TableShape } from './copy.js'
+
+/**
+ * Trigger capture of a moving tenant's changes (Bucardo's pattern): an AFTER row trigger on each
+ * moving table logs the key of every row of the tenant that is inserted, updated or deleted into
+ * a log table of its own. Catch-up rounds read logged keys and the current rows in one source
+ * snapshot, replace those keys at the target, and only after the target committed delete the log
+ * rows they applied: a replay is idempotent, a crash only repeats work, and a transaction that
+ * commits late (with a lower id) is simply found by the next round (no `id > last` watermark).
+ *
+ * Objects live in a schema `janua_capture` of the source database, never in the placement's own
+ * schema (verify compares that); the trigger's name starts with janua_ (verify skips those).
+ */
+export const CAPTURE_SCHEMA = 'janua_capture'
+const CAPTURE_FUNCTION = 'capture_row'
+const MARKER = '__janua_marker__'
+
+const suffix = (tenantId: string) => tenantId.replaceAll('-', '').slice(0, 16)
+export const captureTriggerName = (tenantId: string) => `janua_capture_${suffix(tenantId)}`
+export const captureLogName = (tenantId: string) => `log_${suffix(tenantId)}`
+
+export interface CaptureTable {
+  name: string
+  /** primary key columns: what identifies a row at both ends */
+  key: string[]
+  /** false for a table without tenant_id in a placement of the tenant's own: every row is the tenant's */
+  tenantRows: boolean
+}
+
+/**
+ * Installs the log table, the function and one trigger per table, in the caller's transaction.
+ * Idempotent. CREATE TRIGGER waits for in-flight writers: once committed, every later write of
+ * the tenant is logged, so a copy under a snapshot taken after the commit misses nothing.
+ */
+export async function installCapture(client: pg.ClientBase, schema: string, tables: CaptureTable[], tenantId: string): Promise<void> {
+  const log = `${ident(CAPTURE_SCHEMA)}.${ident(captureLogName(tenantId))}`
+  await client.query(`create schema if not exists ${ident(CAPTURE_SCHEMA)}`)
+  await client.query(`revoke all on schema ${ident(CAPTURE_SCHEMA)} from public`)
+  await client.query(`create table if not exists ${log} (id bigserial primary key, tbl text not null, key jsonb not null, at timestamptz not null default clock_timestamp())`)
+  await client.query(`revoke all on ${log} from public`)
+  // SECURITY DEFINER: the app role writes the tenant's rows, janua's role writes the log.
+  await client.query(`create or replace function ${ident(CAPTURE_SCHEMA)}.${ident(CAPTURE_FUNCTION)}() returns trigger
+    language plpgsql security definer set search_path = pg_catalog as $capture$
+declare
+  log text := tg_argv[0];
+  rows_of text := tg_argv[1];
+  key_columns text[] := tg_argv[2:array_upper(tg_argv, 1)];
+  r jsonb;
+  old_key jsonb;
+begin
+  if tg_op <> 'INSERT' then
+    r := to_jsonb(old);
+    if rows_of = '' or r->>'tenant_id' = rows_of then
+      select jsonb_object_agg(k, r->k) into old_key from unnest(key_columns) k;
+      execute format('insert into janua_capture.%I (tbl, key) values ($1, $2)', log) using tg_table_name, old_key;
+    end if;
+  end if;
+  if tg_op <> 'DELETE' then
+    r := to_jsonb(new);
+    if rows_of = '' or r->>'tenant_id' = rows_of then
+      r := (select jsonb_object_agg(k, r->k) from unnest(key_columns) k);
+      if old_key is distinct from r then
+        execute format('insert into janua_capture.%I (tbl, key) values ($1, $2)', log) using tg_table_name, r;
+      end if;
+    end if;
+  end if;
+  return null;
+end
+$capture$`)
+  await client.query(`revoke all on function ${ident(CAPTURE_SCHEMA)}.${ident(CAPTURE_FUNCTION)}() from public`)
+  const trigger = ident(captureTriggerName(tenantId))
+  for (const t of tables) {
+    const args = [captureLogName(tenantId), t.tenantRows ? tenantId : '', ...t.key].map(literal).join(', ')
+    await client.query(`drop trigger if exists ${trigger} on ${ident(schema)}.${ident(t.name)}`)
+    await client.query(`create trigger ${trigger} after insert or update or delete on ${ident(schema)}.${ident(t.name)}
+      for each row execute function ${ident(CAPTURE_SCHEMA)}.${ident(CAPTURE_FUNCTION)}(${args})`)
+  }
+}
+
+/** Removes the triggers and the log table (the schema and function stay for other moves). Idempotent. */
+export async function removeCapture(client: pg.ClientBase, schema: string, tables: string[], tenantId: string): Promise<void> {
+  const trigger = ident(captureTriggerName(tenantId))
+  for (const table of tables) {
+    const exists = await client.query('select to_regclass($1) as t', [`${ident(schema)}.${ident(table)}`])
+    if (exists.rows[0]?.t) await client.query(`drop trigger if exists ${trigger} on ${ident(schema)}.${ident(table)}`)
+  }
+  await client.query(`drop table if exists ${ident(CAPTURE_SCHEMA)}.${ident(captureLogName(tenantId))}`)
+}
+
+/** A marker written after the fence: the drain is complete once a round has applied it. */
+export async function writeMarker(client: pg.ClientBase, tenantId: string): Promise<void> {
+  await client.query(`insert into ${ident(CAPTURE_SCHEMA)}.${ident(captureLogName(tenantId))} (tbl, key) values ($1, '{}')`, [MARKER])
+}
+
+export interface RoundResult {
+  /** log rows applied (and deleted) */
+  entries: number
+  /** distinct keys replaced at the target */
+  keys: number
+  /** whether the round applied the marker */
+  marker: boolean
+  ms: number
+}
+
+/**
+ * One catch-up round: the logged keys and the current source rows for them under one
+ * repeatable-read snapshot, replaced at the target in one transaction, then the applied log rows
+ * deleted at the source. `limit` bounds a round's size.
+ */
+export async function applyRound(
+  source: pg.ClientBase,
+  target: pg.ClientBase,
+  from: { schema: string },
+  to: { schema: string },
+  shapes: Map<string, TableShape>,
+  tables: CaptureTable[],
+  tenantId: string,
+  limit = 20_000,
+): Promise<RoundResult> {
+  const t0 = Date.now()
+  const log = `${ident(CAPTURE_SCHEMA)}.${ident(captureLogName(tenantId))}`
+  const byName = new Map(tables.map((t) => [t.name, t]))
+  await source.query('begin isolation level repeatable read read only')
+  let ids: string[] = []
+  let marker = false
+  const changes: { table: CaptureTable; keys: unknown[]; rows: unknown[] }[] = []
+  try {
+    const { rows: entries } = await source.query<{ id: string; tbl: string; key: Record<string, unknown> }>(`select id::text, tbl, key from ${log} order by id limit ${Number(limit)}`)
+    ids = entries.map((e) => e.id)
+    marker = entries.some((e) => e.tbl === MARKER)
+    const keysByTable = new Map<string, Map<string, unknown>>()
+    for (const e of entries) {
+      if (e.tbl === MARKER) continue
+      if (!keysByTable.has(e.tbl)) keysByTable.set(e.tbl, new Map())
+      keysByTable.get(e.tbl)!.set(JSON.stringify(e.key), e.key)
+    }
+    for (const [name, keyMap] of keysByTable) {
+      const table = byName.get(name)
+      if (!table) continue
+      const keys = [...keyMap.values()]
+      const keyList = table.key.map(ident).join(', ')
+      const { rows } = await source.query<{ rows: unknown[] }>(
+        `select coalesce(jsonb_agg(to_jsonb(t.*)), '[]'::jsonb) as rows from ${ident(from.schema)}.${ident(name)} t
+          where (${table.key.map((k) => `t.${ident(k)}`).join(', ')}) in (select ${keyList} from jsonb_populate_recordset(null::${ident(from.schema)}.${ident(name)}, $1::jsonb))${table.tenantRows ? ` and t.tenant_id = ${literal(tenantId)}::uuid` : ''}`,
+        [JSON.stringify(keys)],
+      )
+      changes.push({ table, keys, rows: rows[0]!.rows })
+    }
+  } finally {
+    await source.query('rollback')
+  }
+  let keyCount = 0
+  if (changes.length) {
+    await target.query('begin')
+    try {
+      await target.query('set local session_replication_role = replica')
+      for (const { table, keys, rows } of changes) {
+        const shape = shapes.get(table.name)!
+        const keyList = table.key.map(ident).join(', ')
+        const q = `${ident(to.schema)}.${ident(table.name)}`
+        const tenantOnly = table.tenantRows ? ` and tenant_id = ${literal(tenantId)}::uuid` : ''
+        await target.query(`delete from ${q} where (${keyList}) in (select ${keyList} from jsonb_populate_recordset(null::${q}, $1::jsonb))${tenantOnly}`, [JSON.stringify(keys)])
+        if (rows.length) {
+          const columns = shape.columns.map(ident).join(', ')
+          await target.query(`insert into ${q} (${columns}) select ${columns} from jsonb_populate_recordset(null::${q}, $1::jsonb)`, [JSON.stringify(rows)])
+        }
+        keyCount += keys.length
+      }
+      await target.query('commit')
+    } catch (error) {
+      await abandonTransaction(target)
+      throw error
+    }
+  }
+  // Only after the target committed: the applied entries leave the log (a crash before this repeats them, harmlessly).
+  if (ids.length) await source.query(`delete from ${log} where id = any($1::bigint[])`, [ids])
+  return { entries: ids.length, keys: keyCount, marker, ms: Date.now() - t0 }
+}
+
+/** Primary key columns of the placement's tables (tables without one are absent). */
+export async function primaryKeys(client: pg.ClientBase, schema: string): Promise<Map<string, string[]>> {
+  const { rows } = await client.query<{ table: string; columns: string[] }>(
+    `select c.relname as table, array_agg(a.attname order by k.ord) as columns
+       from pg_index i
+       join pg_class c on c.oid = i.indrelid
+       join pg_namespace n on n.oid = c.relnamespace
+       cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
+       join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
+      where n.nspname = $1 and i.indisprimary
+      group by c.relname`,
+    [schema],
+  )
+  return new Map(rows.map((r) => [r.table, r.columns]))
+}
