@@ -21,6 +21,7 @@ export function renderInspection(t: TenantInspection): string {
     '',
     table(['TABLE', 'ROWS'], t.tables.map((r) => [r.name, r.rows])),
   ]
+  if (t.lastMove) lines.push(`last move: ${t.lastMove.status} at ${t.lastMove.at}, ${t.lastMove.capture === 'trigger' ? 'online' : 'offline'}, writes fenced ${t.lastMove.fencedMs ?? '-'} ms`)
   if (t.move) lines.push('', colour.yellow(`unfinished move at step ${t.move.step ?? 'planned'}: janua tenant move ${t.slug} --resume | --abort`))
   if (t.leftovers.length) {
     lines.push('', colour.yellow(`${t.leftovers.length} leftover(s), removed by: janua tenant cleanup ${t.slug}`),

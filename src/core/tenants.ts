@@ -14,6 +14,7 @@ import { driverFor, locateContext, type TenantRef } from './isolation/index.js'
 import { finishOperation, startOperation } from './journal.js'
 import { cleanupTenant, listLeftovers, removeLeftover, type CleanupReport, type Leftover, type LeftoverOutcome } from './leftovers.js'
 import { describePlacement, type Placement } from './placement.js'
+import { removeTombstone } from './tombstone.js'
 import { pickServer } from './servers.js'
 
 /** The tenant object of DESIGN.md, the same in every command's JSON. */
@@ -32,6 +33,8 @@ export interface TenantInspection extends Tenant {
   tables: { name: string; rows: number }[]
   sizeBytes: number
   operations: { id: number; kind: string; status: string; step: string | null; error: string | null; startedAt: string; finishedAt: string | null; detail: unknown }[]
+  /** the last finished move: how long the tenant's writes were fenced, and how its writes were captured */
+  lastMove: { at: string; status: string; capture: string; fencedMs: number | null; to: unknown } | null
   /** the unfinished move of a tenant whose status is moving: its journaled step and target */
   move: { step: string | null; to: unknown; startedAt: string } | null
   /** what an aborted move left or --keep-source kept, until `janua tenant cleanup` removes it */
@@ -277,6 +280,12 @@ export async function inspectTenant(janua: Janua, slug: string): Promise<TenantI
       startedAt: new Date(o.started_at).toISOString(), finishedAt: o.finished_at ? new Date(o.finished_at).toISOString() : null, detail: o.detail,
     })),
     leftovers: await listLeftovers(janua, { tenantId: row.id }),
+    lastMove: (() => {
+      const last = operations.find((o) => o.kind === 'tenant.move' && o.status !== 'running')
+      if (!last) return null
+      const d = last.detail as { fenceRequestedAt?: number; switchedAt?: number; plan?: { capture?: { mode?: string }; to?: unknown } }
+      return { at: new Date(last.started_at).toISOString(), status: last.status, capture: d.plan?.capture?.mode ?? 'none', fencedMs: d.fenceRequestedAt && d.switchedAt ? d.switchedAt - d.fenceRequestedAt : null, to: d.plan?.to ?? null }
+    })(),
     lastMigration: (() => {
       const last = operations.find((o) => o.kind === 'migrate.placement')
       if (!last) return null
@@ -293,6 +302,24 @@ export interface DropResult extends Tenant {
   dropped: true
   /** kept sources and aborted-move leftovers of the tenant: removed first; those that could not be are listed (with their error) */
   leftovers: LeftoverOutcome[]
+  /** what could not be tidied (a moved-away tombstone on a server that is down): harmless, said anyway */
+  warnings: string[]
+}
+
+/** A dropped tenant's tombstones in the shared placements it once left go; a server that is down is said, not fatal (a tombstone of a tenant that no longer exists refuses nothing anyone writes). */
+async function removeTombstones(janua: Janua, tenantId: string): Promise<string[]> {
+  const warnings: string[] = []
+  for (const p of await janua.db.selectFrom('janua.placements').selectAll().execute()) {
+    const driver = driverFor(p.kind)
+    if (!driver.sharesPlacement) continue
+    const placement = { server: p.server, database: p.database, schema: p.schema }
+    try {
+      await driver.connect(janua, placement, (c) => removeTombstone(c, tenantId))
+    } catch (error) {
+      warnings.push(`the moved-away marker of the tenant in ${describePlacement(placement)} was not removed: ${translateError(error).message}`)
+    }
+  }
+  return warnings
 }
 
 /**
@@ -323,10 +350,11 @@ export async function dropTenant(janua: Janua, slug: string, options: { confirme
       const leftovers: LeftoverOutcome[] = []
       for (const leftover of await listLeftovers(janua, { tenantId: row.id })) leftovers.push(await removeLeftover(janua, leftover, placement))
       await driverFor(row.isolation).retire(janua, tenant, placement)
+      const warnings = await removeTombstones(janua, row.id)
       await deleteTenantRows(janua, row)
       const remaining = leftovers.filter((l) => !l.removed)
       await finishOperation(janua, operationId, 'succeeded', undefined, { placement, leftoversNotRemoved: remaining.map((l) => ({ placement: l.placement, what: l.what, error: l.error })) })
-      return { ...toTenant(row), dropped: true as const, leftovers: remaining }
+      return { ...toTenant(row), dropped: true as const, leftovers: remaining, warnings }
     } catch (error) {
       throw await failOperation(janua, operationId, translateError(error, `dropping ${slug}`))
     }

@@ -161,6 +161,26 @@ describe('move failure paths', () => {
     expect((await cli(['db', 'verify'])).code).toBe(0)
   })
 
+  it('after a move out of shared, stale writes of the tenant into the shared tables are refused (a tombstone) until it comes back', async () => {
+    const created = (await cli(['tenant', 'create', 'roamer', '--isolation', 'shared', '--server', 'primary'])).json
+    const other = (await cli(['tenant', 'create', 'stayer', '--isolation', 'shared', '--server', 'primary'])).json
+    const away = await cli(['tenant', 'move', 'roamer', '--to', 'schema', '--yes'])
+    expect(away.code, away.stdout + away.stderr).toBe(0)
+    // A stale routing cache writes into the old shared placement: refused, saying where the tenant went.
+    expect(await appWrite(db.admin, created.placement, created.id)).toBe('55000')
+    expect(await appWrite(db.admin, other.placement, other.id)).toBe('ok')
+    expect(await appWrite(db.admin, away.json.to.placement, created.id)).toBe('ok')
+    const back = await cli(['tenant', 'move', 'roamer', '--to', 'shared', '--yes'])
+    expect(back.code, back.stdout + back.stderr).toBe(0)
+    expect(await appWrite(db.admin, created.placement, created.id)).toBe('ok')
+    expect((await cli(['db', 'verify'])).code).toBe(0)
+    // Dropped: nothing of it is left in janua_guard.
+    await cli(['tenant', 'move', 'roamer', '--to', 'database', '--yes'])
+    expect((await db.query('select count(*)::int as n from janua_guard.moved_tenants where tenant_id = $1', [created.id])).rows[0].n).toBe(1)
+    expect((await cli(['tenant', 'drop', 'roamer', '--yes'])).code).toBe(0)
+    expect((await db.query('select count(*)::int as n from janua_guard.moved_tenants where tenant_id = $1', [created.id])).rows[0].n).toBe(0)
+  })
+
   it('drops a tenant whose database was dropped by hand', async () => {
     const created = (await cli(['tenant', 'create', 'gone', '--isolation', 'database', '--server', 'primary'])).json
     await db.query(`drop database "${created.placement.database}" with (force)`)

@@ -25,6 +25,7 @@ export default class TenantDrop extends JanuaCommand {
     const janua = await this.open(flags)
     const result = await dropTenant(janua, args.slug, { confirmed })
     this.say(`dropped tenant ${result.slug} (${result.isolation})`)
+    for (const w of result.warnings) this.warnLine(w)
     for (const l of result.leftovers) {
       this.warnLine(`could not remove the ${l.kind} ${l.what} ${describePlacement(l.placement)}: ${l.error}`, `once ${l.placement.server} is reachable: janua tenant cleanup ${result.slug}`)
     }

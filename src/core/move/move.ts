@@ -9,6 +9,7 @@ import type { Janua } from '../context.js'
 import { ensureControlPlane } from '../control-plane.js'
 import { ExitCode, JanuaError } from '../errors.js'
 import { installFence, removeFence } from '../fence.js'
+import { installTombstone, removeTombstone } from '../tombstone.js'
 import { applyRound, installCapture, removeCapture, writeMarker, type RoundResult } from './capture.js'
 import { driverFor, isMissingDatabase } from '../isolation/index.js'
 import { listLeftovers, recordLeftover, removeLeftover, type LeftoverOutcome } from '../leftovers.js'
@@ -250,6 +251,8 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
     // The target at exactly the source's template version; what a failed earlier attempt built is rebuilt.
     if (!to.sharesPlacement) await to.retire(janua, tenantOf(plan), plan.to.placement)
     await to.build(janua, plan.to.placement, { toVersion: plan.version })
+    // A tenant coming back into a shared placement it once left is welcome there again.
+    if (to.sharesPlacement) await to.connect(janua, plan.to.placement, (c) => removeTombstone(c, plan.tenant.id))
     const target = plan.to.placement
     const p = await janua.db
       .insertInto('janua.placements')
@@ -416,6 +419,10 @@ async function retireSource(janua: Janua, journal: Journal): Promise<void> {
       // A source whose database is already gone (a resumed run after its removal) has no capture left.
       if (!isMissingDatabase(error)) throw error
     })
+  // Stale writers (an application's routing cache) must not write the tenant's rows where nobody reads them.
+  if (from.sharesPlacement) {
+    await from.connect(janua, plan.from.placement, (c) => installTombstone(c, plan.from.placement.schema, tenantTablesOf(plan), plan.tenant, describePlacement(plan.to.placement)))
+  }
   if (plan.keepSource && plan.keptAs) {
     const recorded = await janua.db.selectFrom('janua.leftovers').select('id').where('operation_id', '=', journal.opId).where('kind', '=', 'kept-source').executeTakeFirst()
     if (!recorded) {
