@@ -7,6 +7,7 @@ import { applyPending, readApplied, runSeeds, versionOf } from '../apply.js'
 import type { Janua } from '../context.js'
 import { createPlacementSchema } from '../control-plane.js'
 import { ExitCode, JanuaError, PLACEMENT_TAKEN } from '../errors.js'
+import { faultPoint } from '../fault.js'
 import { DATABASE_TENANT_SCHEMA, databaseForTenant, describePlacement, templateDatabase } from '../placement.js'
 import type { IsolationDriver } from './driver.js'
 import { schemaExists } from './schema.js'
@@ -33,7 +34,7 @@ export async function restrictDatabase(client: pg.ClientBase, database: string, 
  * tenant is one CREATE DATABASE ... TEMPLATE (tens of ms) instead of a replay of every file.
  * Returns its version. The caller holds the template lock.
  */
-export async function refreshTemplateDatabase(janua: Janua, cpId: string, server: string, lockTimeoutMs?: number): Promise<{ database: string; version: number; applied: string[] }> {
+export async function refreshTemplateDatabase(janua: Janua, cpId: string, server: string): Promise<{ database: string; version: number; applied: string[] }> {
   const database = templateDatabase(cpId)
   const config = await janua.conn.serverConfig(server)
   await withServerAdmin(janua, server, async (admin) => {
@@ -48,7 +49,7 @@ export async function refreshTemplateDatabase(janua: Janua, cpId: string, server
     // Older servers let PUBLIC create in schema public; a tenant database must not.
     await client.query('revoke create on schema public from public')
     await createPlacementSchema(client, DATABASE_TENANT_SCHEMA, janua.appRole)
-    return applyPending(client, DATABASE_TENANT_SCHEMA, janua.templates, { where: `template database ${server}/${database}`, lockTimeoutMs })
+    return applyPending(client, DATABASE_TENANT_SCHEMA, janua.templates, { ...janua.lockWait, where: `template database ${server}/${database}` })
   })
   // CREATE DATABASE ... TEMPLATE needs the template to have no open connection.
   await janua.conn.closeDatabase(config, database)
@@ -73,8 +74,9 @@ export const databaseDriver: IsolationDriver = {
     })
     // The lock lives in the control plane database: it orders template refreshes and clones of every run.
     const lockClient = await janua.conn.dedicatedClient('primary', janua.conn.primaryDatabase)
-    await withAdvisoryLock(lockClient, templateLockKey(placement.server), { what: 'the template database' }, async () => {
+    await withAdvisoryLock(lockClient, templateLockKey(placement.server), { ...janua.lockWait, what: `the template database of server ${placement.server}` }, async () => {
         const template = await refreshTemplateDatabase(janua, cpId, placement.server)
+        faultPoint('template-ready')
         await withServerAdmin(janua, placement.server, async (admin) => {
           for (let attempt = 0; ; attempt++) {
             try {
@@ -89,11 +91,13 @@ export const databaseDriver: IsolationDriver = {
           }
           await restrictDatabase(admin, placement.database, janua.appRole)
         })
+        faultPoint('database-created')
       }).finally(() => lockClient.end().catch(() => {}))
     const config = await janua.conn.serverConfig(placement.server)
     try {
       return await withClient(janua.conn.pool(config, placement.database), async (client) => {
         await inTransaction(client, () => runSeeds(client, placement.schema, janua.templates, tenant, where))
+        faultPoint('seeded')
         return versionOf(await readApplied(client, placement.schema))
       })
     } finally {

@@ -30,7 +30,7 @@ export const schemaDriver: IsolationDriver = {
       if (await schemaExists(client, placement.schema)) {
         throw new JanuaError(`schema ${placement.schema} already exists but belongs to no tenant`, ExitCode.usage, `inspect it, then drop it (DROP SCHEMA ${ident(placement.schema)} CASCADE) or choose another slug`, PLACEMENT_TAKEN)
       }
-      return withAdvisoryLock(client, placementLockKey(placement.schema), { what: where }, async () => {
+      return withAdvisoryLock(client, placementLockKey(placement.schema), { ...janua.lockWait, what: where }, async () => {
         if (!set.files.some((f) => f.noTransaction)) {
           // The whole schema in one transaction: a failure or a kill leaves no trace of it.
           await inTransaction(client, async () => {
@@ -42,7 +42,7 @@ export const schemaDriver: IsolationDriver = {
           return set.latest
         }
         await createPlacementSchema(client, placement.schema, janua.appRole)
-        const result = await applyPending(client, placement.schema, set, { where })
+        const result = await applyPending(client, placement.schema, set, { ...janua.lockWait, where })
         await inTransaction(client, () => runSeeds(client, placement.schema, set, tenant, where))
         return result.version
       })

@@ -10,6 +10,7 @@ import { applyPending, placementLockKey, readApplied, versionOf } from '../apply
 import type { Janua } from '../context.js'
 import { createPlacementSchema, ensureControlPlane } from '../control-plane.js'
 import { ExitCode, JanuaError, usageError } from '../errors.js'
+import { faultPoint } from '../fault.js'
 import { databaseDriver, databaseExists, restrictDatabase } from '../isolation/database.js'
 import { schemaDriver, schemaExists } from '../isolation/schema.js'
 import { assertSharedCapable, sharedDriver } from '../isolation/shared.js'
@@ -81,11 +82,6 @@ interface Journal {
   copyMs?: number
   results: Record<string, { rows: number; checksum: string | null; bytes: number; copyMs: number }>
   sequences?: SequenceState[]
-}
-
-/** Test hook: SIGKILL this process right after a step is journaled (fault tests of resume/abort). */
-function faultPoint(point: string): void {
-  if (process.env.JANUA_FAULT_KILL_AFTER === point) process.kill(process.pid, 'SIGKILL')
 }
 
 async function targetPlacementFor(janua: Janua, cpId: string, slug: string, to: IsolationLevel, server: string): Promise<Placement> {
@@ -373,7 +369,7 @@ async function prepareTarget(janua: Janua, plan: MovePlan): Promise<void> {
     await withClient(await janua.conn.serverPool(target.server, target.database), async (client) => {
       await client.query(`drop schema if exists ${ident(target.schema)} cascade`)
       await createPlacementSchema(client, target.schema, janua.appRole)
-      await applyPending(client, target.schema, janua.templates, { toVersion: plan.version, where })
+      await applyPending(client, target.schema, janua.templates, { ...janua.lockWait, toVersion: plan.version, where })
     })
     return
   }
@@ -386,7 +382,7 @@ async function prepareTarget(janua: Janua, plan: MovePlan): Promise<void> {
   await onPlacement(janua, target, async (client) => {
     await client.query('revoke create on schema public from public')
     await createPlacementSchema(client, DATABASE_TENANT_SCHEMA, janua.appRole)
-    await applyPending(client, target.schema, janua.templates, { toVersion: plan.version, where })
+    await applyPending(client, target.schema, janua.templates, { ...janua.lockWait, toVersion: plan.version, where })
   })
 }
 
@@ -401,7 +397,7 @@ async function copyAll(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
   const to = plan.to.placement
   await onPlacement(janua, from, async (source) => {
     // Holding the source placement's lock keeps `tenant migrate` from changing its tables mid-copy.
-    await withAdvisoryLock(source, placementLockKey(from.schema), { what: describePlacement(from) }, async () => {
+    await withAdvisoryLock(source, placementLockKey(from.schema), { ...janua.lockWait, what: describePlacement(from) }, async () => {
       await onPlacement(janua, to, async (target) => {
         const version = versionOf(await readApplied(source, from.schema))
         if (version !== plan.version) throw new JanuaError(`the source moved from version ${plan.version} to ${version} during the move`, ExitCode.failed, 'run the move again')
