@@ -1,4 +1,4 @@
-import { withClient } from '../db/connection.js'
+import type pg from 'pg'
 import { isMissingDatabase, isUnreachable, MISSING_DATABASE, translateError } from '../db/errors.js'
 import type { Janua } from './context.js'
 import { ExitCode, JanuaError } from './errors.js'
@@ -26,14 +26,17 @@ export async function placementFailure(janua: Janua, placement: Placement, tenan
   if (isMissingDatabase(error)) return { failure: missingDatabaseError(placement, tenants), serverDown: false }
   const failure = error instanceof JanuaError ? error : translateError(error)
   if (!isUnreachable(error) && failure.exitCode !== ExitCode.unreachable) return { failure, serverDown: false }
-  let exists: boolean
+  // Connecting to the placement's own database tells the cases apart: a DROP DATABASE still in
+  // progress makes the connection wait for it and then fail with 3D000.
+  let probe: pg.Client
   try {
-    const admin = await janua.conn.adminPool(placement.server)
-    exists = await withClient(admin, async (c) => ((await c.query('select 1 from pg_database where datname = $1', [placement.database])).rowCount ?? 0) > 0)
-  } catch {
-    // The server does not answer either: the original failure is the one reported, for this
-    // placement and (serverDown) for the server's remaining ones.
-    return { failure, serverDown: true }
+    probe = await janua.conn.dedicatedClient(placement.server, placement.database)
+  } catch (probeError) {
+    if (isMissingDatabase(probeError)) return { failure: missingDatabaseError(placement, tenants), serverDown: false }
+    // Not answering either: the original failure is reported, for this placement and for the server's remaining ones.
+    return { failure, serverDown: isUnreachable(probeError) || (probeError instanceof JanuaError && probeError.exitCode === ExitCode.unreachable) }
   }
-  return exists ? { failure, serverDown: false } : { failure: missingDatabaseError(placement, tenants), serverDown: false }
+  // The probe only had to connect; an error while closing it changes nothing of the verdict.
+  await probe.end().catch(() => undefined)
+  return { failure, serverDown: false }
 }
