@@ -3,8 +3,10 @@ import { Janua } from '../core/context.js'
 import { knownControlPlane, requireControlPlane } from '../core/control-plane.js'
 import { ExitCode, JanuaError } from '../core/errors.js'
 import { recordAudit } from '../core/journal.js'
+import { parseLockTimeout } from '../core/tenant-lock.js'
 import { translateError } from '../db/errors.js'
 import { redactAll } from '../db/redact.js'
+import { lockWaitLine } from './lock-timeout.js'
 import { colour, configureColour } from './output.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof JanuaCommand)['baseFlags'] & T['flags']>
@@ -32,9 +34,15 @@ export abstract class JanuaCommand extends Command {
     configureColour(this.jsonEnabled())
   }
 
-  /** Opens the primary database (starting the embedded server if none is configured). */
-  protected async open(flags: { 'database-url'?: string; templates?: string }): Promise<Janua> {
+  /**
+   * Opens the primary database (starting the embedded server if none is configured), with the
+   * command's --lock-timeout (checked first: bad input leaves nothing behind) and a line on
+   * stderr whenever it waits for a lock.
+   */
+  protected async open(flags: { 'database-url'?: string; templates?: string; 'lock-timeout'?: string }): Promise<Janua> {
+    const lockTimeoutMs = parseLockTimeout(flags['lock-timeout'])
     this.janua = await Janua.open({ databaseUrl: flags['database-url'], templates: flags.templates })
+    this.janua.lockWait = { lockTimeoutMs, onWait: this.jsonEnabled() ? undefined : (event) => process.stderr.write(redactAll(lockWaitLine(event))) }
     return this.janua
   }
 

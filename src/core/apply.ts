@@ -5,7 +5,7 @@ import { checkApplied, lineAndColumn, type AppliedFile, type TemplateFile, type 
 import { ident } from '../sql/ident.js'
 import { inTransaction } from '../db/connection.js'
 import { isPgError, isUnreachable, translateError } from '../db/errors.js'
-import { withAdvisoryLock } from '../db/locks.js'
+import { withAdvisoryLock, type LockWait } from '../db/locks.js'
 import { redactAll } from '../db/redact.js'
 
 export { HISTORY_TABLE } from '../sql/names.js'
@@ -129,9 +129,9 @@ export async function applyPending(
   client: pg.ClientBase,
   schema: string,
   set: TemplateSet,
-  options: { toVersion?: number; lockTimeoutMs?: number; where: string; onFile?: (file: TemplateFile) => void },
+  options: LockWait & { toVersion?: number; where: string; onFile?: (file: TemplateFile) => void },
 ): Promise<ApplyResult> {
-  return withAdvisoryLock(client, placementLockKey(schema), { lockTimeoutMs: options.lockTimeoutMs, what: options.where }, async () => {
+  return withAdvisoryLock(client, placementLockKey(schema), { lockTimeoutMs: options.lockTimeoutMs, onWait: options.onWait, what: options.where }, async () => {
     const applied = await readApplied(client, schema)
     if (applied.length === 0) await ensureHistoryTable(client, schema)
     checkApplied(set, applied, options.where)

@@ -2,6 +2,7 @@ import os from 'node:os'
 import pg from 'pg'
 import { Connections, parseDatabaseUrl, withClient, type ClientConfig } from '../db/connection.js'
 import { translateError } from '../db/errors.js'
+import { DEFAULT_LOCK_TIMEOUT_MS, type LockWait } from '../db/locks.js'
 import { redact } from '../db/redact.js'
 import { ident } from '../sql/ident.js'
 import { ensureEmbedded } from './embedded.js'
@@ -17,6 +18,8 @@ export const EMBEDDED_DATABASE = 'janua'
  */
 export class Janua {
   private templateSet?: TemplateSet
+  /** How long single-tenant operations wait for a tenant, placement or template lock, and whom they tell (the command layer). */
+  lockWait: LockWait = { lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS }
 
   private constructor(
     readonly settings: Settings,

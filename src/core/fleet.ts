@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import { withClient } from '../db/connection.js'
-import { isUnreachable, translateError } from '../db/errors.js'
+import { isMissingDatabase, isUnreachable, translateError } from '../db/errors.js'
 import { redactAll } from '../db/redact.js'
 import type { IsolationLevel } from '../db/schema.js'
 import { ident, literal } from '../sql/ident.js'
@@ -8,6 +8,7 @@ import { HISTORY_TABLE } from './apply.js'
 import type { Janua } from './context.js'
 import { driverFor } from './isolation/index.js'
 import { DATABASE_TENANT_SCHEMA, templateDatabase, type Placement } from './placement.js'
+import { missingDatabaseError } from './placement-failure.js'
 import type { AppliedFile } from './templates.js'
 
 /** A placement of the fleet with its tenants: what fleet commands (migrate, verify, status) walk over. */
@@ -118,7 +119,7 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
         }
       }
     } catch (error) {
-      const failure = translateError(error, `reading ${server}/${database}`)
+      const failure = isMissingDatabase(error) ? missingDatabaseError(group[0]!.placement, group.flatMap((p) => p.tenants)) : translateError(error, `reading ${server}/${database}`)
       for (const p of group) result.set(p, { applied: [], error: { message: redactAll(failure.message), exitCode: isUnreachable(error) ? 5 : failure.exitCode } })
     }
   })

@@ -2,16 +2,16 @@ import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
 import { sql } from 'kysely'
 import { withClient } from '../db/connection.js'
-import { isUnreachable, translateError } from '../db/errors.js'
 import { redactAll } from '../db/redact.js'
 import type { IsolationLevel } from '../db/schema.js'
 import { validateServerName, validateSlug } from '../sql/ident.js'
 import { applyPending } from './apply.js'
 import type { Janua } from './context.js'
 import { ensureControlPlane } from './control-plane.js'
-import { ExitCode, JanuaError, usageError } from './errors.js'
+import { ExitCode, usageError } from './errors.js'
 import { forEachLimit, listFleet, readHistories, type FleetPlacement } from './fleet.js'
 import { describePlacement, type Placement } from './placement.js'
+import { placementFailure } from './placement-failure.js'
 import { checkApplied } from './templates.js'
 import { validateIsolation } from './tenants.js'
 
@@ -149,14 +149,15 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
         const result = await applyTo(janua, entry, target, options.lockTimeoutMs)
         outcome = { ...planned, status: result.applied.length ? 'migrated' : 'up-to-date', applied: result.applied, toVersion: result.version, durationMs: Date.now() - t0 }
       } catch (error) {
-        const failure = error instanceof JanuaError ? error : translateError(error)
-        const exitCode = isUnreachable(error) ? ExitCode.unreachable : failure.exitCode
+        // A dropped tenant database fails its placement alone; only a server that stopped answering fails its neighbours.
+        const { failure, serverDown: serverStopped } = await placementFailure(janua, entry.placement, entry.tenants, error)
+        const exitCode = failure.exitCode
         const d = failure.details ?? {}
         outcome = {
           ...planned, status: 'failed', applied: (d.applied as string[] | undefined) ?? [], toVersion: (d.version as number | undefined) ?? planned.version, durationMs: Date.now() - t0,
           error: { message: redactAll(failure.message), exitCode, file: d.file as string | undefined, line: d.line as number | undefined, column: d.column as number | undefined, sqlstate: d.sqlstate as string | undefined },
         }
-        if (exitCode === ExitCode.unreachable) serverDown.set(entry.placement.server, outcome.error!)
+        if (serverStopped) serverDown.set(entry.placement.server, outcome.error!)
         if (options.failFast) stop = true
       }
     }

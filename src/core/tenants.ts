@@ -3,7 +3,6 @@ import { sql } from 'kysely'
 import { placementTables } from '../catalog/tables.js'
 import { withClient } from '../db/connection.js'
 import { translateError } from '../db/errors.js'
-import { advisoryUnlock, tryAdvisoryLock } from '../db/locks.js'
 import { ISOLATION_LEVELS, type IsolationLevel, type TenantStatus } from '../db/schema.js'
 import { ident, validateServerName, validateSlug } from '../sql/ident.js'
 import { readApplied, versionOf } from './apply.js'
@@ -16,6 +15,10 @@ import { cleanupTenant, listLeftovers, removeLeftover, type CleanupReport, type 
 import { describePlacement, type Placement } from './placement.js'
 import { removeTombstone } from './tombstone.js'
 import { pickServer } from './servers.js'
+import { withTenantLock } from './tenant-lock.js'
+import { faultPoint } from './fault.js'
+
+export { withTenantLock } from './tenant-lock.js'
 
 /** The tenant object of DESIGN.md, the same in every command's JSON. */
 export interface Tenant {
@@ -87,28 +90,6 @@ export async function getTenant(janua: Janua, slug: string): Promise<TenantRow> 
   const row = await findTenantRow(janua, slug)
   if (!row) throw usageError(`no tenant "${slug}"`, 'list tenants with `janua tenant list`')
   return row
-}
-
-/**
- * Holds `janua:tenant:<slug>` for the duration of fn on a dedicated session, so that a killed
- * run's leftovers (status provisioning, nobody holding the lock) can be told from a live run.
- */
-export async function withTenantLock<T>(janua: Janua, slug: string, fn: () => Promise<T>): Promise<T> {
-  // A dedicated session: the lock must outlive no pool checkout, and must not starve the pool.
-  const client = await janua.conn.dedicatedClient('primary', janua.conn.primaryDatabase)
-  try {
-    const key = `janua:tenant:${slug}`
-    if (!(await tryAdvisoryLock(client, key))) {
-      throw new JanuaError(`tenant "${slug}" is being changed by another janua run`, ExitCode.locked, 'wait for it to finish and run the command again')
-    }
-    try {
-      return await fn()
-    } finally {
-      await advisoryUnlock(client, key).catch(() => {})
-    }
-  } finally {
-    await client.end().catch(() => {})
-  }
 }
 
 /** Removes what a killed create left: its schema or database, its rows, its control-plane rows. */
@@ -190,6 +171,7 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
       return { placementId: String(p.id), operationId: '' }
     }).then(async (r) => ({ ...r, operationId: await startOperation(janua, { kind: 'tenant.create', tenantId: tenant.id, tenantSlug: slug, placementId: r.placementId, step: 'provision', detail: { isolation, placement } }) }))
 
+    faultPoint('recorded')
     try {
       const version = await driver.build(janua, placement, { seed: tenant })
       // Active, and the journal entry closed, in one transaction: a kill leaves neither half.
@@ -198,6 +180,7 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
         if (!driver.sharesPlacement) await trx.updateTable('janua.placements').set({ version, updated_at: new Date() }).where('id', '=', placementId).execute()
         await finishOperation(trx, operationId, 'succeeded', undefined, { isolation, placement, version })
       })
+      faultPoint('activated')
       return { id: tenant.id, slug, name, status: 'active', isolation, placement, version }
     } catch (error) {
       // Nothing half-made: undo the placement and the rows, keep the journal entry as failed.

@@ -66,8 +66,12 @@ export interface PgError extends Error {
 }
 
 const UNREACHABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN', 'ENETUNREACH'])
-// 08: connection exceptions; 28: authorization; 3D000: no such database; 57P01-03: server shutting down
-const UNREACHABLE_SQLSTATES = /^(08|28|3D000|57P0[123])/
+// 08: connection exceptions; 28: authorization; 57P01-03: server shutting down (or this backend terminated).
+// Not 3D000 (no such database): the server answered; only that database is gone (see isMissingDatabase).
+const UNREACHABLE_SQLSTATES = /^(08|28|57P0[123])/
+
+/** JanuaError code of a connection refused because its database does not exist (SQLSTATE 3D000). */
+export const MISSING_DATABASE = 'missing_database'
 
 export const isPgError = (error: unknown): error is PgError => error instanceof Error && typeof (error as PgError).code === 'string'
 
@@ -76,11 +80,23 @@ export function isUnreachable(error: unknown): boolean {
   return UNREACHABLE_NODE_CODES.has(error.code!) || UNREACHABLE_SQLSTATES.test(error.code!)
 }
 
+/** The server is up but the database the connection named does not exist (raw, or already translated). */
+export function isMissingDatabase(error: unknown): boolean {
+  if (error instanceof JanuaError) return error.code === MISSING_DATABASE
+  return isPgError(error) && error.code === '3D000'
+}
+
 /** Turns driver and server errors into the one error type, with the exit code of DESIGN.md. */
 export function translateError(error: unknown, where?: string): JanuaError {
   if (error instanceof JanuaError) return error
   const prefix = where ? `${where}: ` : ''
   const message = redactAll(error instanceof Error ? error.message : String(error))
+  if (isMissingDatabase(error)) {
+    // The database a URL names is part of its configuration: for the primary or a server that is
+    // exit 5. A tenant's own database is another matter: fleet code reports it per placement.
+    return new JanuaError(`${prefix}${message}`, ExitCode.unreachable,
+      'check the database name in the URL (--database-url, JANUA_DATABASE_URL, DATABASE_URL, or the server\'s URL)', MISSING_DATABASE, { sqlstate: '3D000' })
+  }
   if (isUnreachable(error)) {
     return new JanuaError(`${prefix}PostgreSQL is unreachable or refused the connection (${message})`, ExitCode.unreachable,
       'check the server is running and the URL (--database-url, JANUA_DATABASE_URL, DATABASE_URL) is right')

@@ -1,5 +1,5 @@
-import { Flags } from '@oclif/core'
 import { JanuaCommand } from '../../cli/base.js'
+import { lockTimeoutFlag } from '../../cli/lock-timeout.js'
 import { initDb, type InitResult } from '../../core/control-plane.js'
 
 export default class DbInit extends JanuaCommand {
@@ -11,13 +11,13 @@ export default class DbInit extends JanuaCommand {
     '<%= config.bin %> db init --templates ./db/templates',
   ]
   static flags = {
-    'lock-timeout': Flags.integer({ summary: 'milliseconds to wait for a lock held by another run (then exit 4)', min: 1 }),
+    'lock-timeout': lockTimeoutFlag('how long to wait for a lock held by another run, then exit 4: milliseconds or a duration (30s, 2m); default: as long as it takes'),
   }
 
   async run(): Promise<InitResult> {
     const { flags } = await this.parse(DbInit)
     const janua = await this.open(flags)
-    const result = await initDb(janua, { lockTimeoutMs: flags['lock-timeout'] })
+    const result = await initDb(janua, { lockTimeoutMs: flags['lock-timeout'] === undefined ? undefined : janua.lockWait.lockTimeoutMs })
     const { controlPlane: cp, sharedPlacement: sp } = result
     this.say(`control plane ${cp.id} in database ${cp.database} ${cp.created ? 'created' : 'up to date'} (schema version ${cp.schemaVersion})`)
     this.say(`app role ${result.appRole.name} ${result.appRole.created ? 'created' : 'present'}`)

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { JanuaCommand } from '../../cli/base.js'
+import { lockTimeoutFlag } from '../../cli/lock-timeout.js'
 import { askChoice, askText, canPrompt } from '../../cli/prompts.js'
 import { renderTenant } from '../../cli/render.js'
 import { createTenant, type Tenant } from '../../core/tenants.js'
@@ -24,6 +25,7 @@ export default class TenantCreate extends JanuaCommand {
     domain: Flags.string({ summary: 'the tenant\'s domain, recorded in the control plane' }),
     plan: Flags.string({ summary: 'billing plan code, recorded in the control plane' }),
     'billing-email': Flags.string({ summary: 'billing contact, recorded in the control plane' }),
+    'lock-timeout': lockTimeoutFlag(),
   }
 
   async run(): Promise<Tenant> {

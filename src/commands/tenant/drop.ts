@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { JanuaCommand } from '../../cli/base.js'
+import { lockTimeoutFlag } from '../../cli/lock-timeout.js'
 import { canPrompt, confirmBySlug } from '../../cli/prompts.js'
 import { usageError } from '../../core/errors.js'
 import { describePlacement } from '../../core/placement.js'
@@ -11,7 +12,7 @@ export default class TenantDrop extends JanuaCommand {
   static description = 'On a terminal it asks you to type the slug; elsewhere it needs --yes.'
   static examples = ['<%= config.bin %> tenant drop acme', '<%= config.bin %> tenant drop acme --yes --json']
   static args = { slug: Args.string({ description: 'tenant slug', required: true }) }
-  static flags = { yes: Flags.boolean({ char: 'y', summary: 'do not ask for confirmation' }) }
+  static flags = { yes: Flags.boolean({ char: 'y', summary: 'do not ask for confirmation' }), 'lock-timeout': lockTimeoutFlag() }
 
   async run(): Promise<DropResult> {
     const { args, flags } = await this.parse(TenantDrop)

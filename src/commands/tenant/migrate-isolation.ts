@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { JanuaCommand } from '../../cli/base.js'
+import { lockTimeoutFlag } from '../../cli/lock-timeout.js'
 import { colour, formatBytes, table } from '../../cli/output.js'
 import { canPrompt } from '../../cli/prompts.js'
 import { usageError } from '../../core/errors.js'
@@ -31,6 +32,7 @@ export default class TenantMigrateIsolation extends JanuaCommand {
     resume: Flags.boolean({ summary: 'continue the tenant\'s unfinished move', exclusive: ['abort', 'to'] }),
     abort: Flags.boolean({ summary: 'undo the tenant\'s unfinished move (only before its switch)', exclusive: ['resume', 'to'] }),
     yes: Flags.boolean({ char: 'y', summary: 'do not ask for confirmation' }),
+    'lock-timeout': lockTimeoutFlag(),
   }
 
   async run(): Promise<MoveReport> {

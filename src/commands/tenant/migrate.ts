@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core'
 import { JanuaCommand } from '../../cli/base.js'
+import { lockTimeoutFlag } from '../../cli/lock-timeout.js'
 import { colour, table } from '../../cli/output.js'
 import { fleetExitCode, migrateFleet, type MigrateReport } from '../../core/migrate.js'
 import { describePlacement } from '../../core/placement.js'
@@ -23,7 +24,7 @@ export default class TenantMigrate extends JanuaCommand {
     concurrency: Flags.integer({ summary: 'placements migrated at once (default: from the servers\' free connections, at most 8)', min: 1, max: 64 }),
     'fail-fast': Flags.boolean({ summary: 'stop starting placements after the first failure' }),
     'dry-run': Flags.boolean({ summary: 'print the plan and change nothing' }),
-    'lock-timeout': Flags.integer({ summary: 'milliseconds to wait for a placement locked by another run (then that placement fails with exit 4)', min: 1 }),
+    'lock-timeout': lockTimeoutFlag('how long to wait for a placement locked by another run, then that placement fails with exit 4: milliseconds or a duration (30s, 2m); default: as long as it takes'),
   }
 
   async run(): Promise<MigrateReport> {
@@ -34,7 +35,7 @@ export default class TenantMigrate extends JanuaCommand {
     try {
       report = await migrateFleet(janua, {
         tenants: flags.tenant, isolation: flags.isolation, server: flags.server, toVersion: flags.to, concurrency: flags.concurrency,
-        failFast: flags['fail-fast'], dryRun: flags['dry-run'], lockTimeoutMs: flags['lock-timeout'],
+        failFast: flags['fail-fast'], dryRun: flags['dry-run'], lockTimeoutMs: flags['lock-timeout'] === undefined ? undefined : janua.lockWait.lockTimeoutMs,
         onEvent: (event) => {
           if (event.type === 'start') progress.start(event.total)
           else {

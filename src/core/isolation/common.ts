@@ -1,7 +1,6 @@
 import type pg from 'pg'
 import { placementTables } from '../../catalog/tables.js'
 import { inTransaction, withClient } from '../../db/connection.js'
-import { isPgError } from '../../db/errors.js'
 import { withAdvisoryLock } from '../../db/locks.js'
 import { ident } from '../../sql/ident.js'
 import type { Janua } from '../context.js'
@@ -22,8 +21,8 @@ export async function schemaExists(client: pg.ClientBase, schema: string): Promi
   return (rowCount ?? 0) > 0
 }
 
-/** SQLSTATE 3D000: the database named in the connection does not exist (dropped by hand, or never made). */
-export const isMissingDatabase = (error: unknown): boolean => isPgError(error) && error.code === '3D000'
+/** SQLSTATE 3D000 (or janua's error for it): the placement's database does not exist (dropped by hand). */
+export { isMissingDatabase } from '../../db/errors.js'
 
 /** A connection to the server's maintenance database, for CREATE/DROP/ALTER DATABASE. */
 export async function withServerAdmin<T>(janua: Janua, server: string, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
@@ -57,7 +56,7 @@ export async function ensureDatabase(janua: Janua, server: string, database: str
   if (await placementDatabaseExists(janua, { server, database, schema: '' })) return
   const lock = await janua.conn.dedicatedClient('primary', janua.conn.primaryDatabase)
   try {
-    await withAdvisoryLock(lock, `janua:database:${server}:${database}`, { what: `database ${database} on ${server}` }, async () => {
+    await withAdvisoryLock(lock, `janua:database:${server}:${database}`, { ...janua.lockWait, what: `database ${database} on ${server}` }, async () => {
       await withServerAdmin(janua, server, async (admin) => {
         await ensureAppRole(admin, janua.appRole)
         if (await databaseExists(admin, database)) return

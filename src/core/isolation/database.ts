@@ -6,6 +6,7 @@ import { ident } from '../../sql/ident.js'
 import { applyPending, readApplied, runSeeds, versionOf } from '../apply.js'
 import type { Janua } from '../context.js'
 import { createPlacementSchema, knownControlPlane } from '../control-plane.js'
+import { faultPoint } from '../fault.js'
 import { DATABASE_TENANT_SCHEMA, databaseForTenant, describePlacement, templateDatabase } from '../placement.js'
 import { databaseExists, deleteTenantRows, restrictDatabase, withServerAdmin } from './common.js'
 import type { IsolationDriver } from './driver.js'
@@ -22,7 +23,7 @@ async function prepareInside(client: pg.ClientBase, appRole: string): Promise<vo
  * tenant is one CREATE DATABASE ... TEMPLATE (tens of ms) instead of a replay of every file.
  * Returns its version. The caller holds the template lock.
  */
-export async function refreshTemplateDatabase(janua: Janua, cpId: string, server: string, lockTimeoutMs?: number): Promise<{ database: string; version: number; applied: string[] }> {
+export async function refreshTemplateDatabase(janua: Janua, cpId: string, server: string): Promise<{ database: string; version: number; applied: string[] }> {
   const database = templateDatabase(cpId)
   const config = await janua.conn.serverConfig(server)
   await withServerAdmin(janua, server, async (admin) => {
@@ -37,7 +38,7 @@ export async function refreshTemplateDatabase(janua: Janua, cpId: string, server
   })
   const result = await withClient(janua.conn.pool(config, database), async (client) => {
     await prepareInside(client, janua.appRole)
-    return applyPending(client, DATABASE_TENANT_SCHEMA, janua.templates, { where: `template database ${server}/${database}`, lockTimeoutMs })
+    return applyPending(client, DATABASE_TENANT_SCHEMA, janua.templates, { ...janua.lockWait, where: `template database ${server}/${database}` })
   })
   // CREATE DATABASE ... TEMPLATE needs the template to have no open connection.
   await janua.conn.closeDatabase(config, database)
@@ -47,13 +48,14 @@ export async function refreshTemplateDatabase(janua: Janua, cpId: string, server
 export const templateLockKey = (server: string) => `janua:template-database:${server}`
 
 /** Clones the server's template database (refreshed to the newest version first) as the tenant's database. */
-async function cloneTemplate(janua: Janua, database: string, server: string, lockTimeoutMs?: number): Promise<void> {
+async function cloneTemplate(janua: Janua, database: string, server: string): Promise<void> {
   const cpId = knownControlPlane(janua)!
   // The lock lives in the control plane database: it orders template refreshes and clones of every run.
   const lockClient = await janua.conn.dedicatedClient('primary', janua.conn.primaryDatabase)
   try {
-    await withAdvisoryLock(lockClient, templateLockKey(server), { what: `the template database of ${server}`, lockTimeoutMs }, async () => {
-      const template = await refreshTemplateDatabase(janua, cpId, server, lockTimeoutMs)
+    await withAdvisoryLock(lockClient, templateLockKey(server), { ...janua.lockWait, what: `the template database of server ${server}` }, async () => {
+      const template = await refreshTemplateDatabase(janua, cpId, server)
+      faultPoint('template-ready')
       await withServerAdmin(janua, server, async (admin) => {
         for (let attempt = 0; ; attempt++) {
           try {
@@ -68,6 +70,7 @@ async function cloneTemplate(janua: Janua, database: string, server: string, loc
         }
         await restrictDatabase(admin, database, janua.appRole)
       })
+      faultPoint('database-created')
     })
   } finally {
     // Ending a session cannot lose data; the lock goes with it.
@@ -98,7 +101,7 @@ export const databaseDriver: IsolationDriver = {
     const set = janua.templates
     if (!(await this.exists(janua, placement))) {
       if (options.toVersion === undefined || options.toVersion === set.latest) {
-        await cloneTemplate(janua, placement.database, placement.server, options.lockTimeoutMs)
+        await cloneTemplate(janua, placement.database, placement.server)
       } else {
         // An older version (a move of a tenant behind the newest templates): built file by file.
         await withServerAdmin(janua, placement.server, async (admin) => {
@@ -110,8 +113,11 @@ export const databaseDriver: IsolationDriver = {
     // A database a killed run left (CREATE DATABASE is atomic) is completed here; a fresh clone has nothing pending.
     return this.connect(janua, placement, async (client) => {
       await prepareInside(client, janua.appRole)
-      await applyPending(client, placement.schema, set, { where, toVersion: options.toVersion ?? set.latest, lockTimeoutMs: options.lockTimeoutMs })
-      if (options.seed) await inTransaction(client, () => runSeeds(client, placement.schema, set, options.seed!, where))
+      await applyPending(client, placement.schema, set, { ...janua.lockWait, where, toVersion: options.toVersion ?? set.latest })
+      if (options.seed) {
+        await inTransaction(client, () => runSeeds(client, placement.schema, set, options.seed!, where))
+        faultPoint('seeded')
+      }
       return versionOf(await readApplied(client, placement.schema))
     })
   },

@@ -22,7 +22,6 @@ export interface BuildOptions {
   toVersion?: number
   /** seed this tenant in the same unit of work as the build, where the level allows it */
   seed?: TenantRef
-  lockTimeoutMs?: number
 }
 
 /**

@@ -29,7 +29,7 @@ export const schemaDriver: IsolationDriver = {
     const where = `${options.seed ? `tenant ${options.seed.slug} in ` : ''}${describePlacement(placement)}`
     await ensureDatabase(janua, placement.server, placement.database)
     return withClient(await janua.conn.serverPool(placement.server, placement.database), async (client) =>
-      withAdvisoryLock(client, placementLockKey(placement.schema), { what: where, lockTimeoutMs: options.lockTimeoutMs }, async () => {
+      withAdvisoryLock(client, placementLockKey(placement.schema), { ...janua.lockWait, what: where }, async () => {
         const files = set.files.filter((f) => options.toVersion === undefined || f.version <= options.toVersion)
         if (!files.some((f) => f.noTransaction) && !(await schemaExists(client, placement.schema))) {
           // The whole schema in one transaction: a failure or a kill leaves no trace of it.
@@ -43,7 +43,7 @@ export const schemaDriver: IsolationDriver = {
         }
         // Idempotent path: a schema a killed run left is completed, file by file.
         await createPlacementSchema(client, placement.schema, janua.appRole)
-        const result = await applyPending(client, placement.schema, set, { where, toVersion: options.toVersion, lockTimeoutMs: options.lockTimeoutMs })
+        const result = await applyPending(client, placement.schema, set, { ...janua.lockWait, where, toVersion: options.toVersion })
         if (options.seed) await inTransaction(client, () => runSeeds(client, placement.schema, set, options.seed!, where))
         return result.version
       }),

@@ -50,9 +50,9 @@ export const sharedDriver: IsolationDriver = {
     const { version, tables } = await withClient(await janua.conn.serverPool(placement.server, placement.database), async (client) => {
       if (!(await schemaExists(client, placement.schema))) {
         // First use on this server: built once, under the placement lock; later `tenant migrate` keeps it current.
-        await withAdvisoryLock(client, placementLockKey(placement.schema), { what: where, lockTimeoutMs: options.lockTimeoutMs }, async () => {
+        await withAdvisoryLock(client, placementLockKey(placement.schema), { ...janua.lockWait, what: where }, async () => {
           await createPlacementSchema(client, placement.schema, janua.appRole)
-          await applyPending(client, placement.schema, set, { where, toVersion: options.toVersion, lockTimeoutMs: options.lockTimeoutMs })
+          await applyPending(client, placement.schema, set, { ...janua.lockWait, where, toVersion: options.toVersion })
         })
       }
       return { version: versionOf(await readApplied(client, placement.schema)), tables: await placementTables(client, placement.schema) }

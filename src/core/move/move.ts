@@ -8,6 +8,7 @@ import { placementLockKey, readApplied, versionOf } from '../apply.js'
 import type { Janua } from '../context.js'
 import { ensureControlPlane } from '../control-plane.js'
 import { ExitCode, JanuaError } from '../errors.js'
+import { faultPoint } from '../fault.js'
 import { installFence, removeFence } from '../fence.js'
 import { installTombstone, removeTombstone } from '../tombstone.js'
 import { applyRound, installCapture, removeCapture, writeMarker, type RoundResult } from './capture.js'
@@ -78,10 +79,6 @@ interface Journal {
   sequences?: SequenceState[]
 }
 
-/** Test hook: SIGKILL this process right after a step is journaled (fault tests of resume/abort). */
-function faultPoint(point: string): void {
-  if (process.env.JANUA_FAULT_KILL_AFTER === point) process.kill(process.pid, 'SIGKILL')
-}
 
 const tenantOf = (plan: MovePlan) => ({ ...plan.tenant })
 const fromDriver = (plan: MovePlan) => driverFor(plan.from.isolation)
@@ -350,7 +347,7 @@ async function copyAll(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
   const to = plan.to.placement
   await fromDriver(plan).connect(janua, from, async (source) => {
     // Holding the source placement's lock keeps `tenant migrate` from changing its tables mid-copy.
-    await withAdvisoryLock(source, placementLockKey(from.schema), { what: describePlacement(from) }, async () => {
+    await withAdvisoryLock(source, placementLockKey(from.schema), { ...janua.lockWait, what: describePlacement(from) }, async () => {
       await toDriver(plan).connect(janua, to, async (target) => {
         const version = versionOf(await readApplied(source, from.schema))
         if (version !== plan.version) throw new JanuaError(`the source moved from version ${plan.version} to ${version} during the move`, ExitCode.failed, 'run the move again')

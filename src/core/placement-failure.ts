@@ -1,0 +1,42 @@
+import type pg from 'pg'
+import { isMissingDatabase, isUnreachable, MISSING_DATABASE, translateError } from '../db/errors.js'
+import type { Janua } from './context.js'
+import { ExitCode, JanuaError } from './errors.js'
+import type { Placement } from './placement.js'
+
+/**
+ * A placement whose database is gone (dropped by hand): that placement fails alone (exit 1),
+ * and the message says how to retire its tenants, since fleet reports carry no hint.
+ */
+export function missingDatabaseError(placement: Placement, tenants: string[]): JanuaError {
+  const where = `database ${placement.database}${tenants.length ? ` of tenant${tenants.length > 1 ? 's' : ''} ${tenants.join(', ')}` : ''} does not exist on server ${placement.server}`
+  const fix = tenants.length
+    ? `it was dropped outside janua; restore it from a backup, or remove ${tenants.length > 1 ? 'each tenant' : 'the tenant'} with ${tenants.map((t) => `\`janua tenant drop ${t}\``).join(', ')}`
+    : 'it was dropped outside janua; the next database tenant created on that server builds it again'
+  return new JanuaError(`${where}; ${fix}`, ExitCode.failed, undefined, MISSING_DATABASE, { server: placement.server, database: placement.database, tenants })
+}
+
+/**
+ * Why one placement of a fleet run failed, and whether its whole server should count as down.
+ * A missing database (3D000, or this session terminated by DROP DATABASE ... WITH (FORCE))
+ * fails its placement alone; a lost connection counts the server down only when the server
+ * itself no longer answers.
+ */
+export async function placementFailure(janua: Janua, placement: Placement, tenants: string[], error: unknown): Promise<{ failure: JanuaError; serverDown: boolean }> {
+  if (isMissingDatabase(error)) return { failure: missingDatabaseError(placement, tenants), serverDown: false }
+  const failure = error instanceof JanuaError ? error : translateError(error)
+  if (!isUnreachable(error) && failure.exitCode !== ExitCode.unreachable) return { failure, serverDown: false }
+  // Connecting to the placement's own database tells the cases apart: a DROP DATABASE still in
+  // progress makes the connection wait for it and then fail with 3D000.
+  let probe: pg.Client
+  try {
+    probe = await janua.conn.dedicatedClient(placement.server, placement.database)
+  } catch (probeError) {
+    if (isMissingDatabase(probeError)) return { failure: missingDatabaseError(placement, tenants), serverDown: false }
+    // Not answering either: the original failure is reported, for this placement and for the server's remaining ones.
+    return { failure, serverDown: isUnreachable(probeError) || (probeError instanceof JanuaError && probeError.exitCode === ExitCode.unreachable) }
+  }
+  // The probe only had to connect; an error while closing it changes nothing of the verdict.
+  await probe.end().catch(() => undefined)
+  return { failure, serverDown: false }
+}
