@@ -6,6 +6,7 @@ import { recordAudit } from '../core/journal.js'
 import { translateError } from '../db/errors.js'
 import { redactAll } from '../db/redact.js'
 import { colour, configureColour } from './output.js'
+import { parseErrorLine } from './parse-error.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof JanuaCommand)['baseFlags'] & T['flags']>
 
@@ -42,7 +43,7 @@ export abstract class JanuaCommand extends Command {
     if (error instanceof JanuaError) return error
     if (error instanceof Errors.CLIError && !(error instanceof Errors.ExitError)) {
       // oclif's parser errors (unknown flag, missing argument, bad option) are usage errors.
-      const message = redactAll(error.message.split('\n')[0] ?? error.message)
+      const message = redactAll(parseErrorLine(error.message))
       return new JanuaError(message, ExitCode.usage, `see \`janua ${this.id?.replaceAll(':', ' ') ?? ''} --help\``.replace('  ', ' '))
     }
     return translateError(error)
