@@ -3,6 +3,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { usageError } from './errors.js'
 import { validateRoleName } from '../sql/ident.js'
+import { quoted } from './validate.js'
 
 /** Where the primary database URL came from: shown by `dev url` and in errors. */
 export type UrlSource = '--database-url' | 'JANUA_DATABASE_URL' | 'DATABASE_URL' | 'janua.config.json' | 'embedded'
@@ -55,7 +56,7 @@ export function checkConfig(file: string, config: Record<string, unknown>): Conf
   for (const [key, value] of Object.entries(config)) {
     if (key === '$schema') continue
     if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
-      throw usageError(`${file}: unknown key ${JSON.stringify(key)}`, `the keys are ${CONFIG_KEYS.join(', ')}; remove or rename it`)
+      throw usageError(`${file}: unknown key ${quoted(key)}`, `the keys are ${CONFIG_KEYS.join(', ')}; remove or rename it`)
     }
     if (typeof value !== 'string') {
       throw usageError(`${file}: "${key}" must be a string, not ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`, `fix the file, e.g. ${CONFIG_EXAMPLE}`)

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { ExitCode, JanuaError, usageError } from './errors.js'
-import { MAX_VERSION } from './validate.js'
+import { MAX_VERSION, quoted } from './validate.js'
 
 export interface TemplateFile {
   /** integer prefix: 0004_billing.sql -> 4 */
@@ -42,10 +42,10 @@ export function headerOf(sql: string): string {
 
 export function parseTemplateFile(name: string, filePath: string, sql: string): TemplateFile {
   const match = FILE_PATTERN.exec(name)
-  if (!match) throw usageError(`template file name ${name} does not match NNNN_name.sql`, 'rename it, e.g. 0005_add_invoices.sql (digits, "_", lowercase letters, digits and "_")')
+  if (!match) throw usageError(`template file name ${quoted(name)} does not match NNNN_name.sql`, 'rename it, e.g. 0005_add_invoices.sql (digits, "_", lowercase letters, digits and "_")')
   const version = Number(match[1])
   if (version < 1 || version > MAX_VERSION) {
-    throw usageError(`template file ${name}: version ${match[1]} is out of range`, `number template files from 1 to ${MAX_VERSION} (versions are stored as PostgreSQL integers)`)
+    throw usageError(`template file ${quoted(name)}: version ${match[1]} is out of range`, `number template files from 1 to ${MAX_VERSION} (versions are stored as PostgreSQL integers)`)
   }
   return {
     version,

@@ -13,6 +13,14 @@ export function unsafeCharacterOf(text: string): string | undefined {
   return match ? `U+${match[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}` : undefined
 }
 
+/** Text with every unsafe character written as \uXXXX: safe to print, still readable. */
+export function escapeControls(text: string): string {
+  return text.replace(new RegExp(UNSAFE_CHARACTER.source, 'gu'), (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`)
+}
+
+/** Text quoted for a message (JSON quoting, and no raw control character): a refused input never drives the terminal. */
+export const quoted = (text: string) => escapeControls(JSON.stringify(text))
+
 /** Refuses text with unsafe characters or out of its length range; returns it trimmed. */
 export function validateText(what: string, flag: string, value: string, maxLength: number): string {
   const unsafe = unsafeCharacterOf(value)
@@ -27,7 +35,7 @@ export const validateTenantName = (name: string) => validateText('the tenant nam
 /** A plain address: one "@", a dot in the domain, no spaces or control characters, at most 254 characters. */
 export function validateEmail(email: string, flag = '--billing-email'): string {
   const text = validateText('the email address', flag, email, 254)
-  if (!/^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/u.test(text)) throw usageError(`invalid email address ${JSON.stringify(text)}`, `pass ${flag} as name@example.com`)
+  if (!/^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/u.test(text)) throw usageError(`invalid email address ${quoted(text)}`, `pass ${flag} as name@example.com`)
   return text
 }
 

@@ -1,4 +1,5 @@
 import { usageError } from '../core/errors.js'
+import { quoted } from '../core/validate.js'
 
 /** The one quoting helper: every identifier janua puts into SQL text passes through here. */
 export function ident(name: string): string {
@@ -27,7 +28,7 @@ const RESERVED_SLUGS = new Set([
 export function validateSlug(slug: string | undefined): string {
   const hint = 'a slug is a lowercase letter, then lowercase letters, digits or "-", at most 40 characters (e.g. acme-corp)'
   if (slug === undefined || slug === '') throw usageError('a tenant slug is required', hint)
-  if (!SLUG_PATTERN.test(slug)) throw usageError(`invalid tenant slug ${JSON.stringify(slug)}`, hint)
+  if (!SLUG_PATTERN.test(slug)) throw usageError(`invalid tenant slug ${quoted(slug)}`, hint)
   if (slug.startsWith('pg') || RESERVED_SLUGS.has(slug)) {
     throw usageError(`tenant slug "${slug}" is reserved`, 'choose another slug: names starting with "pg" and words such as public, janua, shared or template are reserved')
   }
@@ -38,7 +39,7 @@ export function validateSlug(slug: string | undefined): string {
 export const SERVER_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,30}$/
 export function validateServerName(name: string): string {
   if (!SERVER_NAME_PATTERN.test(name)) {
-    throw usageError(`invalid server name ${JSON.stringify(name)}`, 'a server name is a lowercase letter, then lowercase letters, digits, "_" or "-", at most 31 characters')
+    throw usageError(`invalid server name ${quoted(name)}`, 'a server name is a lowercase letter, then lowercase letters, digits, "_" or "-", at most 31 characters')
   }
   return name
 }
@@ -46,7 +47,7 @@ export function validateServerName(name: string): string {
 /** Roles janua creates (the app role) come from config: a plain lowercase identifier. */
 export function validateRoleName(name: string): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name) || name.startsWith('pg_')) {
-    throw usageError(`invalid role name ${JSON.stringify(name)}`, 'use lowercase letters, digits and "_", not starting with pg_')
+    throw usageError(`invalid role name ${quoted(name)}`, 'use lowercase letters, digits and "_", not starting with pg_')
   }
   return name
 }
