@@ -44,6 +44,7 @@ export abstract class JanuaCommand extends Command {
     if (error instanceof Errors.CLIError && !(error instanceof Errors.ExitError)) {
       // oclif's parser errors (unknown flag, missing argument, bad option) are usage errors.
       const message = redactAll(parseErrorLine(error.message))
+      this.parsed = true // the parser ran and refused the input: not oclif's "did not parse its arguments" case
       return new JanuaError(message, ExitCode.usage, `see \`janua ${this.id?.replaceAll(':', ' ') ?? ''} --help\``.replace('  ', ' '))
     }
     return translateError(error)
