@@ -293,7 +293,8 @@ function checkedCluster(dir: string, state: EmbeddedState | undefined, bins: Bin
   checkPath(logFile, { type: 'file', owner: serverUid(), missingOk: true })
   const version = path.join(dataDir, 'PG_VERSION')
   const initialised = !!state && checkPath(version, { type: 'file', owner: serverUid(), missingOk: true })
-  return { pgDir, dataDir, logFile, bins: binariesFor(bins, pgDir), initialised }
+  // An initialisation killed before its copy of the binaries was made is simply redone.
+  return { pgDir, dataDir, logFile, bins: initialised ? binariesFor(bins, pgDir) : bins, initialised }
 }
 
 async function freePort(preferred?: number): Promise<number> {

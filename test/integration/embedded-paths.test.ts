@@ -216,5 +216,24 @@ describe.skipIf(!isRoot)('the embedded server refuses planted paths (as root)', 
       fs.rmSync(link)
       expect((await ensureEmbedded(dir, { nativeDir: privateNative, tmpRoot })).started).toBe(false)
     })
+
+    it('an initialisation killed before initdb (folder of ours, no PG_VERSION, no copy) is redone in a new mkdtemp folder', async () => {
+      const hidden = path.dirname(dir)
+      const killedDir = path.join(hidden, 'killed', '.janua')
+      fs.mkdirSync(killedDir, { recursive: true, mode: 0o755 })
+      const killedPg = fs.mkdtempSync(path.join(tmpRoot, 'janua-'))
+      fs.chmodSync(killedPg, 0o711)
+      ownDir(path.join(killedPg, 'data'), 0o700)
+      fs.lchownSync(path.join(killedPg, 'data'), serverUid, serverGid)
+      state(killedDir, { pgDir: killedPg })
+      try {
+        const { state: fresh, started } = await ensureEmbedded(killedDir, { nativeDir: privateNative, tmpRoot })
+        expect(started).toBe(true)
+        expect(fresh.pgDir).not.toBe(killedPg)
+        expect(fs.existsSync(killedPg)).toBe(false)
+      } finally {
+        await stopEmbedded(killedDir, { nativeDir: privateNative, tmpRoot })
+      }
+    })
   })
 })
