@@ -207,7 +207,13 @@ function createServerFile(target: string, content: string) {
 function ensureOwnDir(dir: string) {
   if (checkPath(dir, { type: 'dir', owner: ownUid(), missingOk: true })) return
   fs.mkdirSync(path.dirname(dir), { recursive: true })
-  makeDir(dir, 0o755)
+  try {
+    fs.mkdirSync(dir, { mode: 0o755 })
+    fs.chmodSync(dir, 0o755) // a strict umask (077) would keep the server user out
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error // else made by a command started together: checked below
+  }
+  checkPath(dir, { type: 'dir', owner: ownUid() })
 }
 
 /**

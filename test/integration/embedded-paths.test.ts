@@ -158,6 +158,20 @@ describe.skipIf(!isRoot)('the embedded server refuses planted paths (as root)', 
     expect(human.stderr.split('\n')[0]).toMatch(/^error refusing to use .*\.janua: it is a symlink/)
   })
 
+  it('two commands started together in a fresh folder share one cluster (the folder made by the other is checked, not refused)', async () => {
+    const dir = caseDir()
+    try {
+      const [a, b] = await Promise.all([ensureEmbedded(dir, { nativeDir }), ensureEmbedded(dir, { nativeDir })])
+      expect(a.state).toEqual(b.state)
+      expect([a.started, b.started].sort()).toEqual([false, true])
+      expect(a.state.pgDir).toBe(path.join(dir, 'pg'))
+      const pg = fs.lstatSync(path.join(dir, 'pg'))
+      expect([pg.uid, pg.mode & 0o777]).toEqual([0, 0o711])
+    } finally {
+      await stopEmbedded(dir, { nativeDir })
+    }
+  })
+
   describe('a cluster the server user cannot reach (root-only folder and node_modules)', () => {
     let dir: string
     let tmpRoot: string
