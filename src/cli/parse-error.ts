@@ -1,4 +1,4 @@
-import { escapeControls } from '../core/validate.js'
+import { escapeControls } from '../sql/ident.js'
 
 /**
  * oclif's parser errors span lines ("Parsing --concurrency \n\tExpected an integer greater than or

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { usageError } from './errors.js'
 import { validateRoleName } from '../sql/ident.js'
-import { quoted } from './validate.js'
+import { quoted } from '../sql/ident.js'
 
 /** Where the primary database URL came from: shown by `dev url` and in errors. */
 export type UrlSource = '--database-url' | 'JANUA_DATABASE_URL' | 'DATABASE_URL' | 'janua.config.json' | 'embedded'

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { ExitCode, JanuaError, usageError } from './errors.js'
-import { MAX_VERSION, quoted } from './validate.js'
+import { MAX_VERSION } from './validate.js'
+import { quoted } from '../sql/ident.js'
 
 export interface TemplateFile {
   /** integer prefix: 0004_billing.sql -> 4 */

@@ -1,5 +1,4 @@
 import { usageError } from '../core/errors.js'
-import { quoted } from '../core/validate.js'
 
 /** The one quoting helper: every identifier janua puts into SQL text passes through here. */
 export function ident(name: string): string {
@@ -51,3 +50,24 @@ export function validateRoleName(name: string): string {
   }
   return name
 }
+
+/**
+ * Free text janua stores and prints back (tenant names, emails, domains, plans): no control
+ * characters (C0, DEL, C1: terminal escape sequences start with ESC or CSI), no line or paragraph
+ * separators, and no bidirectional overrides that make a terminal show text other than what is stored.
+ */
+const UNSAFE_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u
+
+/** The first unsafe character of a text, as a code point (U+001B), or undefined. */
+export function unsafeCharacterOf(text: string): string | undefined {
+  const match = UNSAFE_CHARACTER.exec(text)
+  return match ? `U+${match[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}` : undefined
+}
+
+/** Text with every unsafe character written as \uXXXX: safe to print, still readable. */
+export function escapeControls(text: string): string {
+  return text.replace(new RegExp(UNSAFE_CHARACTER.source, 'gu'), (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`)
+}
+
+/** Text quoted for a message (JSON quoting, and no raw control character): a refused input never drives the terminal. */
+export const quoted = (text: string) => escapeControls(JSON.stringify(text))
