@@ -8,6 +8,7 @@ import { translateError } from '../db/errors.js'
 import { redactAll } from '../db/redact.js'
 import { lockWaitLine } from './lock-timeout.js'
 import { colour, configureColour } from './output.js'
+import { parseErrorLine } from './parse-error.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof JanuaCommand)['baseFlags'] & T['flags']>
 
@@ -50,7 +51,8 @@ export abstract class JanuaCommand extends Command {
     if (error instanceof JanuaError) return error
     if (error instanceof Errors.CLIError && !(error instanceof Errors.ExitError)) {
       // oclif's parser errors (unknown flag, missing argument, bad option) are usage errors.
-      const message = redactAll(error.message.split('\n')[0] ?? error.message)
+      const message = redactAll(parseErrorLine(error.message))
+      this.parsed = true // the parser ran and refused the input: not oclif's "did not parse its arguments" case
       return new JanuaError(message, ExitCode.usage, `see \`janua ${this.id?.replaceAll(':', ' ') ?? ''} --help\``.replace('  ', ' '))
     }
     return translateError(error)

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { usageError } from './errors.js'
 import { validateRoleName } from '../sql/ident.js'
+import { quoted } from '../sql/ident.js'
 
 /** Where the primary database URL came from: shown by `dev url` and in errors. */
 export type UrlSource = '--database-url' | 'JANUA_DATABASE_URL' | 'DATABASE_URL' | 'janua.config.json' | 'embedded'
@@ -34,16 +35,34 @@ export const CONFIG_FILE = 'janua.config.json'
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const defaultTemplatesDir = path.join(packageRoot, 'templates')
 
+const CONFIG_KEYS = ['databaseUrl', 'templates', 'appRole'] as const
+const CONFIG_EXAMPLE = '{ "databaseUrl": "postgres://...", "templates": "./templates", "appRole": "janua_app" }'
+
 function readConfigFile(cwd: string): ConfigFile {
   const file = path.join(cwd, CONFIG_FILE)
   if (!fs.existsSync(file)) return {}
+  let parsed: unknown
   try {
-    const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object')
-    return parsed as ConfigFile
   } catch (error) {
-    throw usageError(`${file} is not valid JSON: ${(error as Error).message}`, `fix the file, e.g. { "databaseUrl": "postgres://...", "templates": "./templates" }`)
+    throw usageError(`${file} is not valid JSON: ${(error as Error).message}`, `fix the file, e.g. ${CONFIG_EXAMPLE}`)
   }
+  return checkConfig(file, parsed as Record<string, unknown>)
+}
+
+/** Every key known and every value a string: one line naming the first key that is not. */
+export function checkConfig(file: string, config: Record<string, unknown>): ConfigFile {
+  for (const [key, value] of Object.entries(config)) {
+    if (key === '$schema') continue
+    if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
+      throw usageError(`${file}: unknown key ${quoted(key)}`, `the keys are ${CONFIG_KEYS.join(', ')}; remove or rename it`)
+    }
+    if (typeof value !== 'string') {
+      throw usageError(`${file}: "${key}" must be a string, not ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`, `fix the file, e.g. ${CONFIG_EXAMPLE}`)
+    }
+  }
+  return config as ConfigFile
 }
 
 export function resolveSettings(input: SettingsInput = {}): Settings {

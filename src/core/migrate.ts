@@ -4,7 +4,7 @@ import { sql } from 'kysely'
 import { withClient } from '../db/connection.js'
 import { redactAll } from '../db/redact.js'
 import type { IsolationLevel } from '../db/schema.js'
-import { validateServerName, validateSlug } from '../sql/ident.js'
+import { validateSlug } from '../sql/ident.js'
 import { applyPending } from './apply.js'
 import type { Janua } from './context.js'
 import { ensureControlPlane } from './control-plane.js'
@@ -14,6 +14,7 @@ import { describePlacement, type Placement } from './placement.js'
 import { placementFailure } from './placement-failure.js'
 import { checkApplied } from './templates.js'
 import { validateIsolation } from './tenants.js'
+import { requireKnownServer } from './known-server.js'
 
 export interface MigrateOptions {
   tenants?: string[]
@@ -81,7 +82,7 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
   const started = Date.now()
   const tenants = (options.tenants ?? []).map((t) => validateSlug(t))
   const isolation = options.isolation ? validateIsolation(options.isolation) : undefined
-  if (options.server) validateServerName(options.server)
+  if (options.server) await requireKnownServer(janua, options.server)
   const set = janua.templates
   if (options.toVersion !== undefined && !set.files.some((f) => f.version === options.toVersion)) {
     throw usageError(`--to ${options.toVersion} is not a template version`, `versions in ${set.dir}: ${set.files.map((f) => f.version).join(', ')}`)

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { ExitCode, JanuaError, usageError } from './errors.js'
+import { MAX_VERSION } from './validate.js'
+import { quoted } from '../sql/ident.js'
 
 export interface TemplateFile {
   /** integer prefix: 0004_billing.sql -> 4 */
@@ -41,9 +43,13 @@ export function headerOf(sql: string): string {
 
 export function parseTemplateFile(name: string, filePath: string, sql: string): TemplateFile {
   const match = FILE_PATTERN.exec(name)
-  if (!match) throw usageError(`template file name ${name} does not match NNNN_name.sql`, 'rename it, e.g. 0005_add_invoices.sql (digits, "_", lowercase letters, digits and "_")')
+  if (!match) throw usageError(`template file name ${quoted(name)} does not match NNNN_name.sql`, 'rename it, e.g. 0005_add_invoices.sql (digits, "_", lowercase letters, digits and "_")')
+  const version = Number(match[1])
+  if (version < 1 || version > MAX_VERSION) {
+    throw usageError(`template file ${quoted(name)}: version ${match[1]} is out of range`, `number template files from 1 to ${MAX_VERSION} (versions are stored as PostgreSQL integers)`)
+  }
   return {
-    version: Number(match[1]),
+    version,
     name,
     path: filePath,
     sql,
@@ -52,18 +58,65 @@ export function parseTemplateFile(name: string, filePath: string, sql: string): 
   }
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/** A template's text: valid UTF-8 without NUL bytes, else refused naming the file (never applied mangled). */
+export function decodeTemplate(filePath: string, bytes: Uint8Array): string {
+  let text: string
+  try {
+    text = utf8.decode(bytes)
+  } catch {
+    throw usageError(`template file ${filePath} is not valid UTF-8`, `convert it, e.g. iconv -f latin1 -t utf-8 ${path.basename(filePath)}`)
+  }
+  if (text.includes('\0')) throw usageError(`template file ${filePath} contains a NUL byte`, 'remove it: PostgreSQL cannot take NUL characters in SQL text')
+  return text
+}
+
+/**
+ * The .sql entries of a folder. A symlink is followed (shared files are a common layout); one that
+ * is dangling, or any .sql entry that is not a regular file, is refused: never silently skipped.
+ */
 function readFolder(dir: string): TemplateFile[] {
-  const files = fs
-    .readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isFile() && e.name.endsWith('.sql'))
-    .map((e) => parseTemplateFile(e.name, path.join(dir, e.name), fs.readFileSync(path.join(dir, e.name), 'utf8')))
-    .sort((a, b) => a.version - b.version || a.name.localeCompare(b.name))
+  const files: TemplateFile[] = []
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.name.endsWith('.sql')) continue
+    const filePath = path.join(dir, entry.name)
+    let isFile = entry.isFile()
+    if (entry.isSymbolicLink()) {
+      try {
+        isFile = fs.statSync(filePath).isFile()
+      } catch (error) {
+        throw usageError(`template ${filePath} is a symlink to ${fs.readlinkSync(filePath)}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'fix or remove the link')
+      }
+    }
+    if (!isFile) throw usageError(`template ${filePath} is not a regular file`, 'template entries ending in .sql must be files (or symlinks to files)')
+    files.push(parseTemplateFile(entry.name, filePath, decodeTemplate(filePath, fs.readFileSync(filePath))))
+  }
+  files.sort((a, b) => a.version - b.version || a.name.localeCompare(b.name))
   for (let i = 1; i < files.length; i++) {
     if (files[i]!.version === files[i - 1]!.version) {
       throw usageError(`two template files share version ${files[i]!.version}: ${files[i - 1]!.name} and ${files[i]!.name}`, 'give each file its own number')
     }
   }
   return files
+}
+
+/** seed/ is optional; a seed entry that is a file, or a link to nothing, is refused rather than ignored. */
+function seedFolderExists(seedDir: string): boolean {
+  try {
+    fs.lstatSync(seedDir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw error
+  }
+  let isDir = false
+  try {
+    isDir = fs.statSync(seedDir).isDirectory()
+  } catch (error) {
+    throw usageError(`${seedDir} is a symlink that cannot be followed (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'fix or remove the link')
+  }
+  if (!isDir) throw usageError(`${seedDir} is not a folder`, 'seed files go in a folder named seed next to the template files')
+  return true
 }
 
 export function loadTemplates(dir: string): TemplateSet {
@@ -73,7 +126,7 @@ export function loadTemplates(dir: string): TemplateSet {
   const files = readFolder(dir)
   if (files.length === 0) throw usageError(`template folder ${dir} has no NNNN_name.sql files`, 'add at least one template file')
   const seedDir = path.join(dir, 'seed')
-  const seeds = fs.existsSync(seedDir) ? readFolder(seedDir) : []
+  const seeds = seedFolderExists(seedDir) ? readFolder(seedDir) : []
   for (const seed of seeds) {
     if (seed.noTransaction) throw usageError(`seed file ${seed.name} is marked no-transaction`, 'seed files always run inside the tenant-creation transaction; remove the header')
   }

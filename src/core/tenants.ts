@@ -15,6 +15,8 @@ import { cleanupTenant, listLeftovers, removeLeftover, type CleanupReport, type 
 import { describePlacement, type Placement } from './placement.js'
 import { removeTombstone } from './tombstone.js'
 import { pickServer } from './servers.js'
+import { requireKnownServer } from './known-server.js'
+import { validateTenantFields } from './validate.js'
 import { withTenantLock } from './tenant-lock.js'
 import { faultPoint } from './fault.js'
 
@@ -132,7 +134,7 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
   const slug = validateSlug(input.slug)
   const isolation = validateIsolation(input.isolation ?? 'shared')
   if (input.server !== undefined) validateServerName(input.server)
-  const name = (input.name ?? slug).trim()
+  const { name } = validateTenantFields({ ...input, slug })
   if (name === '' || name.length > 200) throw usageError('invalid tenant name', 'pass --name with 1 to 200 characters')
   janua.templates // a broken template folder is a usage error before anything is created
   await ensureControlPlane(janua)
@@ -205,7 +207,7 @@ export async function listTenants(janua: Janua, filter: { isolation?: string; se
   await ensureControlPlane(janua)
   let query = tenantQuery(janua).orderBy('t.slug')
   if (filter.isolation) query = query.where('t.isolation', '=', validateIsolation(filter.isolation))
-  if (filter.server) query = query.where('p.server', '=', validateServerName(filter.server))
+  if (filter.server) query = query.where('p.server', '=', await requireKnownServer(janua, filter.server))
   if (filter.status) query = query.where('t.status', '=', filter.status as TenantStatus)
   return (await query.execute()).map(toTenant)
 }

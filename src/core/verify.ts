@@ -7,7 +7,7 @@ import { catalogs, fingerprints, type Catalog } from '../catalog/snapshot.js'
 import { inTransaction, withClient } from '../db/connection.js'
 import { redactAll } from '../db/redact.js'
 import type { IsolationLevel } from '../db/schema.js'
-import { ident, validateServerName, validateSlug } from '../sql/ident.js'
+import { ident, validateSlug } from '../sql/ident.js'
 import { applyFile, ensureHistoryTable } from './apply.js'
 import type { Janua } from './context.js'
 import { createPlacementSchema, requireControlPlane } from './control-plane.js'
@@ -17,6 +17,7 @@ import { TENANT_SCHEMA_PREFIX, serverSharedDatabase, templateDatabase, type Plac
 import { filesUpTo } from './templates.js'
 import { listLeftovers, type Leftover } from './leftovers.js'
 import { validateIsolation } from './tenants.js'
+import { requireKnownServer } from './known-server.js'
 
 export interface VerifyOptions {
   tenants?: string[]
@@ -101,7 +102,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   const started = Date.now()
   const tenants = (options.tenants ?? []).map((t) => validateSlug(t))
   const isolation = options.isolation ? validateIsolation(options.isolation) : undefined
-  if (options.server) validateServerName(options.server)
+  if (options.server) await requireKnownServer(janua, options.server)
   const ignore = options.ignore ?? []
   for (const code of ignore) if (!/^(drift|lint|fleet)(\/[a-z-]+)?$/.test(code)) throw usageError(`unknown finding code "${code}" for --ignore`, 'codes look like lint/index-not-tenant-led, drift/grant, fleet/orphan, or a family: lint')
   const cpId = await requireControlPlane(janua)
