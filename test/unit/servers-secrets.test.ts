@@ -1,0 +1,185 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { parseConnection } from '../../src/db/connection.js'
+import { parseConnectionString, toClientConfig } from '../../src/db/connection-string.js'
+import { redactAll, rememberSecret } from '../../src/db/redact.js'
+import { openServerPassword, sealServerPassword } from '../../src/core/server-secrets.js'
+import { decideServerRemoval, registeredAs, type ServerRemovalFacts } from '../../src/core/servers.js'
+import { JanuaError } from '../../src/core/errors.js'
+
+const codeOf = (fn: () => unknown) => {
+  try {
+    fn()
+  } catch (error) {
+    return error instanceof JanuaError ? error.exitCode : -1
+  }
+  return 0
+}
+const messageOf = (fn: () => unknown) => {
+  try {
+    fn()
+  } catch (error) {
+    return (error as Error).message + ' ' + ((error as JanuaError).hint ?? '')
+  }
+  return ''
+}
+
+describe('connection strings: parsed once, rebuilt without the password', () => {
+  it.each([
+    ['postgres://u@host:5432/db?password=QPSECRET', 'QPSECRET', 'postgres://u@host:5432/db'],
+    ['postgres://u:Rw@tSECRET@host/db', 'Rw@tSECRET', 'postgres://u@host/db'],
+    ['postgresql://u:s3cr%40t%2Fx@h:5433/db?sslmode=require&application_name=a%20b', 's3cr@t/x', 'postgresql://u@h:5433/db?sslmode=require&application_name=a%20b'],
+    ["host=h port=5432 user=u password='se cret' dbname=db", 'se cret', 'host=h port=5432 user=u dbname=db'],
+    ["host=h user=u password=it\\'sSECRET dbname=d sslmode=disable", "it'sSECRET", 'host=h user=u dbname=d sslmode=disable'],
+    ['postgres://u:MULTISECRET@h1:5432,h2:5433/db?target_session_attrs=read-write', 'MULTISECRET', 'postgres://u@h1:5432,h2:5433/db?target_session_attrs=read-write'],
+    ['postgres://u@[::1]:5432/db?sslpassword=KEYSECRET', undefined, 'postgres://u@[::1]:5432/db'],
+  ])('%s', (text, password, safe) => {
+    const parsed = parseConnectionString(text)
+    expect(parsed.password).toBe(password)
+    expect(parsed.safe).toBe(safe)
+    for (const secret of parsed.secrets) expect(parsed.safe).not.toContain(secret)
+  })
+
+  it('a rebuilt string parses to the same connection, without the password', () => {
+    for (const text of ['postgres://u:pw123@h:5432/db?sslmode=require', "host=h port=5 user=u password=x1y2 dbname='my db'"]) {
+      const parsed = parseConnectionString(text)
+      const again = parseConnectionString(parsed.safe)
+      expect({ ...again, safe: undefined, secrets: undefined }).toEqual({ ...parsed, password: undefined, safe: undefined, secrets: undefined })
+    }
+  })
+
+  it('the raw-@ password is whole in the config, and its tail is nowhere in what is shown', () => {
+    const { config, parsed } = parseConnection('postgres://u:Rw@tSECRET@127.0.0.1:5432/db')
+    expect(config).toMatchObject({ user: 'u', password: 'Rw@tSECRET', host: '127.0.0.1', port: 5432, database: 'db' })
+    expect(parsed.safe).not.toContain('tSECRET')
+    expect(redactAll('audit: postgres://u:Rw@tSECRET@127.0.0.1:5432/db')).not.toContain('tSECRET')
+  })
+
+  it('a key=value string keeps no literal mask that could win over the stored password', () => {
+    const { parsed } = parseConnection('host=h user=u password=KVSECRET dbname=d')
+    expect(parsed.safe).toBe('host=h user=u dbname=d')
+    expect(toClientConfig(parseConnectionString(parsed.safe)).password).toBeUndefined()
+  })
+
+  it('sslmode follows libpq (require: encrypted, not verified) and prints no warning', () => {
+    const warnings: string[] = []
+    const listener = (w: Error) => warnings.push(w.message)
+    process.on('warning', listener)
+    try {
+      expect(parseConnection('postgres://u@h/db?sslmode=require').config.ssl).toEqual({ rejectUnauthorized: false })
+      expect(parseConnection('postgres://u@h/db?sslmode=disable').config.ssl).toBe(false)
+      expect(parseConnection('postgres://u@h/db?sslmode=verify-full').config.ssl).toEqual({ rejectUnauthorized: true })
+    } finally {
+      process.off('warning', listener)
+    }
+    expect(warnings).toEqual([])
+  })
+
+  it.each([
+    ['postgres://', /no host/],
+    ['postgres://u:BADSECRET@h:99999/db', /port/],
+    ['postgres://u:MHSECRET@h1,h2/db', /2 hosts/],
+    ['host=h pasword=TYPOSECRET', /"pasword" is not a connection parameter/],
+    ['mysql://u:OTHERSECRET@h/db', /neither/],
+    ['postgres://u@h/db?sslmode=sometimes', /sslmode/],
+  ])('bad input %s: exit 2, one line, never the string', (text, reason) => {
+    expect(codeOf(() => parseConnection(text))).toBe(2)
+    const message = messageOf(() => parseConnection(text))
+    expect(message).toMatch(reason)
+    expect(message).not.toMatch(/SECRET/)
+    expect(message).not.toContain('\n')
+  })
+})
+
+describe('redactAll: known secrets first, then shapes', () => {
+  it('replaces a known secret before a pattern can cut it apart', () => {
+    rememberSecret('Ab@cdSECRET')
+    expect(redactAll('postgres://u:Ab@cdSECRET@h/db')).toBe('postgres://u:***@h/db')
+  })
+
+  it('replaces the percent-encoded and JSON-escaped forms too', () => {
+    rememberSecret('q"u/o@te')
+    expect(redactAll('postgres://u:q%22u%2Fo%40te@h/db')).not.toContain('q%22u')
+    expect(redactAll(JSON.stringify({ p: 'q"u/o@te' }))).toBe('{"p":"***"}')
+  })
+
+  it('a raw "@" password of an unparsed URL is redacted up to its last "@"', () => {
+    expect(redactAll('postgres://u:x@yTAIL@h/db')).toBe('postgres://u:***@h/db')
+  })
+})
+
+describe('inline server passwords: sealed under JANUA_SECRET_KEY or refused', () => {
+  const saved = process.env.JANUA_SECRET_KEY
+  afterEach(() => {
+    if (saved === undefined) delete process.env.JANUA_SECRET_KEY
+    else process.env.JANUA_SECRET_KEY = saved
+  })
+
+  it('round-trips, bound to the server name, never holding the password in clear', () => {
+    process.env.JANUA_SECRET_KEY = Buffer.alloc(32, 7).toString('base64')
+    const sealed = sealServerPassword('eu1', 'SEALSECRET')
+    expect(sealed).not.toContain('SEALSECRET')
+    expect(openServerPassword('eu1', sealed)).toBe('SEALSECRET')
+    expect(codeOf(() => openServerPassword('eu2', sealed))).toBe(2)
+    process.env.JANUA_SECRET_KEY = Buffer.alloc(32, 8).toString('hex')
+    expect(codeOf(() => openServerPassword('eu1', sealed))).toBe(2)
+  })
+
+  it('without a key, refuses with exit 2 pointing to --url-env and pgpass', () => {
+    delete process.env.JANUA_SECRET_KEY
+    expect(codeOf(() => sealServerPassword('eu1', 'x'))).toBe(2)
+    expect(messageOf(() => sealServerPassword('eu1', 'x'))).toMatch(/--url-env.*pgpass/)
+  })
+
+  it('a key of the wrong size is bad input', () => {
+    process.env.JANUA_SECRET_KEY = 'short'
+    expect(codeOf(() => sealServerPassword('eu1', 'x'))).toBe(2)
+  })
+})
+
+describe('servers are identified by cluster', () => {
+  const id = (database: string, systemIdentifier: string | null = '7300', port = 5432) => ({ systemIdentifier, port, database, versionNum: 170000 })
+
+  it('the same cluster, port and database is the same registration; another database is not', () => {
+    const known = [{ name: 'primary', identity: id('app') }, { name: 'eu1', identity: id('postgres', '9100') }]
+    expect(registeredAs(id('app'), known)?.name).toBe('primary')
+    expect(registeredAs(id('postgres', '9100'), known)?.name).toBe('eu1')
+    expect(registeredAs(id('other'), known)).toBeUndefined()
+    expect(registeredAs(id('app', '7300', 5433), known)).toBeUndefined()
+    expect(registeredAs(id('app', null), [{ name: 'x', identity: id('app', null) }])).toBeUndefined()
+  })
+
+  const facts = (over: Partial<ServerRemovalFacts> = {}): ServerRemovalFacts => ({
+    name: 'two', connection: '$TWO_URL', tenants: [], moves: [], leftovers: [], sameCluster: [],
+    januaDatabases: [{ database: 'janua_x__shared', kind: 'shared', placementsOf: [] }, { database: 'janua_x__template', kind: 'template', placementsOf: [] }],
+    found: [{ database: 'janua_x__shared', tenantData: [] }, { database: 'janua_x__template', tenantData: [] }],
+    ...over,
+  })
+
+  it('removal drops janua databases of a cluster no one else registered', () => {
+    const { refusals, plan } = decideServerRemoval(facts())
+    expect(refusals).toEqual([])
+    expect(plan.drop).toEqual(['janua_x__shared', 'janua_x__template'])
+  })
+
+  it('removal refuses for tenants, moves, leftovers, tenant data and placements of another name', () => {
+    expect(decideServerRemoval(facts({ tenants: ['acme'] })).refusals[0]).toMatch(/acme/)
+    expect(decideServerRemoval(facts({ moves: [{ tenant: 'acme', operation: '7', step: 'fenced' }] })).refusals[0]).toMatch(/--resume or --abort/)
+    expect(decideServerRemoval(facts({ leftovers: [{ tenant: 'acme', database: 'd', schema: 's', what: 'database' }] })).refusals[0]).toMatch(/leftover/)
+    expect(decideServerRemoval(facts({ found: [{ database: 'janua_x__shared', tenantData: ['schema tenant_a'] }] })).refusals[0]).toMatch(/tenant_a/)
+    const shared = facts({ sameCluster: ['three'], januaDatabases: [{ database: 'janua_x__shared', kind: 'shared', placementsOf: ['three'] }] })
+    expect(decideServerRemoval(shared).refusals[0]).toMatch(/placements of three/)
+  })
+
+  it('keeps the databases another name of the same cluster uses (the primary only the template)', () => {
+    const { plan } = decideServerRemoval(facts({ sameCluster: ['primary'] }))
+    expect(plan.drop).toEqual(['janua_x__shared'])
+    expect(plan.keep.map((k) => k.database)).toEqual(['janua_x__template'])
+  })
+
+  it('a server that cannot be reached: nothing dropped, each database reported with the command that finishes it', () => {
+    const { plan } = decideServerRemoval(facts({ found: null, sameCluster: null, unreachable: 'refused' }))
+    expect(plan.drop).toEqual([])
+    expect(plan.notRemoved.map((n) => n.database)).toEqual(['janua_x__shared', 'janua_x__template'])
+    expect(plan.notRemoved[0]!.finish).toContain(`psql "$TWO_URL" -c 'DROP DATABASE IF EXISTS "janua_x__shared" WITH (FORCE)'`)
+  })
+})
