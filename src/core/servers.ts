@@ -386,11 +386,17 @@ export async function removeServer(janua: Janua, nameInput: string, options: { c
   }
   if (!options.confirm) throw usageError(`removing server "${name}" needs confirmation`, 'pass --yes (janua asks only on a terminal)')
   if (!(await options.confirm(plan))) throw usageError('not confirmed; nothing was removed')
+  // Unregistered first: from then on no run can place a tenant there (placements reference the
+  // server), and a tenant placed since the checks makes this fail before anything is dropped.
+  const config = plan.drop.length ? await janua.conn.serverConfig(name) : undefined
+  await janua.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('janua.placements').where('server', '=', name).execute()
+    await trx.deleteFrom('janua.servers').where('name', '=', name).execute()
+  })
   const dropped: string[] = []
-  if (plan.drop.length) {
-    const config = await janua.conn.serverConfig(name)
+  if (config) {
     try {
-      await withClient(await janua.conn.adminPool(name), async (admin) => {
+      await withClient(janua.conn.pool(config, config.database ?? 'postgres'), async (admin) => {
         for (const database of plan.drop) {
           await janua.conn.closeDatabase(config, database)
           await admin.query(`drop database if exists ${ident(database)} with (force)`)
@@ -398,19 +404,14 @@ export async function removeServer(janua: Janua, nameInput: string, options: { c
         }
       })
     } catch (error) {
+      // The server is unregistered; what is left there is reported with its repair, not hidden.
       const failure = translateError(error, `dropping janua's databases on ${name}`)
-      if (failure.exitCode !== ExitCode.unreachable) throw failure
-      // The server went away between the check and the drop: what is left is reported, not hidden.
       for (const database of plan.drop.filter((d) => !dropped.includes(d))) {
-        plan.notRemoved.push({ database, error: failure.message, finish: `when ${name} is back: psql "${facts.connection}" -c 'DROP DATABASE IF EXISTS ${ident(database)} WITH (FORCE)'` })
+        plan.notRemoved.push({ database, error: failure.message, finish: `psql "${facts.connection}" -c 'DROP DATABASE IF EXISTS ${ident(database)} WITH (FORCE)'` })
       }
       plan.drop = dropped
     }
   }
-  await janua.db.transaction().execute(async (trx) => {
-    await trx.deleteFrom('janua.placements').where('server', '=', name).execute()
-    await trx.deleteFrom('janua.servers').where('name', '=', name).execute()
-  })
   return { ...plan, removed: true }
 }
 

@@ -159,6 +159,10 @@ describe('many servers', () => {
       // The stored password is the one used: the server is reachable (no literal "***" wins over it).
       expect(server, JSON.stringify(list.json)).toMatchObject({ reachable: true, passwordStored: true })
     }
+    // A row stored before this fix, with a literal mask in its URL: the password kept apart wins, and the mask is not shown.
+    await db.query(`update janua.servers set url = url || ' password=***' where name = 'kv'`)
+    const legacy = await cli('server', 'list', '--check')
+    expect(legacy.json.servers.find((s: { name: string }) => s.name === 'kv')).toMatchObject({ reachable: true, url: expect.not.stringContaining('password') })
     const humanList = await human('server', 'list')
     expect(humanList.stdout).toContain('qp_db')
     const stored = await db.query<{ url: string; password: string }>(`select url, password from janua.servers where name in ('qp', 'raw', 'kv')`)
@@ -169,9 +173,12 @@ describe('many servers', () => {
     const again = await cli('server', 'add', 'again', withDatabase(twoUrl, 'raw_db'))
     expect(again.code, again.stdout).toBe(2)
     expect(again.json.error.message).toMatch(/already registered as "raw"/)
+    // A row from before identities were recorded is read on contact and filled in.
+    await db.query(`update janua.servers set system_identifier = null, port = null, maintenance_database = null, server_version_num = null where name = 'two'`)
     const twice = await runCli(['server', 'add', 'twice', '--url-env', 'SAME_AS_TWO', '--json'], { env: { ...env(), SAME_AS_TWO: twoUrl } })
     expect(twice.code).toBe(2)
     expect(twice.json.error.message).toMatch(/already registered as "two"/)
+    expect((await db.query(`select system_identifier, maintenance_database from janua.servers where name = 'two'`)).rows[0]).toMatchObject({ system_identifier: expect.stringMatching(/^\d+$/), maintenance_database: 'postgres' })
     const primary = await cli('server', 'add', 'alias', db.url)
     expect(primary.code, primary.stdout).toBe(2)
     expect(primary.json.error.message).toMatch(/already registered as "primary"/)
@@ -240,6 +247,24 @@ describe('many servers', () => {
     expect(removed.json.drop).toEqual([shared])
     expect(removed.json.notRemoved).toEqual([])
     expect(await sharedExists()).toBe(false)
+
+    // A server janua cannot reach is unregistered; what it could not drop is reported with its repair.
+    const scEnv = { ...env(), SC2_URL: withDatabase(adminUrl(), 'postgres') }
+    expect((await runCli(['server', 'add', 'sc2', '--url-env', 'SC2_URL', '--json'], { env: scEnv })).code).toBe(0)
+    const away = await runCli(['server', 'remove', 'sc2', '--yes', '--json'], { env: { ...scEnv, SC2_URL: undefined } })
+    expect(away.code, away.stdout).toBe(0)
+    expect(away.json.notRemoved).toEqual([expect.objectContaining({ database: shared, error: expect.stringMatching(/SC2_URL/), finish: expect.stringContaining(`psql "$SC2_URL" -c 'DROP DATABASE IF EXISTS "${shared}" WITH (FORCE)'`) })])
+    expect(away.json.keep).toEqual([expect.objectContaining({ database: `janua_${cpId}__template`, reason: expect.stringMatching(/primary/) })])
+    expect((await db.query(`select 1 from janua.servers where name = 'sc2'`)).rowCount).toBe(0)
+  })
+
+  it('a URL without a host or user, or with several hosts, is bad input (exit 2, nothing registered)', async () => {
+    for (const url of ['postgres://', 'postgres://127.0.0.1:5432/postgres', 'postgres://u:MhSECRET@h1,h2/db', 'host=127.0.0.1 pasword=TypoSECRET']) {
+      const r = await cli('server', 'add', 'm1', url)
+      expect(r.code, `${url}: ${r.stdout}`).toBe(2)
+      expect(r.json.error.message).not.toMatch(/SECRET/)
+    }
+    expect((await db.query(`select 1 from janua.servers where name = 'm1'`)).rowCount).toBe(0)
   })
 
   it('never shows a server password in any output of the suite, journal, audit log or servers column', async () => {
