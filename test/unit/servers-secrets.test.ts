@@ -96,6 +96,11 @@ describe('redactAll: known secrets first, then shapes', () => {
     expect(redactAll('postgres://u:Ab@cdSECRET@h/db')).toBe('postgres://u:***@h/db')
   })
 
+  it('a pattern that would cut a known secret apart comes second', () => {
+    rememberSecret('ab;cdSECRET')
+    expect(redactAll('host=h password=ab;cdSECRET dbname=d')).toBe('host=h password=*** dbname=d')
+  })
+
   it('replaces the percent-encoded and JSON-escaped forms too', () => {
     rememberSecret('q"u/o@te')
     expect(redactAll('postgres://u:q%22u%2Fo%40te@h/db')).not.toContain('q%22u')
