@@ -132,7 +132,10 @@ async function registrations(janua: Janua): Promise<{ known: Registration[]; unk
       await recordIdentity(janua, row.name, identity)
       known.push({ name: row.name, identity })
     } catch (error) {
-      unknown.push({ name: row.name, error: redactAll(translateError(error).message) })
+      // A server that cannot be reached now stays unknown, and is reported as such by the caller.
+      const failure = translateError(error, `reading the cluster of server ${row.name}`)
+      if (failure.exitCode !== ExitCode.unreachable && failure.code !== SECRET_KEY_MISSING) throw failure
+      unknown.push({ name: row.name, error: failure.message })
     }
   }
   return { known, unknown }
@@ -224,8 +227,8 @@ export async function listServers(janua: Janua, options: { check?: boolean } = {
     if (options.check) {
       try {
         const check = await checkServer(await janua.conn.serverConfig(r.name))
+        // Shown, not recorded: a listing changes nothing (add and remove fill in a missing identity).
         Object.assign(info, { reachable: true, version: check.version, cluster: check.identity })
-        if (r.name !== 'primary' && !r.system_identifier && check.identity.systemIdentifier) await recordIdentity(janua, r.name, check.identity)
       } catch (error) {
         Object.assign(info, { reachable: false, error: redactAll((error as Error).message) })
       }
