@@ -91,8 +91,9 @@ function parseUrl(text: string): Omit<ParsedConnection, 'safe' | 'secrets'> & { 
   const params: [string, string][] = []
   for (const pair of query.split('&').filter(Boolean)) {
     const eq = pair.indexOf('=')
-    const key = decode((eq === -1 ? pair : pair.slice(0, eq)).replace(/\+/g, ' '), 'query')
-    const value = decode((eq === -1 ? '' : pair.slice(eq + 1)).replace(/\+/g, ' '), 'query')
+    // As in libpq, "+" is a plus sign (not a space, as in a form).
+    const key = decode(eq === -1 ? pair : pair.slice(0, eq), 'query')
+    const value = decode(eq === -1 ? '' : pair.slice(eq + 1), 'query')
     params.push([key, value])
   }
   return { scheme, form: 'url', hosts, user, password, database, params }
@@ -164,7 +165,8 @@ export function parseConnectionString(text: string): ParsedConnection {
  * verified). Mapped here rather than by pg-connection-string, which prints a multi-line warning.
  */
 function sslOptions(params: Map<string, string>): pg.ClientConfig['ssl'] {
-  const mode = params.get('sslmode') ?? (params.get('ssl') === 'true' || params.get('ssl') === '1' ? 'require' : undefined)
+  // node-postgres' own ?ssl=true verifies the certificate, as verify-full does.
+  const mode = params.get('sslmode') ?? (params.get('ssl') === 'true' || params.get('ssl') === '1' ? 'verify-full' : undefined)
   if (mode !== undefined && !SSL_MODES.has(mode)) throw new ConnectionStringError(`sslmode "${mode}" is not one of ${[...SSL_MODES].join(', ')}`)
   const files: Record<string, string> = {}
   for (const [key, option] of [['sslrootcert', 'ca'], ['sslcert', 'cert'], ['sslkey', 'key']] as const) {

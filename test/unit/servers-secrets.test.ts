@@ -68,6 +68,8 @@ describe('connection strings: parsed once, rebuilt without the password', () => 
       expect(parseConnection('postgres://u@h/db?sslmode=require').config.ssl).toEqual({ rejectUnauthorized: false })
       expect(parseConnection('postgres://u@h/db?sslmode=disable').config.ssl).toBe(false)
       expect(parseConnection('postgres://u@h/db?sslmode=verify-full').config.ssl).toEqual({ rejectUnauthorized: true })
+      expect(parseConnection('postgres://u@h/db?ssl=true').config.ssl).toEqual({ rejectUnauthorized: true })
+      expect(parseConnection('postgres://u:a+b@h/db?password=c+d').config.password).toBe('a+b')
     } finally {
       process.off('warning', listener)
     }
