@@ -82,6 +82,7 @@ function parseUrl(text: string): Omit<ParsedConnection, 'safe' | 'secrets'> & { 
     const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(entry)
     const [host, port] = bracketed ? [bracketed[1]!, bracketed[2]] : [entry.replace(/:[^:]*$/, ''), /:([^:]*)$/.exec(entry)?.[1]]
     if (host === '' && port !== undefined) throw new ConnectionStringError('a host is empty')
+    if (!bracketed && !/^[A-Za-z0-9._~%-]*$/.test(host)) throw new ConnectionStringError('a host has characters no host name has (percent-encode "@", ":", "/", "?" and "#" in a password)')
     return { host: decode(host, 'host'), ...(port ? { port: parsePort(port) } : {}) }
   })
   const queryAt = tail.indexOf('?')

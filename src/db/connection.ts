@@ -22,13 +22,13 @@ const CONNECTION_HINT = 'use postgres://USER@HOST:PORT/DATABASE (give the passwo
  * Errors name what is wrong, never the string itself.
  */
 export function parseConnection(text: string, what = 'database URL'): { config: ClientConfig; parsed: ParsedConnection } {
+  // Whatever the parse makes of it, what stands where a URL's password would (up to the last "@")
+  // is remembered too: a password with raw "/", "?", "#" or spaces must not survive in any form.
+  rememberSecret(/^postgres(?:ql)?:\/\/[^:@/]*:(.*)@/is.exec(text.trim())?.[1])
   let parsed: ParsedConnection
   try {
     parsed = parseConnectionString(text)
   } catch (error) {
-    // Unparsed, the password is unknown: remember what stands where a URL's password would.
-    const userinfo = /^postgres(?:ql)?:\/\/[^:@]*:(.*)@/is.exec(text.trim())
-    rememberSecret(userinfo?.[1])
     if (error instanceof ConnectionStringError) throw usageError(`invalid ${what}: ${error.message}`, CONNECTION_HINT)
     throw error
   }

@@ -190,3 +190,54 @@ describe('servers are identified by cluster', () => {
     expect(plan.notRemoved[0]!.finish).toContain(`psql "$TWO_URL" -c 'DROP DATABASE IF EXISTS "janua_x__shared" WITH (FORCE)'`)
   })
 })
+
+describe('property: no generated password survives parsing, rebuilding or redaction', () => {
+  // A seeded generator (no dependency): the seed is printed with any failure.
+  const seed = Number(process.env.JANUA_PROPERTY_SEED ?? 20261130)
+  let state = seed
+  // mulberry32
+  const next = () => {
+    state = (state + 0x6d2b79f5) | 0
+    let t = Math.imul(state ^ (state >>> 15), 1 | state)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const printable = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('')
+  const special = '@:/?#% \'"\\&;='
+  const password = () => {
+    const length = 6 + Math.floor(next() * 14)
+    let out = 'Z'
+    for (let i = 1; i < length; i++) out += next() < 0.4 ? special[Math.floor(next() * special.length)] : printable[Math.floor(next() * printable.length)]
+    return out
+  }
+
+  it('URL (encoded), ?password=, key=value: the password is whole in the config and absent from the rebuilt string', () => {
+    for (let run = 0; run < 400; run++) {
+      const pw = password()
+      const forms = [
+        `postgres://u:${encodeURIComponent(pw)}@127.0.0.1:5432/db`,
+        `postgres://u@127.0.0.1:5432/db?sslmode=disable&password=${encodeURIComponent(pw)}`,
+        `host=127.0.0.1 port=5432 user=u password='${pw.replace(/[\\']/g, '\\$&')}' dbname=db`,
+      ]
+      for (const text of forms) {
+        const { config, parsed } = parseConnection(text)
+        expect(config.password, `seed ${seed}, ${JSON.stringify(pw)} in ${text}`).toBe(pw)
+        expect(parsed.safe.includes(pw) || parsed.safe.includes(encodeURIComponent(pw)), `seed ${seed}, ${JSON.stringify(pw)}`).toBe(false)
+        expect(redactAll(`${text} ${JSON.stringify({ text })}`), `seed ${seed}, ${JSON.stringify(pw)}`).not.toContain(pw)
+      }
+    }
+  })
+
+  it('a raw (unencoded) password, parsed or not, never survives the redaction of the text that held it', () => {
+    for (let run = 0; run < 400; run++) {
+      const pw = password()
+      const text = `postgres://u:${pw}@127.0.0.1:5432/db`
+      try {
+        parseConnection(text)
+      } catch (error) {
+        expect(redactAll((error as Error).message), `seed ${seed}`).not.toContain(pw)
+      }
+      expect(redactAll(`audit: ${text}`), `seed ${seed}, ${JSON.stringify(pw)}`).not.toContain(pw)
+    }
+  })
+})
