@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import type pg from 'pg'
+import { passwordFromEnvironment } from './pgpass.js'
 
 /**
  * Connection strings are parsed once, here, into their parts. What janua stores and prints is
@@ -199,6 +200,8 @@ export function toClientConfig(parsed: ParsedConnection): pg.ClientConfig {
   if (parsed.user ?? params.get('user')) config.user = parsed.user ?? params.get('user')
   if (parsed.database ?? params.get('dbname')) config.database = parsed.database ?? params.get('dbname')
   if (parsed.password !== undefined) config.password = parsed.password
+  // Asked for only when the server wants a password; node-postgres passes the final host, port, database and user.
+  else config.password = ((target: Parameters<typeof passwordFromEnvironment>[0]) => passwordFromEnvironment(target)) as unknown as () => string
   if (params.has('application_name')) config.application_name = params.get('application_name')
   if (params.has('options')) config.options = params.get('options')
   if (params.has('connect_timeout')) {

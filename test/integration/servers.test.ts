@@ -267,6 +267,25 @@ describe('many servers', () => {
     expect((await db.query(`select 1 from janua.servers where name = 'm1'`)).rowCount).toBe(0)
   })
 
+  it('a URL without a password takes it from the password file (PGPASSFILE), with no Node warning', async () => {
+    await onTwo('create database pp_db')
+    const passDir = fs.mkdtempSync(path.join(os.tmpdir(), 'janua-pgpass-'))
+    const passfile = path.join(passDir, 'pgpass')
+    fs.writeFileSync(passfile, `127.0.0.1:${new URL(twoUrl).port}:*:postgres:${twoPassword.replace(/[\\:]/g, '\\$&')}\n`, { mode: 0o600 })
+    try {
+      const ppEnv = { ...env(), PGPASSFILE: passfile, PGPASSWORD: undefined, JANUA_SECRET_KEY: undefined }
+      const added = await runCli(['server', 'add', 'pp', withDatabase(twoUrl, 'pp_db').replace(/:[^:@/]*@/, '@'), '--json'], { env: ppEnv })
+      expect(added.code, added.stdout + added.stderr).toBe(0)
+      expect(added.json.passwordStored).toBe(false)
+      expect(added.stderr).not.toMatch(/warning/i)
+      const list = await runCli(['server', 'list', '--check', '--json'], { env: ppEnv })
+      expect(list.json.servers.find((s: { name: string }) => s.name === 'pp')).toMatchObject({ reachable: true })
+      expect(list.stderr).not.toMatch(/warning/i)
+    } finally {
+      fs.rmSync(passDir, { recursive: true, force: true })
+    }
+  })
+
   it('never shows a server password in any output of the suite, journal, audit log or servers column', async () => {
     const everything = allOutput.join('\n')
     expect(everything.length).toBeGreaterThan(1000)

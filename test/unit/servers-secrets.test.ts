@@ -1,4 +1,8 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { passwordFromEnvironment } from '../../src/db/pgpass.js'
 import { parseConnection } from '../../src/db/connection.js'
 import { parseConnectionString, toClientConfig } from '../../src/db/connection-string.js'
 import { redactAll, rememberSecret } from '../../src/db/redact.js'
@@ -57,7 +61,8 @@ describe('connection strings: parsed once, rebuilt without the password', () => 
   it('a key=value string keeps no literal mask that could win over the stored password', () => {
     const { parsed } = parseConnection('host=h user=u password=KVSECRET dbname=d')
     expect(parsed.safe).toBe('host=h user=u dbname=d')
-    expect(toClientConfig(parseConnectionString(parsed.safe)).password).toBeUndefined()
+    expect(parseConnectionString(parsed.safe).password).toBeUndefined()
+    expect(typeof toClientConfig(parseConnectionString(parsed.safe)).password).toBe('function')
   })
 
   it('sslmode follows libpq (require: encrypted, not verified) and prints no warning', () => {
@@ -239,5 +244,40 @@ describe('property: no generated password survives parsing, rebuilding or redact
       }
       expect(redactAll(`audit: ${text}`), `seed ${seed}, ${JSON.stringify(pw)}`).not.toContain(pw)
     }
+  })
+})
+
+describe('a password from PGPASSWORD or the password file, read by janua (no node-postgres deprecation warning)', () => {
+  const saved = { PGPASSWORD: process.env.PGPASSWORD, PGPASSFILE: process.env.PGPASSFILE }
+  afterEach(() => {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key]
+      else process.env[key] = value
+    }
+  })
+  const target = { host: 'db.internal', port: 5433, database: 'app', user: 'janua' }
+
+  it('matches host, port, database and user, with wildcards and escapes', () => {
+    delete process.env.PGPASSWORD
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'janua-pgpass-'))
+    const file = path.join(dir, 'pgpass')
+    fs.writeFileSync(file, '# comment\nother:5433:app:janua:wrong\ndb.internal:*:*:janua:PgPass\\:SECRET\n', { mode: 0o600 })
+    process.env.PGPASSFILE = file
+    try {
+      expect(passwordFromEnvironment(target)).toBe('PgPass:SECRET')
+      expect(passwordFromEnvironment({ ...target, user: 'nobody' })).toBeUndefined()
+      expect(redactAll('failed with PgPass:SECRET')).not.toContain('SECRET')
+      fs.chmodSync(file, 0o644)
+      expect(codeOf(() => passwordFromEnvironment(target))).toBe(2)
+      process.env.PGPASSFILE = path.join(dir, 'missing')
+      expect(passwordFromEnvironment(target)).toBeUndefined()
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('PGPASSWORD wins, as in libpq', () => {
+    process.env.PGPASSWORD = 'EnvSECRET'
+    expect(passwordFromEnvironment(target)).toBe('EnvSECRET')
   })
 })
