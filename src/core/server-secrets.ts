@@ -21,8 +21,6 @@ function secretKey(): Buffer | undefined {
   return key
 }
 
-export const canStoreInlinePasswords = (): boolean => secretKey() !== undefined
-
 /** Encrypts a server's password for janua.servers.password; refuses when no key is set. */
 export function sealServerPassword(server: string, password: string): string {
   const key = secretKey()
