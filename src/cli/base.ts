@@ -10,6 +10,19 @@ import { lockWaitLine } from './lock-timeout.js'
 import { colour, configureColour } from './output.js'
 import { parseErrorLine } from './parse-error.js'
 
+let stderrRedacted = false
+/**
+ * Progress renderers and warnings write to stderr directly: every chunk there goes through the
+ * last redaction pass too (stdout is written only by say and logJson, which redact).
+ */
+function redactStderr(): void {
+  if (stderrRedacted) return
+  stderrRedacted = true
+  const write = process.stderr.write.bind(process.stderr) as (chunk: unknown, ...rest: unknown[]) => boolean
+  process.stderr.write = ((chunk: unknown, ...rest: unknown[]) =>
+    write(typeof chunk === 'string' ? redactAll(chunk) : chunk instanceof Uint8Array ? redactAll(Buffer.from(chunk).toString('utf8')) : chunk, ...rest)) as typeof process.stderr.write
+}
+
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof JanuaCommand)['baseFlags'] & T['flags']>
 
 /**
@@ -33,6 +46,7 @@ export abstract class JanuaCommand extends Command {
   async init(): Promise<void> {
     await super.init()
     configureColour(this.jsonEnabled())
+    redactStderr()
   }
 
   /**
@@ -90,8 +104,9 @@ export abstract class JanuaCommand extends Command {
     await super.finally(error)
   }
 
+  /** The one JSON document: every string in it goes through the last redaction pass. */
   logJson(json: unknown): void {
-    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`)
+    process.stdout.write(`${JSON.stringify(json, (_key, value: unknown) => (typeof value === 'string' ? redactAll(value) : value), 2)}\n`)
   }
 
   /** A warning for people on stderr (the result under --json carries the same facts). */

@@ -1,14 +1,14 @@
 import os from 'node:os'
 import pg from 'pg'
-import { Connections, parseDatabaseUrl, withClient, type ClientConfig } from '../db/connection.js'
+import { Connections, parseConnection, parseDatabaseUrl, withClient, type ClientConfig } from '../db/connection.js'
 import { translateError } from '../db/errors.js'
 import { DEFAULT_LOCK_TIMEOUT_MS, type LockWait } from '../db/locks.js'
-import { redact } from '../db/redact.js'
 import { ident } from '../sql/ident.js'
 import { ensureEmbedded } from './embedded.js'
 import { resolveSettings, type Settings, type SettingsInput } from './config.js'
 import { loadTemplates, type TemplateSet } from './templates.js'
 import { JanuaError, usageError } from './errors.js'
+import { openServerPassword } from './server-secrets.js'
 
 export const EMBEDDED_DATABASE = 'janua'
 
@@ -35,15 +35,20 @@ export class Janua {
       url = embedded.url.replace(/\/postgres$/, `/${EMBEDDED_DATABASE}`)
       await ensureDatabase(parseDatabaseUrl(embedded.url), EMBEDDED_DATABASE)
     }
-    const primary = parseDatabaseUrl(url)
+    const { config: primary, parsed } = parseConnection(url)
     const janua: Janua = new Janua(settings, new Connections(primary, (name: string) => janua.serverConfig(name)), url)
     try {
       await withClient(janua.conn.primaryPool(), (c) => c.query('select 1'))
     } catch (error) {
       await janua.close()
-      throw translateError(error, `connecting to ${redact(url)} (from ${settings.urlSource})`)
+      throw translateError(error, `connecting to ${parsed.safe} (from ${settings.urlSource})`)
     }
     return janua
+  }
+
+  /** The primary's URL as it may be shown and stored: rebuilt without its password. */
+  get primarySafeUrl(): string {
+    return parseConnection(this.primaryUrl).parsed.safe
   }
 
   get templates(): TemplateSet {
@@ -74,7 +79,8 @@ export class Janua {
     const url = row.url_env ? process.env[row.url_env] : row.url
     if (!url) throw new JanuaError(`server "${name}" is configured from $${row.url_env}, which is not set`, 5, `export ${row.url_env}=postgres://...`)
     const config = parseDatabaseUrl(url)
-    if (row.password && !config.password) config.password = row.password
+    // The password janua keeps apart wins: the stored URL never holds one (older rows may hold a mask).
+    if (row.password) config.password = openServerPassword(name, row.password)
     return config
   }
 

@@ -1,8 +1,8 @@
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
-import { parseIntoClientConfig } from 'pg-connection-string'
 import type { ControlPlane } from './schema.js'
-import { rememberSecret, redact } from './redact.js'
+import { rememberSecret } from './redact.js'
+import { ConnectionStringError, parseConnectionString, toClientConfig, type ParsedConnection } from './connection-string.js'
 import { translateError, usageError } from './errors.js'
 
 // int8 (counts, bigserial ids) as strings would leak into JSON as "12": parse to number when safe.
@@ -13,42 +13,38 @@ pg.types.setTypeParser(20, (v) => {
 
 export type ClientConfig = pg.ClientConfig
 
-const KEY_VALUE_NAMES: Record<string, keyof ClientConfig> = {
-  host: 'host', hostaddr: 'host', port: 'port', dbname: 'database', user: 'user', password: 'password',
-  application_name: 'application_name', connect_timeout: 'connectionTimeoutMillis',
-}
+const CONNECTION_HINT = 'use postgres://USER@HOST:PORT/DATABASE (give the password in the environment, e.g. --url-env, or in ~/.pgpass) or libpq key=value pairs'
 
-/** libpq's key=value form (`host=db port=5432 user=u password='p w' dbname=app`). */
-function parseKeyValue(text: string): ClientConfig {
-  const config: Record<string, unknown> = {}
-  const pattern = /\s*([a-z_]+)\s*=\s*('((?:[^'\\]|\\.)*)'|(\S+))/gy
-  let match: RegExpExecArray | null
-  let end = 0
-  while ((match = pattern.exec(text))) {
-    end = pattern.lastIndex
-    const value = match[3] !== undefined ? match[3].replace(/\\(.)/g, '$1') : match[4]!
-    const key = match[1]!
-    if (key === 'sslmode') config.ssl = value === 'disable' ? false : value === 'require' ? { rejectUnauthorized: false } : value !== 'prefer' && value !== 'allow'
-    else if (KEY_VALUE_NAMES[key]) config[KEY_VALUE_NAMES[key]] = key === 'port' ? Number(value) : key === 'connect_timeout' ? Number(value) * 1000 : value
-    else throw new Error(`unknown connection parameter "${key}"`)
+/**
+ * Parses a connection string once: its node-postgres config, and its parts (whose `safe` string
+ * has no password, for storing and printing). Every secret in it is remembered for redaction.
+ * Errors name what is wrong, never the string itself.
+ */
+export function parseConnection(text: string, what = 'database URL'): { config: ClientConfig; parsed: ParsedConnection } {
+  // Whatever the parse makes of it, what stands where a URL's password would (up to the last "@")
+  // is remembered too: a password with raw "/", "?", "#" or spaces must not survive in any form.
+  rememberSecret(/^postgres(?:ql)?:\/\/[^:@/]*:(.*)@/is.exec(text.trim())?.[1])
+  let parsed: ParsedConnection
+  try {
+    parsed = parseConnectionString(text)
+  } catch (error) {
+    if (error instanceof ConnectionStringError) throw usageError(`invalid ${what}: ${error.message}`, CONNECTION_HINT)
+    throw error
   }
-  if (text.slice(end).trim() !== '') throw new Error('cannot parse it as key=value pairs')
-  return config as ClientConfig
+  for (const secret of parsed.secrets) rememberSecret(secret)
+  if (parsed.form === 'url' && !parsed.hosts.some((h) => h.host) && !parsed.params.some(([key]) => key === 'host')) {
+    throw usageError(`invalid ${what} ${parsed.safe}: it names no host`, CONNECTION_HINT)
+  }
+  try {
+    return { config: toClientConfig(parsed), parsed }
+  } catch (error) {
+    if (error instanceof ConnectionStringError) throw usageError(`invalid ${what} ${parsed.safe}: ${error.message}`, CONNECTION_HINT)
+    throw error
+  }
 }
 
 export function parseDatabaseUrl(url: string): ClientConfig {
-  const isUrl = /^postgres(ql)?:\/\//i.test(url)
-  if (!isUrl && !/^\s*[a-z_]+\s*=/.test(url)) {
-    throw usageError(`invalid database URL ${redact(url)}`, 'use postgres://USER@HOST:PORT/DATABASE, with :PASSWORD after USER if needed (or libpq key=value pairs)')
-  }
-  let config: ClientConfig
-  try {
-    config = isUrl ? parseIntoClientConfig(url) : parseKeyValue(url)
-  } catch (error) {
-    throw usageError(`invalid database URL ${redact(url)}: ${redact((error as Error).message)}`, 'use postgres://USER@HOST:PORT/DATABASE, with :PASSWORD after USER if needed (or libpq key=value pairs)')
-  }
-  rememberSecret(typeof config.password === 'string' ? config.password : undefined)
-  return config
+  return parseConnection(url).config
 }
 
 /**
