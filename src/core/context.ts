@@ -1,6 +1,6 @@
 import os from 'node:os'
 import pg from 'pg'
-import { Connections, parseConnection, parseDatabaseUrl, withClient, type ClientConfig } from '../db/connection.js'
+import { Connections, endQuietly, parseConnection, parseDatabaseUrl, withClient, type ClientConfig } from '../db/connection.js'
 import { translateError } from '../db/errors.js'
 import { DEFAULT_LOCK_TIMEOUT_MS, type LockWait } from '../db/locks.js'
 import { ident } from '../sql/ident.js'
@@ -103,6 +103,6 @@ async function ensureDatabase(server: ClientConfig, database: string): Promise<v
   } catch (error) {
     throw translateError(error, 'preparing the embedded PostgreSQL')
   } finally {
-    await client.end().catch(() => {})
+    await endQuietly(client)
   }
 }

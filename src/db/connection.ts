@@ -125,7 +125,7 @@ export class Connections {
     const pool = this.pools.get(key)
     if (pool) {
       this.pools.delete(key)
-      await pool.end().catch(() => {})
+      await endQuietly(pool)
     }
   }
 
@@ -133,7 +133,7 @@ export class Connections {
     const pools = [...this.pools.values()]
     this.pools.clear()
     this.kysely = undefined
-    await Promise.all(pools.map((p) => p.end().catch(() => {})))
+    await Promise.all(pools.map((p) => endQuietly(p)))
   }
 }
 
@@ -163,7 +163,33 @@ export async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<
     await client.query('commit')
     return result
   } catch (error) {
-    await client.query('rollback').catch(() => {})
+    await rollbackQuietly(client)
     throw error
+  }
+}
+
+/**
+ * Ends a session or a pool whose work is finished or has failed. Ending cannot lose data, and the
+ * caller reports the error that matters; a failure while closing is not one (the connection is
+ * gone either way).
+ */
+export async function endQuietly(closable: { end(): Promise<void> }): Promise<void> {
+  try {
+    await closable.end()
+  } catch {
+    // see above
+  }
+}
+
+/**
+ * Rolls back a transaction being given up because of an error. If even the rollback fails, the
+ * connection is gone and its transaction with it: nothing is left to undo, and the caller reports
+ * the error that made it give up.
+ */
+export async function rollbackQuietly(client: pg.ClientBase): Promise<void> {
+  try {
+    await client.query('rollback')
+  } catch {
+    // see above
   }
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { usageError } from '../core/errors.js'
+import { usageError } from './errors.js'
 import { rememberSecret } from './redact.js'
 
 /**

@@ -70,7 +70,7 @@ export function fleetProgress(mode: ProgressMode, label: string): FleetProgress 
     },
     rendererOptions: { persistentOutput: true, outputBar: 10 },
   }], { renderer: 'default', rendererOptions: { collapseSubtasks: false }, exitOnError: false })
-  const running = list.run().catch(() => {})
+  const running = list.run().catch(() => undefined) // a failed placement is in the report; listr only draws it
   return {
     start(total) {
       setTitle(line(label, 0, 0, total, startedAt))

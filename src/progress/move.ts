@@ -4,8 +4,11 @@ import type { ProgressMode } from './fleet.js'
 
 const STEP_TITLES: Record<string, string> = {
   prepared: 'prepare the target placement',
-  fenced: 'fence the tenant\'s writes',
+  capturing: 'capture the tenant\'s writes',
   copied: 'copy the tenant\'s tables',
+  'caught-up': 'catch up with the tenant\'s writes',
+  fenced: 'fence the tenant\'s writes',
+  drained: 'drain the last writes',
   verified: 'verify row counts and checksums',
   switched: 'switch the placement',
   'source-removed': 'remove the source',
@@ -24,6 +27,7 @@ export function moveProgress(mode: ProgressMode): { onEvent: (e: MoveEvent) => v
     return {
       onEvent(e) {
         if (e.type === 'table') process.stderr.write(`  ${tableLine(e)}\n`)
+        else if (e.type === 'round') process.stderr.write(`  ${e.phase} round: ${e.entries} logged change(s), ${e.keys} row(s) replaced in ${e.ms} ms\n`)
         else if (e.type === 'step' && e.step !== 'copy-table') process.stderr.write(`${e.state === 'start' ? '…' : '✔'} ${STEP_TITLES[e.step] ?? e.step}\n`)
       },
       async finish() {},
@@ -33,7 +37,8 @@ export function moveProgress(mode: ProgressMode): { onEvent: (e: MoveEvent) => v
     let resolve!: () => void
     let reject!: (e: unknown) => void
     const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)))
-    promise.catch(() => {})
+    // Marks the rejection handled: listr shows the failed step, the command reports the error.
+    promise.catch(() => undefined)
     return [s, { promise, resolve, reject, started: false }]
   }))
   const outputs = new Map<string, (text: string) => void>()
@@ -49,13 +54,14 @@ export function moveProgress(mode: ProgressMode): { onEvent: (e: MoveEvent) => v
       await gates.get(step)!.promise
     },
     rendererOptions: { persistentOutput: true },
-  })), { concurrent: false, exitOnError: true, rendererOptions: { collapseSubtasks: false } }).run().catch(() => {})
+  })), { concurrent: false, exitOnError: true, rendererOptions: { collapseSubtasks: false } }).run().catch(() => undefined) // the failure is reported by the command
   let running: Promise<unknown> | undefined
   let current = 'prepared'
   return {
     onEvent(e) {
       running ??= start()
       if (e.type === 'table') outputs.get('copied')?.(tableLine(e))
+      else if (e.type === 'round') outputs.get(e.phase === 'drain' ? 'drained' : 'caught-up')?.(`${e.entries} logged change(s), ${e.keys} row(s) in ${e.ms} ms`)
       else if (e.type === 'step' && e.step !== 'copy-table') {
         // Steps a resumed move already did are done at once.
         for (const s of STEPS.slice(0, STEPS.indexOf(e.step))) gates.get(s)!.resolve()

@@ -118,15 +118,4 @@ export async function writeSequences(client: pg.ClientBase, schema: string, stat
   }
 }
 
-/**
- * Ends a transaction that is being given up because of an error. If even the rollback fails, the
- * connection is gone and its transaction with it: nothing is left to undo, and the caller reports
- * the error that made it give up, which is the one that matters.
- */
-export async function abandonTransaction(client: pg.ClientBase): Promise<void> {
-  try {
-    await client.query('rollback')
-  } catch {
-    // see above: a dead connection has no transaction left
-  }
-}
+export { rollbackQuietly as abandonTransaction } from '../../db/connection.js'
