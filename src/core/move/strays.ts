@@ -1,0 +1,42 @@
+import type pg from 'pg'
+import { CAPTURE_SCHEMA } from './capture.js'
+
+/**
+ * janua's move objects found in a database: capture log tables and capture or fence triggers,
+ * each tagged with the 16-hex prefix of its tenant's id. One catalog query per database.
+ */
+export interface MoveObject {
+  kind: 'capture-log' | 'capture-trigger' | 'fence-trigger'
+  /** schema.table */
+  object: string
+  tenantPrefix: string
+}
+
+export async function moveObjectsIn(client: pg.ClientBase): Promise<MoveObject[]> {
+  const { rows } = await client.query<{ kind: MoveObject['kind']; object: string; prefix: string }>(
+    `select 'capture-log' as kind, n.nspname || '.' || c.relname as object, substr(c.relname, 5) as prefix
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = $1 and c.relkind = 'r' and c.relname like 'log\\_%'
+     union all
+     select case when t.tgname like 'janua\\_capture\\_%' then 'capture-trigger' else 'fence-trigger' end,
+            n.nspname || '.' || c.relname || ' (' || t.tgname || ')',
+            regexp_replace(t.tgname, '^janua_(capture|fence)_', '')
+       from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
+      where not t.tgisinternal and (t.tgname like 'janua\\_capture\\_%' or t.tgname like 'janua\\_fence\\_%')
+      order by 2`,
+    [CAPTURE_SCHEMA],
+  )
+  return rows.map((r) => ({ kind: r.kind, object: r.object, tenantPrefix: r.prefix }))
+}
+
+/**
+ * Pure: the objects that belong to no running move and to no kept source. A capture trigger or log
+ * left behind slows every write of that table (and a log grows forever); a fence left behind
+ * refuses a tenant's writes. `running` and `kept` are tenant ids.
+ */
+export function strayMoveObjects(objects: MoveObject[], running: string[], kept: string[]): MoveObject[] {
+  const prefix = (id: string) => id.replaceAll('-', '').slice(0, 16)
+  const moving = new Set(running.map(prefix))
+  const keeping = new Set(kept.map(prefix))
+  return objects.filter((o) => !moving.has(o.tenantPrefix) && !(o.kind === 'fence-trigger' && keeping.has(o.tenantPrefix)))
+}
