@@ -182,7 +182,7 @@ export async function applyRound(
 /** Primary key columns of the placement's tables (tables without one are absent). */
 export async function primaryKeys(client: pg.ClientBase, schema: string): Promise<Map<string, string[]>> {
   const { rows } = await client.query<{ table: string; columns: string[] }>(
-    `select c.relname as table, array_agg(a.attname order by k.ord) as columns
+    `select c.relname as table, array_agg(a.attname::text order by k.ord) as columns
        from pg_index i
        join pg_class c on c.oid = i.indrelid
        join pg_namespace n on n.oid = c.relnamespace
