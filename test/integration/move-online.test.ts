@@ -5,6 +5,7 @@ import { Janua } from '../../src/core/context.js'
 import { initDb } from '../../src/core/control-plane.js'
 import { MOVE_STEPS, moveTenant } from '../../src/core/move/move.js'
 import { createTenant, getTenant, type Tenant } from '../../src/core/tenants.js'
+import { verifyFleet } from '../../src/core/verify.js'
 import { runCli } from '../helpers/cli.js'
 import { freshDatabase, type TestDatabase } from '../helpers/db.js'
 import { templateFolder } from '../helpers/foundation.js'
@@ -105,15 +106,17 @@ describe('online tenant move with a concurrent writer', () => {
     await db?.drop()
   })
 
-  it.each(DIRECTIONS)('moves a tenant %s -> %s online while it writes: every committed write at the target, only 55000 seen', async (from, to) => {
+  it.each(DIRECTIONS)('moves a tenant %s -> %s online while it writes: every committed write at the target, only 55000 seen', async (from: (typeof DIRECTIONS)[number][0], to: (typeof DIRECTIONS)[number][1]) => {
     const slug = `on-${from}-${to}`
     const tenant = await seeded(slug, from)
     const before = await baseRows(tenant.placement, tenant.id)
     const writer = writerFor(tenant.id)
     let report: Awaited<ReturnType<typeof moveTenant>>
+    const steps: string[] = []
     try {
       await writer.commits(30) // rows that exist before the copy, then change during it
-      report = await moveTenant(janua, { slug, to })
+      const t0 = Date.now()
+      report = await moveTenant(janua, { slug, to, onEvent: (e) => { if (e.type !== 'table') steps.push(`${Date.now() - t0}ms ${e.type === 'step' ? `${e.step} ${e.state}` : `${e.phase} round ${e.entries} entries`}`) } })
       await writer.commits(10) // and writes at the target after the switch
     } finally {
       await writer.stop()
@@ -133,7 +136,9 @@ describe('online tenant move with a concurrent writer', () => {
     if (from === 'database') expect((await db.query('select 1 from pg_database where datname = $1', [tenant.placement.database])).rowCount).toBe(0)
     expect(await captureLeftovers([db.name, tenant.placement.database, now.database])).toEqual([])
     expect((await snapshotTenant(db.admin, neighbour.placement, neighbour.id)).tables).toEqual(neighbourBefore.tables)
-    console.log(`${from} -> ${to}: fencedMs ${report.fencedMs} (${JSON.stringify(report.fence)}), writer: ${writer.stats.committed} commits, ${writer.stats.fenced} fenced retries, longest gap ${writer.stats.longestGapMs} ms, stale ${writer.stats.stale}`)
+    const verdict = await verifyFleet(janua)
+    expect(verdict.placements.flatMap((p) => p.findings)).toEqual([])
+    console.log(`${from} -> ${to}: fencedMs ${report.fencedMs} (${JSON.stringify(report.fence)}), writer: ${writer.stats.committed} commits, ${writer.stats.fenced} fenced retries, longest gap ${writer.stats.longestGapMs} ms, stale ${writer.stats.stale}; move ${report.durationMs} ms: ${steps.join(', ')}`)
   })
 
   const KILL_POINTS = ['capturing', 'copied', 'caught-up', 'fenced', 'drained'] as const
@@ -141,7 +146,7 @@ describe('online tenant move with a concurrent writer', () => {
     for (const p of KILL_POINTS) expect(MOVE_STEPS).toContain(p)
   })
 
-  it.each(KILL_POINTS)('killed (SIGKILL) after %s while the tenant writes: --resume loses and duplicates nothing; --abort leaves no capture behind', async (point) => {
+  it.each(KILL_POINTS)('killed (SIGKILL) after %s while the tenant writes: --resume loses and duplicates nothing; --abort leaves no capture behind', async (point: (typeof KILL_POINTS)[number]) => {
     for (const finish of ['--resume', '--abort'] as const) {
       const slug = `ok-${point}-${finish.slice(2)}`
       // one direction per kill point and finish, so every source kind is killed at some step
