@@ -18,9 +18,18 @@
 //   3. moveTenant(janua, { slug, to }) (CHECKPOINT first): report.copyMs, fencedMs, durationMs,
 //      tables[].copyMs / rows / bytes.
 //
+// Online move (issue 12): during every timed move a writer (a worker thread with its own event loop
+// and connections) inserts and updates the mover's users as the app role at the placement the
+// control plane names before each transaction, retrying on SQLSTATE 55000 (the fence); the bench
+// reports the longest gap between its successful writes beside fencedMs. After A and B (online,
+// trigger capture), the same tenant is moved back to shared and again to a database with
+// --capture none (R, C: the offline move, fenced for the whole copy) for the comparison. Target:
+// writes blocked under 1 s whatever the size.
+//
 // Environment: JANUA_BENCH_DATABASE_URL (server; default postgres://postgres@127.0.0.1:5432/postgres),
-// BENCH_ROWS (1000000), BENCH_OTHER_ROWS (BENCH_ROWS / 10), BENCH_PIPE_PLAIN (1).
+// BENCH_ROWS (1000000), BENCH_OTHER_ROWS (BENCH_ROWS / 10), BENCH_PIPE_PLAIN (1), BENCH_OFFLINE (1: run R and C).
 import os from 'node:os'
+import { Worker } from 'node:worker_threads'
 import pg from 'pg'
 import {
   benchWorkspace, buildFleet, createBenchDatabase, fmtMs, fmtS, intEnv, log, now, qi, ql, query, redactUrl, round, runCleanups,
@@ -40,6 +49,132 @@ async function withClient(url, fn) {
   } finally {
     await client.end().catch(() => {})
   }
+}
+
+const WRITER_TARGET_MS = 1000
+
+// The writer: CommonJS run by a worker thread (eval), so that its gaps are the database's and not
+// this process's event loop's (the move streams COPY in the main thread).
+const WRITER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads')
+const pg = require('node:module').createRequire(workerData.base)('pg')
+const { serverUrl, controlUrl, tenantId, appRole } = workerData
+const qi = (n) => '"' + String(n).replaceAll('"', '""') + '"'
+const withDb = (url, db) => { const u = new URL(url); u.pathname = '/' + encodeURIComponent(db); return u.toString() }
+let stop = false
+parentPort.on('message', (m) => { if (m === 'stop') stop = true })
+;(async () => {
+  const control = new pg.Client({ connectionString: controlUrl, application_name: 'janua-bench-writer' })
+  await control.connect()
+  const clients = new Map()
+  const own = []
+  const started = performance.now()
+  let last = started, longest = 0, longestAt = 0, commits = 0, inserts = 0, updates = 0, fenced = 0, errorCount = 0, stale = 0
+  const errors = []
+  const staleErrors = []
+  const placements = []
+  while (!stop) {
+    const { rows } = await control.query('select p.database, p.schema from janua.tenants t join janua.placements p on p.id = t.placement_id where t.id = $1', [tenantId])
+    const where = rows[0]
+    const key = where.database + '/' + where.schema
+    if (!placements.includes(key)) placements.push(key)
+    let c = clients.get(where.database)
+    try {
+      if (!c) {
+        c = new pg.Client({ connectionString: withDb(serverUrl, where.database), application_name: 'janua-bench-writer' })
+        const db = where.database
+        c.on('error', () => clients.delete(db))
+        await c.connect()
+        clients.set(db, c)
+      }
+      await c.query("begin; set local role " + qi(appRole) + "; set local search_path = " + qi(where.schema) + "; select set_config('app.current_tenant', '" + tenantId + "', true)")
+      const insert = own.length < 100 || Math.random() < 0.5
+      if (insert) {
+        const r = await c.query("insert into users (tenant_id, email, display_name) values ($1, 'bw-' || gen_random_uuid() || '@example.test', 'v0') returning id", [tenantId])
+        await c.query('commit')
+        own.push(r.rows[0].id)
+        inserts++
+      } else {
+        await c.query('update users set display_name = $2, updated_at = now() where id = $1', [own[Math.floor(Math.random() * own.length)], 'v' + commits])
+        await c.query('commit')
+        updates++
+      }
+      const t = performance.now()
+      if (t - last > longest) { longest = t - last; longestAt = last - started }
+      last = t
+      commits++
+    } catch (e) {
+      if (c) await c.query('rollback').catch(() => undefined)
+      if (e.code === '55000') fenced++
+      else {
+        // The placement read before the transaction was stale (the move switched and removed the
+        // source in between): a routing race of this writer, retried at the new placement.
+        const again = (await control.query('select p.database, p.schema from janua.tenants t join janua.placements p on p.id = t.placement_id where t.id = $1', [tenantId])).rows[0]
+        if (again.database + '/' + again.schema !== key) { stale++; if (staleErrors.length < 3) staleErrors.push((e.code || 'no sqlstate') + ' at ' + key + ': ' + e.message) }
+        else { errorCount++; if (errors.length < 5) errors.push((e.code || 'no sqlstate') + ' at ' + key + ': ' + e.message) }
+      }
+      await new Promise((r) => setTimeout(r, 2))
+    }
+  }
+  const t = performance.now()
+  if (t - last > longest) { longest = t - last; longestAt = last - started }
+  for (const c of [control, ...clients.values()]) await c.end().catch(() => undefined)
+  parentPort.postMessage({ commits, inserts, updates, fenced, errorCount, errors, stale, staleErrors, longestGapMs: longest, longestGapStartMs: longestAt, runMs: t - started, placements })
+})().catch((e) => parentPort.postMessage({ crashed: String(e && e.stack || e) }))
+`
+
+/** Starts the writer; stop() resolves with its figures. */
+function startWriter({ server, controlUrl, tenantId, appRole }) {
+  const worker = new Worker(WRITER_SOURCE, { eval: true, workerData: { base: import.meta.url, serverUrl: server, controlUrl, tenantId, appRole } })
+  const done = new Promise((resolve, reject) => {
+    worker.once('message', (m) => (m.crashed ? reject(new Error(`writer crashed: ${m.crashed}`)) : resolve(m)))
+    worker.once('error', reject)
+  })
+  return {
+    async stop() {
+      worker.postMessage('stop')
+      const figures = await done
+      await worker.terminate()
+      return figures
+    },
+  }
+}
+
+/**
+ * One timed move of the mover with the writer running: quiesce, writer on for `leadMs`, the move,
+ * the writer off. The gap is measured over the writer's whole run (a move that blocks writes
+ * shows as one long gap).
+ */
+async function timedMove(dist, ctx, { label, slug, tenantId, to, capture, leadMs = 1000 }) {
+  const { janua, server, controlUrl } = ctx
+  await quiesce(server)
+  const load = os.loadavg()[0]
+  const writer = startWriter({ server, controlUrl, tenantId, appRole: janua.appRole })
+  await new Promise((r) => setTimeout(r, leadMs))
+  log(`${label}: moveTenant(${slug}, { to: '${to}', capture: '${capture}' }) with the writer running`)
+  const t0 = now()
+  let report
+  try {
+    report = await dist.move.moveTenant(janua, {
+      slug, to, capture,
+      onEvent: (e) => {
+        if (e.type === 'table' && e.rows > 0) log(`  ${e.name}: ${e.rows} rows, ${fmtMB(e.bytes)} in ${fmtMs(e.ms)}`)
+        if (e.type === 'round') log(`  ${e.phase} round: ${e.entries} log entries, ${e.keys} keys in ${fmtMs(e.ms)}`)
+        if (e.type === 'step' && e.state === 'done') log(`  ${fmtS(now() - t0)} ${e.step}`)
+      },
+    })
+  } finally {
+    ctx.writer = await writer.stop()
+  }
+  const wallMs = now() - t0
+  const w = ctx.writer
+  if (report.step !== 'done' || report.aborted) throw new Error(`${label}: the move ended at step ${report.step}`)
+  ctx.writerInserts = (ctx.writerInserts ?? 0) + w.inserts
+  log(`${label}: copy ${fmtS(report.copyMs)}, fenced ${fmtS(report.fencedMs)} (${JSON.stringify(report.fence)}), move ${fmtS(report.durationMs)}; ` +
+    `writer: ${w.commits} commits, ${w.fenced} fenced retries, ${w.errorCount} other errors, ${w.stale} stale-route retries, longest gap ${fmtMs(w.longestGapMs)} at ${fmtS(w.longestGapStartMs - leadMs)} into the move`)
+  if (w.errorCount) log(`${label}: writer errors: ${w.errors.join(' | ')}`)
+  if (w.stale) log(`${label}: writer stale-route errors: ${w.staleErrors.join(' | ')}`)
+  return { label, report, writer: w, wallMs, load }
 }
 
 const urlOf = (server, placement) => withDatabase(server, placement.database)
@@ -121,30 +256,22 @@ async function direction(dist, ctx, { label, slug, tenantId, to, scratch, plain 
   const pipePlain = plain ? await pipeRun(`${label} (p0) psql pipe, plain`, { server, from, scratch, jobs, dstOptions: '' }) : undefined
   await truncate(urlOf(server, scratch), scratch.schema, jobs)
 
-  // 2. janua
-  await quiesce(server)
-  load.push(os.loadavg()[0])
-  log(`${label}: moveTenant(${slug}, { to: '${to}' })`)
-  const t0 = now()
-  const report = await dist.move.moveTenant(janua, {
-    slug, to,
-    onEvent: (e) => {
-      if (e.type === 'table' && e.rows > 0) log(`  ${e.name}: ${e.rows} rows, ${fmtMB(e.bytes)} in ${fmtMs(e.ms)}`)
-    },
-  })
-  const wallMs = now() - t0
-  load.push(os.loadavg()[0])
-  if (report.step !== 'done' || report.aborted) throw new Error(`${label}: the move ended at step ${report.step}`)
+  // 2. janua, online, with the writer
+  const load2 = os.loadavg()[0]
+  const moved = await timedMove(dist, ctx, { label, slug, tenantId, to, capture: 'auto' })
+  const { report, wallMs } = moved
+  load.push(load2, os.loadavg()[0])
   const copied = report.tables.filter((t) => t.mode !== 'reference')
   for (const j of jobs) {
     const t = copied.find((x) => x.name === j.name)
-    if (!t || t.rows !== j.plannedRows) throw new Error(`${label}: janua copied ${t?.rows} row(s) of ${j.name}, the plan said ${j.plannedRows}`)
+    // the writer inserts users during an online move: more rows than planned there, never fewer
+    if (!t || t.rows < j.plannedRows || (t.rows !== j.plannedRows && j.name !== 'users')) throw new Error(`${label}: janua copied ${t?.rows} row(s) of ${j.name}, the plan said ${j.plannedRows}`)
   }
   log(`${label}: janua copy ${fmtS(report.copyMs)}, fenced ${fmtS(report.fencedMs)}, move ${fmtS(report.durationMs)}`)
   const rows = copied.reduce((n, t) => n + t.rows, 0)
   const bytes = copied.reduce((n, t) => n + t.bytes, 0)
   const tablesMs = copied.reduce((n, t) => n + t.copyMs, 0)
-  return { label, plan, jobs, pipe, pipePlain, report, wallMs, load, rows, bytes, tablesMs, from, toPlacement: report.to.placement }
+  return { label, plan, jobs, pipe, pipePlain, report, wallMs, load, rows, bytes, tablesMs, from, toPlacement: report.to.placement, writer: moved.writer }
 }
 
 function directionReport(d, overheadMs) {
@@ -185,7 +312,10 @@ function directionReport(d, overheadMs) {
       netMeaningful ? (report.copyMs / netPipe <= TARGET_RATIO ? 'PASS' : 'FAIL') : '(psql start-up is most of the pipe)'],
     [`ratio on the ${big.length} tables with rows only`, (bigJanua / bigPipe).toFixed(2), '', ''],
     ...(pipePlain ? [['psql pipe (p0), plain (FK triggers firing)', fmtS(pipePlain.ms), '', '']] : []),
-    ['writes fenced (fence -> switch: copy + verify)', fmtS(report.fencedMs), '', ''],
+    [`writes fenced (fence -> switch), capture ${report.capture}`, fmtS(report.fencedMs), '', ''],
+    ['  fence acquired / drained / verified / switched (ms after the request)', report.fence ? [report.fence.acquiredMs, report.fence.drainedMs, report.fence.verifiedMs, report.fence.switchedMs].join(' / ') : '-', '', ''],
+    ['longest gap between the writer\'s successful writes', fmtS(d.writer.longestGapMs), `< ${fmtS(WRITER_TARGET_MS)}`, d.writer.longestGapMs < WRITER_TARGET_MS ? 'PASS' : 'FAIL'],
+    ['writer: commits / fenced retries / other errors', `${d.writer.commits} / ${d.writer.fenced} / ${d.writer.errorCount}`, '', d.writer.errorCount ? 'FAIL' : ''],
     ['whole move (report.durationMs)', fmtS(report.durationMs), '', ''],
     ['load average (1 min) before pipe / before janua / after', d.load.map((l) => l.toFixed(2)).join(' / '), '', ''],
     ['rows / copy stream', `${d.rows} / ${fmtMB(d.bytes)}`, '', ''],
@@ -236,11 +366,23 @@ export async function run() {
     const overheadMs = await psqlPairOverhead(server, withDatabase(server, pipeDb.placement.database))
 
     benchCpId = fleet.cpId
-    const ctx = { janua, server }
+    const ctx = { janua, server, controlUrl: db.url }
     const a = await direction(dist, ctx, { label: 'A', slug: 'mover', tenantId: mover.id, to: 'database', scratch: pipeDb.placement, plain })
     // The move deleted the mover's rows from the shared tables: vacuum them now, not during B's timed runs.
     await query(db.url, `vacuum (analyze) ${['users', 'sessions', 'audit_logs', 'analytics_events'].map((t) => `${qi(mover.placement.schema)}.${qi(t)}`).join(', ')}`)
     const b = await direction(dist, ctx, { label: 'B', slug: 'mover', tenantId: mover.id, to: 'schema', scratch: pipeSchema.placement, plain })
+
+    // The offline move of the same tenant for comparison: back to shared, then shared -> database again (A's direction).
+    const offline = []
+    if ((process.env.BENCH_OFFLINE ?? '1').trim() !== '0') {
+      offline.push(await timedMove(dist, ctx, { label: 'R', slug: 'mover', tenantId: mover.id, to: 'shared', capture: 'none' }))
+      await query(db.url, `vacuum (analyze) ${['users', 'sessions', 'audit_logs', 'analytics_events'].map((t) => `${qi(mover.placement.schema)}.${qi(t)}`).join(', ')}`)
+      offline.push(await timedMove(dist, ctx, { label: 'C', slug: 'mover', tenantId: mover.id, to: 'database', capture: 'none' }))
+    }
+    // Every insert the writer committed, over every move, is at the mover's placement now.
+    const at = (await dist.tenants.getTenant(janua, 'mover'))
+    const written = Number((await query(withDatabase(server, at.database), `select count(*)::int as n from ${qi(at.schema)}.users where tenant_id = $1 and email like 'bw-%'`, [mover.id])).rows[0].n)
+    if (written !== ctx.writerInserts) throw new Error(`the writer committed ${ctx.writerInserts} insert(s); ${written} are at ${at.database}/${at.schema}`)
 
     // The neighbour's rows are untouched, the mover's are gone from the shared placement.
     const left = (await query(db.url, `select (select count(*) from ${qi(mover.placement.schema)}.audit_logs where tenant_id = $1)::int as mover,
@@ -260,6 +402,17 @@ export async function run() {
     out.push(directionReport(a, overheadMs))
     out.push('')
     out.push(directionReport(b, overheadMs))
+    out.push('')
+    const runs = [
+      { label: 'A', report: a.report, writer: a.writer }, { label: 'B', report: b.report, writer: b.writer },
+      ...offline.map((o) => ({ label: o.label, report: o.report, writer: o.writer })),
+    ]
+    out.push(`Writes during the moves (writer: inserts and updates of mover's users as ${janua.appRole}, at the placement the control plane names, retrying on 55000). ` +
+      `${ctx.writerInserts} inserts committed over all runs, all found at the final placement.`)
+    out.push(table(['RUN', 'MOVE', 'CAPTURE', 'COPY', 'FENCED', 'LONGEST WRITE GAP', 'TOTAL', 'WRITES', 'FENCED RETRIES', 'ERRORS', `GAP < ${fmtS(WRITER_TARGET_MS)}`],
+      runs.map((r) => [r.label, `${r.report.from.isolation} -> ${r.report.to.isolation}`, r.report.capture, fmtS(r.report.copyMs), fmtS(r.report.fencedMs), fmtS(r.writer.longestGapMs),
+        fmtS(r.report.durationMs), r.writer.commits, r.writer.fenced, r.writer.errorCount, r.writer.longestGapMs < WRITER_TARGET_MS ? 'PASS' : 'FAIL']),
+    ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']))
     out.push('')
     out.push('JANUA = report.tables[].copyMs (one COPY TO STDOUT streamed into COPY FROM STDIN per table, all tables in ONE target transaction with ' +
       'session_replication_role = replica, one repeatable-read snapshot on the source). COPY STREAM = bytes of the binary COPY stream janua counted.')
@@ -290,6 +443,9 @@ export async function run() {
       rows: { mover: total, neighbour: otherTotal, spread: counts, seedMs: round(seedMs) },
       psqlPairOverheadMs: round(overheadMs, 1),
       sharedToDatabase: dirJson(a), databaseToSchema: dirJson(b),
+      moves: runs.map((r) => ({ label: r.label, from: r.report.from.isolation, to: r.report.to.isolation, capture: r.report.capture, copyMs: r.report.copyMs, fencedMs: r.report.fencedMs,
+        fence: r.report.fence, durationMs: r.report.durationMs, writer: r.writer })),
+      writerTargetMs: WRITER_TARGET_MS,
       targetRatio: TARGET_RATIO,
       pipeNote: 'separate psql sessions per table (own transaction and snapshot each); target PGOPTIONS session_replication_role=replica',
       cpId: fleet.cpId,

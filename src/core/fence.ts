@@ -1,5 +1,7 @@
 import type pg from 'pg'
+import { isPgError } from '../db/errors.js'
 import { ident, literal } from '../sql/ident.js'
+import { ExitCode, JanuaError } from './errors.js'
 
 /**
  * The write fence of a moving tenant, enforced by the database: a row trigger on every tenant
@@ -8,6 +10,62 @@ import { ident, literal } from '../sql/ident.js'
  * write of the tenant is pending. janua_* objects are janua's, not the templates': verify skips them.
  */
 const GUARD = 'janua_fence_guard'
+
+/**
+ * Locks tables of a placement for a trigger change, all of them or none, in the caller's
+ * transaction: one LOCK TABLE under a short statement_timeout, inside a savepoint, retried with
+ * jitter. Taken table by table (as CREATE / DROP TRIGGER do), the locks deadlock with an
+ * application transaction that holds one of the tables and then writes another we already hold;
+ * PostgreSQL may then abort the application's transaction (40P01). Giving up after `attemptMs`
+ * (well under deadlock_timeout, 1 s by default) makes janua the one that yields, and bounds how
+ * long the writes queued behind the lock wait. 'share row exclusive' is what CREATE TRIGGER needs
+ * (reads go on); DROP TRIGGER needs 'access exclusive'.
+ */
+export async function lockForTriggers(client: pg.ClientBase, schema: string, tables: string[], mode: 'share row exclusive' | 'access exclusive', options: { attemptMs?: number; attempts?: number } = {}): Promise<void> {
+  if (!tables.length) return
+  const attemptMs = options.attemptMs ?? 200
+  const attempts = options.attempts ?? 150
+  const list = tables.map((t) => `${ident(schema)}.${ident(t)}`).join(', ')
+  const { rows } = await client.query<{ timeout: string }>(`select current_setting('statement_timeout') as timeout`)
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.query('savepoint janua_trigger_lock')
+    } catch (error) {
+      // 25P01: not in a transaction block. Each trigger statement is then its own transaction and
+      // holds one table at a time: there is no set of locks to take together.
+      if (isPgError(error) && error.code === '25P01') return
+      throw error
+    }
+    try {
+      await client.query(`select set_config('statement_timeout', $1, true)`, [`${attemptMs}ms`])
+      await client.query(`lock table ${list} in ${mode} mode`)
+      await client.query(`select set_config('statement_timeout', $1, true)`, [rows[0]!.timeout])
+      await client.query('release savepoint janua_trigger_lock')
+      return
+    } catch (error) {
+      // 57014: our statement_timeout (an application transaction holds a table); 40P01: a deadlock
+      // detected in our session. Either way: give the locks back and try again a little later.
+      if (!isPgError(error) || !['57014', '55P03', '40P01'].includes(error.code ?? '')) throw error
+      await client.query('rollback to savepoint janua_trigger_lock')
+      if (attempt >= attempts) {
+        throw new JanuaError(`could not lock the tables of schema ${schema} for janua's triggers: ${attempts} tries of ${attemptMs} ms each met a busy table`, ExitCode.locked,
+          'a long transaction holds one of these tables (see pg_stat_activity); run the command again once it has ended', undefined, undefined, { cause: error })
+      }
+      await new Promise((resolve) => setTimeout(resolve, attemptMs / 2 + Math.random() * attemptMs))
+    }
+  }
+}
+
+/** Tables of `tables` (in the schema) that have a trigger of that name, and the ones that exist at all. */
+export async function triggersOn(client: pg.ClientBase, schema: string, tables: string[], trigger: string): Promise<{ existing: string[]; withTrigger: Set<string> }> {
+  const { rows } = await client.query<{ table: string; has: boolean }>(
+    `select c.relname as table, exists (select 1 from pg_trigger t where t.tgrelid = c.oid and t.tgname = $3) as has
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = $1 and c.relname = any($2::text[]) and c.relkind in ('r', 'p')`,
+    [schema, tables, trigger],
+  )
+  return { existing: tables.filter((t) => rows.some((r) => r.table === t)), withTrigger: new Set(rows.filter((r) => r.has).map((r) => r.table)) }
+}
 
 export const fenceTriggerName = (tenantId: string) => `janua_fence_${tenantId.replaceAll('-', '').slice(0, 16)}`
 
@@ -31,19 +89,23 @@ begin
   return new;
 end
 $fence$`)
-  const trigger = ident(fenceTriggerName(tenant.id))
-  for (const table of [...tables, ...wholeTables]) {
+  const name = fenceTriggerName(tenant.id)
+  const all = [...tables, ...wholeTables]
+  await lockForTriggers(client, schema, all, 'share row exclusive')
+  // A trigger already there (a resumed move) is the same one: its arguments follow from the tenant.
+  // Dropping it first would need an ACCESS EXCLUSIVE lock, which stops every reader of the table.
+  const { withTrigger } = await triggersOn(client, schema, all, name)
+  for (const table of all.filter((t) => !withTrigger.has(t))) {
     const rows = wholeTables.includes(table) ? '' : tenant.id
-    await client.query(`drop trigger if exists ${trigger} on ${s}.${ident(table)}`)
-    await client.query(`create trigger ${trigger} before insert or update or delete on ${s}.${ident(table)}
+    await client.query(`create trigger ${ident(name)} before insert or update or delete on ${s}.${ident(table)}
       for each row execute function ${s}.${ident(GUARD)}(${literal(rows)}, ${literal(tenant.slug)})`)
   }
 }
 
 export async function removeFence(client: pg.ClientBase, schema: string, tables: string[], tenantId: string): Promise<void> {
-  const trigger = ident(fenceTriggerName(tenantId))
-  for (const table of tables) {
-    const exists = await client.query('select to_regclass($1) as t', [`${ident(schema)}.${ident(table)}`])
-    if (exists.rows[0]?.t) await client.query(`drop trigger if exists ${trigger} on ${ident(schema)}.${ident(table)}`)
-  }
+  const name = fenceTriggerName(tenantId)
+  const { withTrigger } = await triggersOn(client, schema, tables, name)
+  const fenced = tables.filter((t) => withTrigger.has(t))
+  await lockForTriggers(client, schema, fenced, 'access exclusive')
+  for (const table of fenced) await client.query(`drop trigger if exists ${ident(name)} on ${ident(schema)}.${ident(table)}`)
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import { ident, literal } from '../../sql/ident.js'
+import { lockForTriggers, triggersOn } from '../fence.js'
 import { abandonTransaction, type TableShape } from './copy.js'
 
 /**
@@ -70,22 +71,24 @@ begin
 end
 $capture$`)
   await client.query(`revoke all on function ${ident(CAPTURE_SCHEMA)}.${ident(CAPTURE_FUNCTION)}() from public`)
-  const trigger = ident(captureTriggerName(tenantId))
-  for (const t of tables) {
+  const name = captureTriggerName(tenantId)
+  await lockForTriggers(client, schema, tables.map((t) => t.name), 'share row exclusive')
+  // A trigger already there (a resumed move) is the same one: its arguments follow from the plan.
+  const { withTrigger } = await triggersOn(client, schema, tables.map((t) => t.name), name)
+  for (const t of tables.filter((x) => !withTrigger.has(x.name))) {
     const args = [captureLogName(tenantId), t.tenantRows ? tenantId : '', ...t.key].map(literal).join(', ')
-    await client.query(`drop trigger if exists ${trigger} on ${ident(schema)}.${ident(t.name)}`)
-    await client.query(`create trigger ${trigger} after insert or update or delete on ${ident(schema)}.${ident(t.name)}
+    await client.query(`create trigger ${ident(name)} after insert or update or delete on ${ident(schema)}.${ident(t.name)}
       for each row execute function ${ident(CAPTURE_SCHEMA)}.${ident(CAPTURE_FUNCTION)}(${args})`)
   }
 }
 
 /** Removes the triggers and the log table (the schema and function stay for other moves). Idempotent. */
 export async function removeCapture(client: pg.ClientBase, schema: string, tables: string[], tenantId: string): Promise<void> {
-  const trigger = ident(captureTriggerName(tenantId))
-  for (const table of tables) {
-    const exists = await client.query('select to_regclass($1) as t', [`${ident(schema)}.${ident(table)}`])
-    if (exists.rows[0]?.t) await client.query(`drop trigger if exists ${trigger} on ${ident(schema)}.${ident(table)}`)
-  }
+  const name = captureTriggerName(tenantId)
+  const { withTrigger } = await triggersOn(client, schema, tables, name)
+  const captured = tables.filter((t) => withTrigger.has(t))
+  await lockForTriggers(client, schema, captured, 'access exclusive')
+  for (const table of captured) await client.query(`drop trigger if exists ${ident(name)} on ${ident(schema)}.${ident(table)}`)
   await client.query(`drop table if exists ${ident(CAPTURE_SCHEMA)}.${ident(captureLogName(tenantId))}`)
 }
 
@@ -182,7 +185,7 @@ export async function applyRound(
 /** Primary key columns of the placement's tables (tables without one are absent). */
 export async function primaryKeys(client: pg.ClientBase, schema: string): Promise<Map<string, string[]>> {
   const { rows } = await client.query<{ table: string; columns: string[] }>(
-    `select c.relname as table, array_agg(a.attname order by k.ord) as columns
+    `select c.relname as table, array_agg(a.attname::text order by k.ord) as columns
        from pg_index i
        join pg_class c on c.oid = i.indrelid
        join pg_namespace n on n.oid = c.relnamespace
