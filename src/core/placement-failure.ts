@@ -1,4 +1,5 @@
-import type pg from 'pg'
+import pg from 'pg'
+import { withClient } from '../db/connection.js'
 import { isMissingDatabase, isUnreachable, MISSING_DATABASE, translateError } from '../db/errors.js'
 import type { Janua } from './context.js'
 import { ExitCode, JanuaError } from './errors.js'
@@ -16,6 +17,9 @@ export function missingDatabaseError(placement: Placement, tenants: string[]): J
   return new JanuaError(`${where}; ${fix}`, ExitCode.failed, undefined, MISSING_DATABASE, { server: placement.server, database: placement.database, tenants })
 }
 
+/** How long the probe may wait for a DROP DATABASE in progress (it checkpoints, slow on a busy server). */
+const DROP_WAIT_MS = 120_000
+
 /**
  * Why one placement of a fleet run failed, and whether its whole server should count as down.
  * A missing database (3D000, or this session terminated by DROP DATABASE ... WITH (FORCE))
@@ -26,15 +30,24 @@ export async function placementFailure(janua: Janua, placement: Placement, tenan
   if (isMissingDatabase(error)) return { failure: missingDatabaseError(placement, tenants), serverDown: false }
   const failure = error instanceof JanuaError ? error : translateError(error)
   if (!isUnreachable(error) && failure.exitCode !== ExitCode.unreachable) return { failure, serverDown: false }
-  // Connecting to the placement's own database tells the cases apart: a DROP DATABASE still in
-  // progress makes the connection wait for it and then fail with 3D000.
-  let probe: pg.Client
+  let listed: boolean
   try {
-    probe = await janua.conn.dedicatedClient(placement.server, placement.database)
+    listed = await withClient(await janua.conn.adminPool(placement.server), async (c) =>
+      ((await c.query('select 1 from pg_database where datname = $1', [placement.database])).rowCount ?? 0) > 0)
+  } catch {
+    // The server does not answer either: the original failure is reported, for this placement
+    // and (serverDown) for the server's remaining ones.
+    return { failure, serverDown: true }
+  }
+  if (!listed) return { failure: missingDatabaseError(placement, tenants), serverDown: false }
+  // The server answers and still lists the database: a connection to it waits for a DROP DATABASE
+  // in progress and then fails with 3D000, or succeeds when the database stays.
+  const probe = new pg.Client({ ...janua.conn.configFor(await janua.conn.serverConfig(placement.server), placement.database), connectionTimeoutMillis: DROP_WAIT_MS })
+  probe.on('error', () => undefined) // a dropped connection surfaces as the connect or end error below
+  try {
+    await probe.connect()
   } catch (probeError) {
-    if (isMissingDatabase(probeError)) return { failure: missingDatabaseError(placement, tenants), serverDown: false }
-    // Not answering either: the original failure is reported, for this placement and for the server's remaining ones.
-    return { failure, serverDown: isUnreachable(probeError) || (probeError instanceof JanuaError && probeError.exitCode === ExitCode.unreachable) }
+    return { failure: isMissingDatabase(probeError) ? missingDatabaseError(placement, tenants) : failure, serverDown: false }
   }
   // The probe only had to connect; an error while closing it changes nothing of the verdict.
   await probe.end().catch(() => undefined)
