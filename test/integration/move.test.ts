@@ -124,7 +124,11 @@ describe('tenant migrate-isolation', () => {
       expect((await snapshotTenant(db.admin, now, tenant.id)).tables).toEqual(before.tables)
       const other = expectedLevel === 'shared' ? null : tenant.placement
       if (other) expect(await tenantRowCount(db.admin, other, tenant.id)).toBe(0)
-      else expect((await db.query("select datname from pg_database where datname like $1", [`%\\_${slug}`])).rows, JSON.stringify(run.json?.leftovers)).toEqual([])
+      else {
+        // Scoped to this file's control plane: other files on the same server have tenants of the same slug.
+        const cp = (await db.query<{ value: string }>(`select value from janua.meta where key = 'id'`)).rows[0]!.value
+        expect((await db.query('select datname from pg_database where datname = $1', [`janua_${cp}_${slug}`])).rows, JSON.stringify(run.json?.leftovers)).toEqual([])
+      }
       expect(await appWrite(db.admin, now, tenant.id)).toBe('ok')
     }
     expect((await snapshotTenant(db.admin, neighbour.placement, neighbour.id)).tables).toEqual(neighbourBefore.tables)

@@ -105,6 +105,17 @@ export interface RoundResult {
   /** whether the round applied the marker */
   marker: boolean
   ms: number
+  /** the keys replaced, per table: what the in-fence verify compares after a drain */
+  applied: Map<string, unknown[]>
+}
+
+export interface RoundOptions<S, T> {
+  /** at most this many log entries (null: all of them, for a round whose snapshot must cover everything logged) */
+  limit?: number | null
+  /** runs inside the round's source snapshot, after the rows were read (e.g. checksums at exactly that snapshot) */
+  inSnapshot?: (source: pg.ClientBase) => Promise<S>
+  /** runs on the target after the round committed there (janua is the target's only writer of the tenant) */
+  afterApply?: (target: pg.ClientBase) => Promise<T>
 }
 
 /**
@@ -112,7 +123,7 @@ export interface RoundResult {
  * repeatable-read snapshot, replaced at the target in one transaction, then the applied log rows
  * deleted at the source. `limit` bounds a round's size.
  */
-export async function applyRound(
+export async function applyRound<S = undefined, T = undefined>(
   source: pg.ClientBase,
   target: pg.ClientBase,
   from: { schema: string },
@@ -120,8 +131,10 @@ export async function applyRound(
   shapes: Map<string, TableShape>,
   tables: CaptureTable[],
   tenantId: string,
-  limit = 20_000,
-): Promise<RoundResult> {
+  options: RoundOptions<S, T> = {},
+): Promise<RoundResult & { inSnapshot?: S; afterApply?: T }> {
+  const limit = options.limit === undefined ? 20_000 : options.limit
+  let inSnapshot: S | undefined
   const t0 = Date.now()
   const log = `${ident(CAPTURE_SCHEMA)}.${ident(captureLogName(tenantId))}`
   const byName = new Map(tables.map((t) => [t.name, t]))
@@ -130,7 +143,7 @@ export async function applyRound(
   let marker = false
   const changes: { table: CaptureTable; keys: unknown[]; rows: unknown[] }[] = []
   try {
-    const { rows: entries } = await source.query<{ id: string; tbl: string; key: Record<string, unknown> }>(`select id::text, tbl, key from ${log} order by id limit ${Number(limit)}`)
+    const { rows: entries } = await source.query<{ id: string; tbl: string; key: Record<string, unknown> }>(`select id::text, tbl, key from ${log} order by id${limit === null ? '' : ` limit ${Number(limit)}`}`)
     ids = entries.map((e) => e.id)
     marker = entries.some((e) => e.tbl === MARKER)
     const keysByTable = new Map<string, Map<string, unknown>>()
@@ -151,6 +164,7 @@ export async function applyRound(
       )
       changes.push({ table, keys, rows: rows[0]!.rows })
     }
+    if (options.inSnapshot) inSnapshot = await options.inSnapshot(source)
   } finally {
     await source.query('rollback')
   }
@@ -178,8 +192,10 @@ export async function applyRound(
     }
   }
   // Only after the target committed: the applied entries leave the log (a crash before this repeats them, harmlessly).
+  const afterApply = options.afterApply ? await options.afterApply(target) : undefined
   if (ids.length) await source.query(`delete from ${log} where id = any($1::bigint[])`, [ids])
-  return { entries: ids.length, keys: keyCount, marker, ms: Date.now() - t0 }
+  const applied = new Map(changes.map((c) => [c.table.name, c.keys]))
+  return { entries: ids.length, keys: keyCount, marker, ms: Date.now() - t0, applied, inSnapshot, afterApply }
 }
 
 /** Primary key columns of the placement's tables (tables without one are absent). */

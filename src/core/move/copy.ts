@@ -119,3 +119,25 @@ export async function writeSequences(client: pg.ClientBase, schema: string, stat
 }
 
 export { rollbackQuietly as abandonTransaction } from '../../db/connection.js'
+
+const keyFilter = (schema: string, shape: TableShape, key: string[]) =>
+  `(${key.map(ident).join(', ')}) in (select ${key.map(ident).join(', ')} from jsonb_populate_recordset(null::${ident(schema)}.${ident(shape.name)}, $1::jsonb))`
+
+/** Row count and content checksum of the rows with the given keys (the same formula as tableChecksum). */
+export async function keysChecksum(client: pg.ClientBase, schema: string, shape: TableShape, key: string[], keys: unknown[], tenantId: string | null): Promise<{ rows: number; checksum: string }> {
+  const list = shape.columns.length ? shape.columns.map(ident).join(', ') : 'null'
+  const tenant = shape.hasTenantId && tenantId ? ` and tenant_id = ${literal(tenantId)}::uuid` : ''
+  const { rows } = await client.query<{ n: string | number; s: string }>(
+    `select count(*)::bigint as n, coalesce(sum(('x' || substr(md5(row(${list})::text), 1, 15))::bit(60)::bigint), 0)::text as s
+       from ${ident(schema)}.${ident(shape.name)} where ${keyFilter(schema, shape, key)}${tenant}`,
+    [JSON.stringify(keys)],
+  )
+  const n = Number(rows[0]!.n)
+  return { rows: n, checksum: createHash('sha256').update(`${n}:${rows[0]!.s}`).digest('hex').slice(0, 32) }
+}
+
+/** The tenant's row count in a table (every row of a table without tenant_id). */
+export async function tableCount(client: pg.ClientBase, schema: string, shape: TableShape, tenantId: string | null): Promise<number> {
+  const { rows } = await client.query<{ n: string | number }>(`select count(*)::bigint as n from ${ident(schema)}.${ident(shape.name)}${tenantFilter(shape, tenantId)}`)
+  return Number(rows[0]!.n)
+}

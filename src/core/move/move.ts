@@ -1,3 +1,4 @@
+import type pg from 'pg'
 import { sql } from 'kysely'
 import { inTransaction } from '../../db/connection.js'
 import { isPgError, translateError } from '../../db/errors.js'
@@ -11,12 +12,12 @@ import { ExitCode, JanuaError } from '../errors.js'
 import { faultPoint } from '../fault.js'
 import { installFence, removeFence } from '../fence.js'
 import { installTombstone, removeTombstone } from '../tombstone.js'
-import { applyRound, installCapture, removeCapture, writeMarker, type RoundResult } from './capture.js'
+import { applyRound, installCapture, removeCapture, writeMarker, type RoundOptions } from './capture.js'
 import { driverFor, isMissingDatabase } from '../isolation/index.js'
 import { listLeftovers, recordLeftover, removeLeftover, type LeftoverOutcome } from '../leftovers.js'
 import { describePlacement, type Placement } from '../placement.js'
 import { getTenant, withTenantLock } from '../tenants.js'
-import { abandonTransaction, copyTable, readSequences, tableChecksum, tableShapes, writeSequences, type SequenceState } from './copy.js'
+import { abandonTransaction, copyTable, keysChecksum, readSequences, tableCount, tableChecksum, tableShapes, writeSequences, type SequenceState } from './copy.js'
 import { gatherMoveFacts } from './facts.js'
 import { decideContinuation, decideMove, isAfter, type MovePlan, type MoveStep, type MoveTablePlan } from './plan.js'
 
@@ -77,6 +78,14 @@ interface Journal {
   copyMs?: number
   results: Record<string, { rows: number; checksum: string | null; bytes: number; copyMs: number }>
   sequences?: SequenceState[]
+  /**
+   * The last clean comparison before the fence (online moves): both sides equal at one source
+   * snapshot. Inside the fence only counts and the keys drained since are compared.
+   */
+  clean?: { at: number; tables: Record<string, { rows: number; checksum: string }> }
+  /** keys the drain applied, per table; absent (or drainStarted without it) means the in-fence verify is a full one */
+  drained?: Record<string, unknown[]>
+  drainStarted?: boolean
 }
 
 
@@ -89,16 +98,74 @@ const wholeTablesOf = (plan: MovePlan) => plan.tables.filter((t) => t.mode === '
 const copiedTablesOf = (plan: MovePlan) => plan.tables.filter((t) => t.mode !== 'reference').map((t) => t.name)
 
 /** One catch-up round of trigger capture, source to target. */
-async function captureRound(janua: Janua, plan: MovePlan, phase: 'catch-up' | 'drain', onEvent?: (e: MoveEvent) => void): Promise<RoundResult> {
+async function captureRound<S = undefined, T = undefined>(janua: Janua, plan: MovePlan, phase: 'catch-up' | 'drain', onEvent?: (e: MoveEvent) => void, options: RoundOptions<S, T> = {}) {
   const from = plan.from.placement
   const to = plan.to.placement
   const result = await fromDriver(plan).connect(janua, from, (source) =>
     toDriver(plan).connect(janua, to, async (target) => {
       const shapes = await tableShapes(source, from.schema, copiedTablesOf(plan))
-      return applyRound(source, target, from, to, shapes, plan.capture.tables, plan.tenant.id)
+      return applyRound(source, target, from, to, shapes, plan.capture.tables, plan.tenant.id, options)
     }))
   onEvent?.({ type: 'round', phase, entries: result.entries, keys: result.keys, ms: result.ms })
   return result
+}
+
+/** Checksums of every copied table on one side (the tenant's rows, or every row of a table without tenant_id). */
+async function sideSums(client: pg.ClientBase, plan: MovePlan, schema: string): Promise<Record<string, { rows: number; checksum: string }>> {
+  const tables = plan.tables.filter((t) => t.mode !== 'reference')
+  const shapes = await tableShapes(client, schema, tables.map((t) => t.name))
+  const sums: Record<string, { rows: number; checksum: string }> = {}
+  for (const t of tables) sums[t.name] = await tableChecksum(client, schema, shapes.get(t.name)!, t.mode === 'tenant' ? plan.tenant.id : null)
+  return sums
+}
+
+/**
+ * The clean comparison before the fence: one round applies everything logged up to a source
+ * snapshot, and both sides are checksummed at exactly that state (the source inside the
+ * snapshot, the target after the round committed). Equal: the target was the source at that
+ * instant, so the fence only needs counts and the keys drained since.
+ */
+async function cleanComparison(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) => void): Promise<void> {
+  const { plan } = journal
+  const r = await captureRound(janua, plan, 'catch-up', onEvent, {
+    limit: null,
+    inSnapshot: (source) => sideSums(source, plan, plan.from.placement.schema),
+    afterApply: (target) => sideSums(target, plan, plan.to.placement.schema),
+  })
+  const source = r.inSnapshot!
+  const target = r.afterApply!
+  const differing = Object.keys(source).filter((t) => source[t]!.checksum !== target[t]?.checksum)
+  if (differing.length) {
+    throw new JanuaError(`the copy of ${plan.tenant.slug} differs from the source in ${differing.map((t) => `${t} (source ${source[t]!.rows} rows, target ${target[t]?.rows ?? 0})`).join(', ')}`,
+      ExitCode.failed, 'nothing was switched; run the move again')
+  }
+  journal.clean = { at: Date.now(), tables: source }
+}
+
+/** Inside the fence, after a clean comparison: every table's count, and the rows of every key drained since, on both sides. */
+async function verifyDrained(janua: Janua, journal: Journal): Promise<void> {
+  const { plan } = journal
+  const keyOf = new Map(plan.capture.tables.map((t) => [t.name, t.key]))
+  const tables = plan.tables.filter((t) => t.mode !== 'reference')
+  const side = (placement: Placement, isolation: IsolationLevel) =>
+    driverFor(isolation).connect(janua, placement, async (client) => {
+      const shapes = await tableShapes(client, placement.schema, tables.map((t) => t.name))
+      const facts = new Map<string, { rows: number; drained: string | null }>()
+      for (const t of tables) {
+        const tenant = t.mode === 'tenant' ? plan.tenant.id : null
+        const keys = journal.drained![t.name]
+        const drained = keys?.length ? (await keysChecksum(client, placement.schema, shapes.get(t.name)!, keyOf.get(t.name)!, keys, tenant)).checksum : null
+        facts.set(t.name, { rows: await tableCount(client, placement.schema, shapes.get(t.name)!, tenant), drained })
+      }
+      return facts
+    })
+  const [source, target] = await Promise.all([side(plan.from.placement, plan.from.isolation), side(plan.to.placement, plan.to.isolation)])
+  const mismatches = tables.filter((t) => source.get(t.name)!.rows !== target.get(t.name)!.rows || source.get(t.name)!.drained !== target.get(t.name)!.drained)
+  for (const t of tables) journal.results[t.name] = { ...(journal.results[t.name] ?? { bytes: 0, copyMs: 0 }), rows: target.get(t.name)!.rows, checksum: journal.clean!.tables[t.name]?.checksum ?? null }
+  if (mismatches.length) {
+    throw new JanuaError(`the copy of ${plan.tenant.slug} differs from the source in ${mismatches.map((t) => `${t.name} (source ${source.get(t.name)!.rows} rows, target ${target.get(t.name)!.rows})`).join(', ')}`,
+      ExitCode.failed, 'nothing was switched; run the move again')
+  }
 }
 
 /** Sequence positions after the drain: writes during the copy drew from the source's sequences. */
@@ -288,24 +355,35 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
       const r = await captureRound(janua, plan, 'catch-up', onEvent)
       if (r.entries < 500) break
     }
+    await cleanComparison(janua, journal, onEvent)
     await setStep(janua, journal, 'caught-up')
   })
   if (plan.capture.mode === 'trigger') await step('fenced', fence)
   await step('drained', async () => {
     // Every write of the tenant committed before the fence is in the log; the marker, written after
     // it, proves the drain complete (an independent check, not a counter).
+    // A drain cut short by a kill applied keys nobody recorded: the verify after it compares everything.
+    if (!journal.drainStarted) {
+      journal.drainStarted = true
+      await setStep(janua, journal, journal.step)
+    } else journal.drained = undefined
+    const resumed = journal.drained === undefined && journal.drainStarted && journal.step === 'fenced' && journal.fencedAt !== undefined
     await fromDriver(plan).connect(janua, plan.from.placement, (c) => writeMarker(c, plan.tenant.id))
+    const drained: Record<string, unknown[]> = {}
     for (;;) {
       const r = await captureRound(janua, plan, 'drain', onEvent)
+      for (const [table, keys] of r.applied) drained[table] = [...(drained[table] ?? []), ...keys]
       if (r.marker) break
     }
+    journal.drained = resumed ? undefined : drained
     await syncSequences(janua, journal)
     journal.drainedAt = Date.now()
     await setStep(janua, journal, 'drained')
   })
 
   await step('verified', async () => {
-    await verifyCopy(janua, journal)
+    if (journal.clean && journal.drained) await verifyDrained(janua, journal)
+    else await verifyCopy(janua, journal)
     journal.verifiedAt = Date.now()
     await setStep(janua, journal, 'verified')
   })
