@@ -8,7 +8,7 @@ import type { IsolationLevel } from '../db/schema.js'
 import { validateServerName, validateSlug } from '../sql/ident.js'
 import { applyPending } from './apply.js'
 import type { Janua } from './context.js'
-import { ensureControlPlane } from './control-plane.js'
+import { ensureControlPlane, requireControlPlane } from './control-plane.js'
 import { ExitCode, JanuaError, usageError } from './errors.js'
 import { forEachLimit, listFleet, readHistories, type FleetPlacement } from './fleet.js'
 import { describePlacement, type Placement } from './placement.js'
@@ -86,7 +86,7 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
   if (options.toVersion !== undefined && !set.files.some((f) => f.version === options.toVersion)) {
     throw usageError(`--to ${options.toVersion} is not a template version`, `versions in ${set.dir}: ${set.files.map((f) => f.version).join(', ')}`)
   }
-  const cpId = await ensureControlPlane(janua)
+  const cpId = options.dryRun ? await requireControlPlane(janua) : await ensureControlPlane(janua)
   const target = options.toVersion ?? set.latest
   const concurrency = options.concurrency ?? (await defaultConcurrency(janua))
 

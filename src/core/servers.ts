@@ -7,7 +7,7 @@ import { withAdvisoryLock } from '../db/locks.js'
 import { ident, validateServerName } from '../sql/ident.js'
 import { applyPending } from './apply.js'
 import type { Janua } from './context.js'
-import { createPlacementSchema, ensureAppRole, ensureControlPlane } from './control-plane.js'
+import { createPlacementSchema, ensureAppRole, ensureControlPlane, requireControlPlane } from './control-plane.js'
 import { ExitCode, JanuaError, usageError } from './errors.js'
 import { databaseExists, restrictDatabase } from './isolation/database.js'
 import { SHARED_SCHEMA, serverSharedDatabase, templateDatabase, type Placement } from './placement.js'
@@ -99,7 +99,7 @@ export async function addServer(janua: Janua, input: { name: string; url?: strin
 }
 
 export async function listServers(janua: Janua, options: { check?: boolean } = {}): Promise<ServerInfo[]> {
-  await ensureControlPlane(janua)
+  await requireControlPlane(janua)
   const rows = await janua.db
     .selectFrom('janua.servers as s')
     .leftJoin('janua.placements as p', 'p.server', 's.name')

@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { Janua } from './context.js'
-import { ensureControlPlane } from './control-plane.js'
+import { requireControlPlane } from './control-plane.js'
 
 export interface FleetStatus {
   controlPlane: { id: string; database: string }
@@ -14,7 +14,7 @@ export interface FleetStatus {
 
 /** `janua db status`: the fleet at a glance, from the control plane alone (no tenant connections). */
 export async function fleetStatus(janua: Janua): Promise<FleetStatus> {
-  const cpId = await ensureControlPlane(janua)
+  const cpId = await requireControlPlane(janua)
   const set = janua.templates
   const db = janua.db
   const tally = (rows: { key: string; n: number | string | bigint }[]) => Object.fromEntries(rows.map((r) => [r.key, Number(r.n)]))

@@ -8,7 +8,7 @@ import type { IsolationLevel } from '../../db/schema.js'
 import { ident, validateServerName } from '../../sql/ident.js'
 import { applyPending, placementLockKey, readApplied, versionOf } from '../apply.js'
 import type { Janua } from '../context.js'
-import { createPlacementSchema, ensureControlPlane } from '../control-plane.js'
+import { createPlacementSchema, ensureControlPlane, requireControlPlane } from '../control-plane.js'
 import { ExitCode, JanuaError, usageError } from '../errors.js'
 import { databaseDriver, databaseExists, restrictDatabase } from '../isolation/database.js'
 import { schemaDriver, schemaExists } from '../isolation/schema.js'
@@ -217,7 +217,7 @@ async function unfinishedMove(janua: Janua, tenantId: string): Promise<Journal |
 /** `janua tenant migrate-isolation`: plan, or run / resume / abort a journaled move. */
 export async function moveTenant(janua: Janua, options: MoveOptions): Promise<MoveReport> {
   const started = Date.now()
-  const cpId = await ensureControlPlane(janua)
+  const cpId = options.dryRun ? await requireControlPlane(janua) : await ensureControlPlane(janua)
   const row = await getTenant(janua, options.slug)
   if (options.resume && options.abort) throw usageError('--resume and --abort exclude each other')
 
