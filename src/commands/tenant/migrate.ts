@@ -48,7 +48,9 @@ export default class TenantMigrate extends JanuaCommand {
       await progress.finish()
     }
     this.render(report)
-    process.exitCode = fleetExitCode(report.placements)
+    // A journal or version write that failed leaves `db status` wrong: the run did not do all it should.
+    for (const error of report.journalErrors) process.stderr.write(`${colour.yellow('warning')} ${error}; run \`janua tenant migrate\` again to record the versions\n`)
+    process.exitCode = Math.max(fleetExitCode(report.placements), report.journalErrors.length ? 1 : 0)
     return report
   }
 
