@@ -173,6 +173,9 @@ async function sharedPlacementRecorded(janua: Janua): Promise<boolean> {
   return !!row
 }
 
+/** The control plane id, when this run has created or read it. */
+export const knownControlPlane = (janua: Janua): string | undefined => ids.get(janua)
+
 /**
  * The control plane to write the audit row into, without creating anything: the one this run
  * read, else one found by a read of janua.meta (a command that failed before reading it, e.g.

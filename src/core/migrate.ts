@@ -119,6 +119,14 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
     return { runId: null, dryRun: true, ...base, summary: summarise(placements, started), placements, journalErrors: [] }
   }
 
+  // Nothing to apply, nothing to record: no run row, no journal (the audit log has the command).
+  if (plan.every(({ entry, planned, readError }) => !readError && planned.pending.length === 0 && (!entry.placementId || entry.recordedVersion === planned.version))) {
+    const placements: PlacementOutcome[] = plan.map(({ planned }) => ({ ...planned, status: 'up-to-date', applied: [], toVersion: planned.version, durationMs: 0 }))
+    options.onEvent?.({ type: 'start', total: placements.length, pending: 0 })
+    placements.forEach((outcome, i) => options.onEvent?.({ type: 'done', outcome, done: i + 1, failed: 0, total: placements.length }))
+    return { runId: null, dryRun: false, ...base, summary: summarise(placements, started), placements, journalErrors: [] }
+  }
+
   const runId = randomUUID()
   const runOp = await janua.db
     .insertInto('janua.operations')

@@ -66,7 +66,7 @@ export default class TenantMigrate extends JanuaCommand {
       return
     }
     const s = report.summary
-    this.say(`${s.migrated} migrated, ${s.upToDate} up to date, ${s.failed ? colour.red(`${s.failed} failed`) : '0 failed'}${s.skipped ? `, ${s.skipped} skipped` : ''}; ${s.filesApplied} file(s) applied in ${(s.durationMs / 1000).toFixed(1)}s (run ${report.runId})`)
+    this.say(`${s.migrated} migrated, ${s.upToDate} up to date, ${s.failed ? colour.red(`${s.failed} failed`) : '0 failed'}${s.skipped ? `, ${s.skipped} skipped` : ''}; ${s.filesApplied} file(s) applied in ${(s.durationMs / 1000).toFixed(1)}s${report.runId ? ` (run ${report.runId})` : ''}`)
     for (const p of report.placements.filter((x) => x.status === 'failed')) {
       this.say(`${colour.red('failed')} ${describePlacement(p.placement)} [${p.tenants.join(', ') || p.kind}]: ${p.error?.message}`)
     }
