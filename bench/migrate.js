@@ -31,7 +31,7 @@ const JANUA_BIN = path.join(repoRoot, 'bin', 'run.js')
 const sha256 = (text) => createHash('sha256').update(text).digest('hex')
 
 /** One benchmark template file: a column, an index leading with tenant_id, a policy change. */
-function benchFile(version, column, appRole) {
+export function benchFile(version, column, appRole) {
   const name = `${String(version).padStart(4, '0')}_bench_${column}.sql`
   const index = `users_tenant_${column}_idx`
   const statements = [
@@ -44,7 +44,7 @@ function benchFile(version, column, appRole) {
 }
 
 /** Every placement on the primary server, plus the template database; grouped by database, primary first. */
-async function listPlacements(db, cpId) {
+export async function listPlacements(db, cpId) {
   const { templateDatabase, DATABASE_TENANT_SCHEMA } = await import('../dist/core/placement.js')
   const { rows } = await query(db.url, `select kind, database, schema from janua.placements where server = 'primary' order by id`)
   const template = templateDatabase(cpId)
@@ -71,7 +71,7 @@ async function countIndex(db, placements, index) {
 
 // --- (b) the bare server: psql, one transaction per placement ------------------------------------
 
-async function bareServer(db, ws, placements, file) {
+export async function bareServer(db, ws, placements, file) {
   const { HISTORY_TABLE } = await import('../dist/core/apply.js')
   const scripts = []
   for (const [database, list] of placements.groups) {
@@ -109,13 +109,13 @@ async function bareServer(db, ws, placements, file) {
 
 // --- (a) janua tenant migrate ------------------------------------------------------------------
 
-function januaEnv(db, ws) {
+export function januaEnv(db, ws) {
   const env = { ...process.env, DATABASE_URL: db.url, JANUA_TEMPLATES: ws.templatesDir, NO_COLOR: '1' }
   delete env.JANUA_DATABASE_URL // it would win over DATABASE_URL
   return env
 }
 
-async function januaMigrate(db, ws, file, expected, concurrency) {
+export async function januaMigrate(db, ws, file, expected, concurrency) {
   const args = ['tenant', 'migrate', '--json', ...(concurrency ? ['--concurrency', String(concurrency)] : [])]
   log(`(a) janua ${args.join(' ')} (file ${file?.name ?? 'none: nothing pending'})`)
   const r = await runProcess(process.execPath, [JANUA_BIN, ...args], { env: januaEnv(db, ws), cwd: ws.dir })

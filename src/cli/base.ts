@@ -1,6 +1,6 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core'
 import { Janua } from '../core/context.js'
-import { knownControlPlane, requireControlPlane } from '../core/control-plane.js'
+import { auditableControlPlane } from '../core/control-plane.js'
 import { ExitCode, JanuaError } from '../core/errors.js'
 import { recordAudit } from '../core/journal.js'
 import { parseLockTimeout } from '../core/tenant-lock.js'
@@ -85,21 +85,31 @@ export abstract class JanuaCommand extends Command {
     }
   }
 
+  /**
+   * Every run is audited in the control plane it used, or in one found by a single read (a run
+   * that failed before reading it); nothing is created for it. A row that cannot be written is
+   * reported on stderr, in one line, and does not change the exit code: the command's own
+   * outcome (already printed) is the truth about what it did.
+   */
   async finally(error: Error | undefined): Promise<void> {
     const janua = this.janua
     if (janua) {
-      // A command that failed before it read the control plane is audited too, if there is one.
-      if (!knownControlPlane(janua)) await requireControlPlane(janua).catch(() => undefined)
-      if (knownControlPlane(janua)) {
-        await recordAudit(janua, {
-          command: this.id?.replaceAll(':', ' ') ?? 'janua',
-          args: this.argv,
-          exitCode: Number(process.exitCode ?? 0),
-          error: error ? this.toJanuaError(error).message : undefined,
-          durationMs: Date.now() - this.startedAt,
-        }).catch(() => {})
+      try {
+        if (await auditableControlPlane(janua)) {
+          await recordAudit(janua, {
+            command: this.id?.replaceAll(':', ' ') ?? 'janua',
+            args: this.argv,
+            exitCode: Number(process.exitCode ?? 0),
+            error: error ? this.toJanuaError(error).message : undefined,
+            durationMs: Date.now() - this.startedAt,
+          })
+        }
+      } catch (auditError) {
+        const failure = this.toJanuaError(auditError)
+        process.stderr.write(`${colour.yellow('warning')} this run was not recorded in the audit log: ${redactAll(failure.message)}\n`)
+      } finally {
+        await janua.close()
       }
-      await janua.close()
     }
     await super.finally(error)
   }

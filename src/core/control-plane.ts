@@ -8,7 +8,7 @@ import { translateError } from '../db/errors.js'
 import { withAdvisoryLock } from '../db/locks.js'
 import { applyPending } from './apply.js'
 import type { Janua } from './context.js'
-import { JanuaError } from './errors.js'
+import { ExitCode, JanuaError } from './errors.js'
 import { SHARED_SCHEMA, describePlacement, type Placement } from './placement.js'
 
 const CONTROL_PLANE_LOCK = 'janua:control-plane'
@@ -104,42 +104,86 @@ export async function initDb(janua: Janua, options: { lockTimeoutMs?: number } =
   })
 }
 
+/** What one read of janua.meta found: nothing, or the id and schema version. */
+export type ControlPlaneFacts = { present: false } | { present: true; id: string; schemaVersion: number }
+
 /**
- * For commands that need the control plane: on first use it runs the whole `db init`; later it only
- * upgrades janua's own tables (templates reach placements through `db init` and `tenant migrate`).
+ * One query, no side effect: reads janua.meta. A database without the janua schema (SQLSTATE
+ * 3F000) or without the table (42P01) has no control plane; every other error is the caller's.
  */
-export async function ensureControlPlane(janua: Janua): Promise<string> {
-  const known = ids.get(janua)
-  if (known) return known
-  const meta = await withClient(janua.conn.primaryPool(), (c) => readMeta(c))
-  const placementExists = meta
-    ? await janua.db.selectFrom('janua.placements').select('id').where('kind', '=', 'shared').where('server', '=', 'primary').executeTakeFirst()
-    : undefined
-  if (!meta || !placementExists) return (await initDb(janua)).controlPlane.id
-  if (Number(meta.get('schema_version')) < CONTROL_PLANE_STEPS.length) {
-    const cp = await withClient(janua.conn.primaryPool(), (c) => migrateControlPlane(c))
-    ids.set(janua, cp.id)
-    return cp.id
+async function readControlPlane(janua: Janua): Promise<ControlPlaneFacts> {
+  try {
+    const { rows } = await janua.conn.primaryPool().query<{ key: string; value: string }>(`select key, value from janua.meta where key in ('id', 'schema_version')`)
+    const meta = new Map(rows.map((r) => [r.key, r.value]))
+    const id = meta.get('id')
+    // A control plane whose first step never committed has no id: treat it as absent.
+    return id ? { present: true, id, schemaVersion: Number(meta.get('schema_version') ?? 0) } : { present: false }
+  } catch (error) {
+    const code = (error as { code?: string }).code
+    if (code === '3F000' || code === '42P01') return { present: false }
+    throw translateError(error, 'reading the control plane')
   }
-  ids.set(janua, meta.get('id')!)
-  return meta.get('id')!
 }
 
-/** Reads the control plane id without creating anything (read-only commands on an empty server). */
-export async function controlPlaneExists(janua: Janua): Promise<boolean> {
-  const meta = await withClient(janua.conn.primaryPool(), (c) => readMeta(c))
-  return !!meta
+/** The decision, pure: may a command that reads (or writes) go on with what janua.meta says? */
+export function judgeControlPlane(facts: ControlPlaneFacts, use: 'read' | 'write', database: string, known = CONTROL_PLANE_STEPS.length): { id: string; upgrade: boolean } {
+  if (!facts.present) throw new JanuaError(`there is no janua control plane in database ${database}: run \`janua db init\` to create it, or point --database-url at the database that holds it`, ExitCode.usage)
+  if (facts.schemaVersion > known) {
+    throw new JanuaError(`the control plane is at schema version ${facts.schemaVersion}, newer than this janua knows (${known})`, ExitCode.failed, 'upgrade janua')
+  }
+  if (facts.schemaVersion < known && use === 'read') {
+    throw new JanuaError(`the control plane in database ${database} is at schema version ${facts.schemaVersion}, older than this janua's ${known}: run \`janua db init\` to upgrade it (read-only commands change nothing)`, ExitCode.usage)
+  }
+  return { id: facts.id, upgrade: facts.schemaVersion < known }
 }
 
-/** The control plane id, when this run has created or read it (the audit log needs one). */
-export const knownControlPlane = (janua: Janua): string | undefined => ids.get(janua)
-
-/** For read-only commands (verify): the control plane must exist; nothing is created. */
+/**
+ * For read-only commands (list, inspect, status, verify, server list, every --dry-run): the
+ * control plane must exist at this janua's schema version. One query; nothing is created or
+ * upgraded, anywhere.
+ */
 export async function requireControlPlane(janua: Janua): Promise<string> {
   const known = ids.get(janua)
   if (known) return known
-  const meta = await withClient(janua.conn.primaryPool(), (c) => readMeta(c))
-  if (!meta?.get('id')) throw new JanuaError('there is no janua control plane in this database', 2, 'run `janua db init` first, or point --database-url at the right database')
-  ids.set(janua, meta.get('id')!)
-  return meta.get('id')!
+  const { id } = judgeControlPlane(await readControlPlane(janua), 'read', janua.conn.primaryDatabase)
+  ids.set(janua, id)
+  return id
+}
+
+/**
+ * For commands that change things: the control plane must exist; one behind this janua's
+ * schema version is upgraded (janua's own tables only: templates reach placements through
+ * `db init` and `tenant migrate`). Only `tenant create` passes `create`: on a database without
+ * a control plane (or one whose `db init` never finished) it then runs the whole `db init`.
+ */
+export async function ensureControlPlane(janua: Janua, options: { create?: boolean } = {}): Promise<string> {
+  const known = ids.get(janua)
+  if (known) return known
+  const facts = await readControlPlane(janua)
+  if (options.create && !(facts.present && (await sharedPlacementRecorded(janua)))) return (await initDb(janua)).controlPlane.id
+  const { id, upgrade } = judgeControlPlane(facts, 'write', janua.conn.primaryDatabase)
+  if (upgrade) await withClient(janua.conn.primaryPool(), (c) => migrateControlPlane(c))
+  ids.set(janua, id)
+  return id
+}
+
+/** `db init` ran to its end once: the primary's shared placement is recorded. */
+async function sharedPlacementRecorded(janua: Janua): Promise<boolean> {
+  const row = await janua.db.selectFrom('janua.placements').select('id').where('kind', '=', 'shared').where('server', '=', 'primary').executeTakeFirst()
+  return !!row
+}
+
+/** The control plane id, when this run has created or read it. */
+export const knownControlPlane = (janua: Janua): string | undefined => ids.get(janua)
+
+/**
+ * The control plane to write the audit row into, without creating anything: the one this run
+ * read, else one found by a read of janua.meta (a command that failed before reading it, e.g.
+ * on a bad flag), else none.
+ */
+export async function auditableControlPlane(janua: Janua): Promise<string | undefined> {
+  const known = ids.get(janua)
+  if (known) return known
+  const facts = await readControlPlane(janua)
+  return facts.present ? facts.id : undefined
 }

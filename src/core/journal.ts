@@ -49,12 +49,11 @@ export async function finishOperation(on: Janua | Kysely<ControlPlane>, id: stri
 
 /** The operator audit log: who ran what, when, with what result. It outlives dropped tenants. */
 export async function recordAudit(janua: Janua, entry: { command: string; args: string[]; exitCode: number; error?: string; durationMs: number }): Promise<void> {
-  const dbUser = await janua.db.selectNoFrom(sql<string>`current_user`.as('u')).executeTakeFirst().catch(() => undefined)
   await janua.db
     .insertInto('janua.audit_log')
     .values({
       actor: janua.actor,
-      db_user: dbUser?.u ?? null,
+      db_user: sql<string>`current_user`,
       command: entry.command,
       args: JSON.stringify(entry.args.map(redactAll)),
       exit_code: entry.exitCode,

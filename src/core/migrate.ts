@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
 import { sql } from 'kysely'
 import { withClient } from '../db/connection.js'
+import { translateError } from '../db/errors.js'
 import { redactAll } from '../db/redact.js'
 import type { IsolationLevel } from '../db/schema.js'
 import { validateSlug } from '../sql/ident.js'
 import { applyPending } from './apply.js'
 import type { Janua } from './context.js'
-import { ensureControlPlane } from './control-plane.js'
+import { ensureControlPlane, requireControlPlane } from './control-plane.js'
 import { ExitCode, usageError } from './errors.js'
 import { forEachLimit, listFleet, readHistories, type FleetPlacement } from './fleet.js'
 import { describePlacement, type Placement } from './placement.js'
@@ -52,6 +53,8 @@ export interface MigrateReport {
   concurrency: number
   summary: { placements: number; migrated: number; upToDate: number; failed: number; skipped: number; filesApplied: number; durationMs: number }
   placements: PlacementOutcome[]
+  /** journal or recorded-version writes that failed (the placements themselves are as reported) */
+  journalErrors: string[]
 }
 
 export type MigrateEvent =
@@ -87,7 +90,7 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
   if (options.toVersion !== undefined && !set.files.some((f) => f.version === options.toVersion)) {
     throw usageError(`--to ${options.toVersion} is not a template version`, `versions in ${set.dir}: ${set.files.map((f) => f.version).join(', ')}`)
   }
-  const cpId = await ensureControlPlane(janua)
+  const cpId = options.dryRun ? await requireControlPlane(janua) : await ensureControlPlane(janua)
   const target = options.toVersion ?? set.latest
   const concurrency = options.concurrency ?? (await defaultConcurrency(janua))
 
@@ -115,7 +118,15 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
     const placements: PlacementOutcome[] = plan.map(({ planned, readError }) => ({
       ...planned, status: readError ? 'failed' : planned.pending.length ? 'skipped' : 'up-to-date', applied: [], toVersion: planned.version, durationMs: 0, error: readError,
     }))
-    return { runId: null, dryRun: true, ...base, summary: summarise(placements, started), placements }
+    return { runId: null, dryRun: true, ...base, summary: summarise(placements, started), placements, journalErrors: [] }
+  }
+
+  // Nothing to apply, nothing to record: no run row, no journal (the audit log has the command).
+  if (plan.every(({ entry, planned, readError }) => !readError && planned.pending.length === 0 && (!entry.placementId || entry.recordedVersion === planned.version))) {
+    const placements: PlacementOutcome[] = plan.map(({ planned }) => ({ ...planned, status: 'up-to-date', applied: [], toVersion: planned.version, durationMs: 0 }))
+    options.onEvent?.({ type: 'start', total: placements.length, pending: 0 })
+    placements.forEach((outcome, i) => options.onEvent?.({ type: 'done', outcome, done: i + 1, failed: 0, total: placements.length }))
+    return { runId: null, dryRun: false, ...base, summary: summarise(placements, started), placements, journalErrors: [] }
   }
 
   const runId = randomUUID()
@@ -166,11 +177,15 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
     done++
     if (outcome.status === 'failed') failed++
     if (outcome.status !== 'up-to-date' || readError) await journal.add(entry, outcome)
+    // A version recorded wrong by an earlier run (its write failed) is put right by this one.
+    else if (entry.placementId && entry.recordedVersion !== outcome.version) journal.correctVersion(entry, outcome.version)
     options.onEvent?.({ type: 'done', outcome, done, failed, total: plan.length })
   }
   const byServer = new Map<string, number[]>()
   plan.forEach((p, i) => byServer.set(p.entry.placement.server, [...(byServer.get(p.entry.placement.server) ?? []), i]))
   await Promise.all([...byServer].map(async ([server, indices]) => {
+    // A server that cannot say how many connections it has free gets one: its placements then
+    // fail one by one with the real error (unreachable: all at once, see serverDown).
     const limit = options.concurrency ?? (server === 'primary' ? concurrency : await defaultConcurrency(janua, server).catch(() => 1))
     await forEachLimit(indices, limit, (i) => work(plan[i]!, i), () => stop)
   }))
@@ -185,7 +200,7 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
     .set({ status: summary.failed ? 'failed' : 'succeeded', finished_at: new Date(), detail: JSON.stringify({ target, concurrency, ...summary }), error: summary.failed ? `${summary.failed} placement(s) failed` : null })
     .where('id', '=', runOp.id)
     .execute()
-  return { runId, dryRun: false, ...base, summary, placements: outcomes }
+  return { runId, dryRun: false, ...base, summary, placements: outcomes, journalErrors: journal.errors }
 }
 
 function summarise(placements: PlacementOutcome[], started: number): MigrateReport['summary'] {
@@ -216,9 +231,15 @@ async function applyTo(janua: Janua, entry: FleetPlacement, target: number, lock
   return result
 }
 
-/** Per-placement journal rows, written in batches so that the journal does not slow the fleet. */
+/**
+ * Per-placement journal rows, written in batches so that the journal does not slow the fleet. A
+ * write that fails does not stop the run (its placements are migrated either way); it is kept in
+ * `errors` for the report, and the next `tenant migrate` records the versions again.
+ */
 class JournalBuffer {
   private rows: { entry: FleetPlacement; outcome: PlacementOutcome }[] = []
+  private corrections: { placementId: string; version: number }[] = []
+  readonly errors: string[] = []
   constructor(private readonly janua: Janua, private readonly runId: string) {}
 
   async add(entry: FleetPlacement, outcome: PlacementOutcome) {
@@ -226,18 +247,34 @@ class JournalBuffer {
     if (this.rows.length >= 100) await this.flush()
   }
 
+  correctVersion(entry: FleetPlacement, version: number) {
+    this.corrections.push({ placementId: entry.placementId!, version })
+  }
+
+  private async attempt(what: string, write: () => Promise<unknown>) {
+    try {
+      await write()
+    } catch (error) {
+      this.errors.push(`${what} failed: ${redactAll(translateError(error).message)}`)
+    }
+  }
+
   async flush() {
     const rows = this.rows
+    const corrections = this.corrections
     this.rows = []
-    if (!rows.length) return
+    this.corrections = []
     // The versions janua records for `db status`, in one statement per batch.
-    const versions = rows.filter(({ entry, outcome }) => entry.placementId && outcome.applied.length).map(({ entry, outcome }) => sql`(${entry.placementId}::bigint, ${outcome.toVersion}::int)`)
+    const versions = [
+      ...rows.filter(({ entry, outcome }) => entry.placementId && outcome.applied.length).map(({ entry, outcome }) => ({ placementId: entry.placementId!, version: outcome.toVersion })),
+      ...corrections,
+    ].map((v) => sql`(${v.placementId}::bigint, ${v.version}::int)`)
     if (versions.length) {
-      await sql`update janua.placements p set version = v.version, updated_at = now() from (values ${sql.join(versions)}) as v(id, version) where p.id = v.id`
-        .execute(this.janua.db)
-        .catch(() => {})
+      await this.attempt(`recording the versions of ${versions.length} placement(s) in janua.placements`, () =>
+        sql`update janua.placements p set version = v.version, updated_at = now() from (values ${sql.join(versions)}) as v(id, version) where p.id = v.id`.execute(this.janua.db))
     }
-    await this.janua.db
+    if (!rows.length) return
+    await this.attempt(`journaling ${rows.length} placement result(s) in janua.operations`, () => this.janua.db
       .insertInto('janua.operations')
       .values(rows.map(({ entry, outcome }) => ({
         run_id: this.runId,
@@ -251,7 +288,6 @@ class JournalBuffer {
         finished_at: new Date(),
         pid: process.pid,
       })))
-      .execute()
-      .catch(() => {})
+      .execute())
   }
 }

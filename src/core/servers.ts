@@ -5,7 +5,7 @@ import { isPgError, translateError } from '../db/errors.js'
 import { redactAll } from '../db/redact.js'
 import { ident, validateServerName } from '../sql/ident.js'
 import type { Janua } from './context.js'
-import { ensureAppRole, ensureControlPlane } from './control-plane.js'
+import { ensureAppRole, ensureControlPlane, requireControlPlane } from './control-plane.js'
 import { ExitCode, JanuaError, usageError } from './errors.js'
 import { DATABASE_TENANT_SCHEMA, SHARED_SCHEMA, TENANT_SCHEMA_PREFIX, serverSharedDatabase, templateDatabase } from './placement.js'
 import { SECRET_KEY_MISSING, sealServerPassword } from './server-secrets.js'
@@ -201,7 +201,7 @@ function shownUrl(stored: string | null): string | null {
 }
 
 export async function listServers(janua: Janua, options: { check?: boolean } = {}): Promise<ServerInfo[]> {
-  await ensureControlPlane(janua)
+  await requireControlPlane(janua)
   const rows = await janua.db
     .selectFrom('janua.servers as s')
     .leftJoin('janua.placements as p', 'p.server', 's.name')

@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { Janua } from './context.js'
-import { ensureControlPlane } from './control-plane.js'
+import { requireControlPlane } from './control-plane.js'
 import { listLeftovers, type Leftover } from './leftovers.js'
 
 export interface FleetStatus {
@@ -17,18 +17,19 @@ export interface FleetStatus {
 
 /** `janua db status`: the fleet at a glance, from the control plane alone (no tenant connections). */
 export async function fleetStatus(janua: Janua): Promise<FleetStatus> {
-  const cpId = await ensureControlPlane(janua)
+  const cpId = await requireControlPlane(janua)
   const set = janua.templates
-  const db = janua.db
   const tally = (rows: { key: string; n: number | string | bigint }[]) => Object.fromEntries(rows.map((r) => [r.key, Number(r.n)]))
-  const [byIsolation, byServer, byStatus, byVersion, unfinished, lastRun] = await Promise.all([
-    db.selectFrom('janua.tenants').select(['isolation as key', sql<number>`count(*)`.as('n')]).groupBy('isolation').execute(),
-    db.selectFrom('janua.tenants as t').innerJoin('janua.placements as p', 'p.id', 't.placement_id').select(['p.server as key', sql<number>`count(*)`.as('n')]).groupBy('p.server').execute(),
-    db.selectFrom('janua.tenants').select(['status as key', sql<number>`count(*)`.as('n')]).groupBy('status').execute(),
-    db.selectFrom('janua.placements').select([sql<string>`version::text`.as('key'), sql<number>`count(*)`.as('n')]).groupBy('version').execute(),
-    db.selectFrom('janua.operations').selectAll().where('status', '=', 'running').where('kind', '<>', 'migrate.placement').orderBy('started_at').execute(),
-    db.selectFrom('janua.operations').selectAll().where('kind', '=', 'tenant.migrate').orderBy('started_at', 'desc').limit(1).executeTakeFirst(),
-  ])
+  // One connection, one query after the other: six small queries cost less than the five more
+  // backends the server would start to run them side by side.
+  const { byIsolation, byServer, byStatus, byVersion, unfinished, lastRun } = await janua.db.connection().execute(async (db) => ({
+    byIsolation: await db.selectFrom('janua.tenants').select(['isolation as key', sql<number>`count(*)`.as('n')]).groupBy('isolation').execute(),
+    byServer: await db.selectFrom('janua.tenants as t').innerJoin('janua.placements as p', 'p.id', 't.placement_id').select(['p.server as key', sql<number>`count(*)`.as('n')]).groupBy('p.server').execute(),
+    byStatus: await db.selectFrom('janua.tenants').select(['status as key', sql<number>`count(*)`.as('n')]).groupBy('status').execute(),
+    byVersion: await db.selectFrom('janua.placements').select([sql<string>`version::text`.as('key'), sql<number>`count(*)`.as('n')]).groupBy('version').execute(),
+    unfinished: await db.selectFrom('janua.operations').selectAll().where('status', '=', 'running').where('kind', '<>', 'migrate.placement').orderBy('started_at').execute(),
+    lastRun: await db.selectFrom('janua.operations').selectAll().where('kind', '=', 'tenant.migrate').orderBy('started_at', 'desc').limit(1).executeTakeFirst(),
+  }))
   const versions = tally(byVersion)
   const pending = set.files.map((f) => ({ file: f.name, placements: Object.entries(versions).filter(([v]) => Number(v) < f.version).reduce((n, [, c]) => n + c, 0) })).filter((p) => p.placements > 0)
   const total = Object.values(tally(byIsolation)).reduce((a, b) => a + b, 0)

@@ -7,7 +7,7 @@ import { ISOLATION_LEVELS, type IsolationLevel, type TenantStatus } from '../db/
 import { ident, validateServerName, validateSlug } from '../sql/ident.js'
 import { readApplied, versionOf } from './apply.js'
 import type { Janua } from './context.js'
-import { ensureControlPlane } from './control-plane.js'
+import { ensureControlPlane, requireControlPlane } from './control-plane.js'
 import { ExitCode, JanuaError, PLACEMENT_TAKEN, usageError } from './errors.js'
 import { driverFor, locateContext, type TenantRef } from './isolation/index.js'
 import { finishOperation, startOperation } from './journal.js'
@@ -88,7 +88,7 @@ async function findTenantRow(janua: Janua, slug: string): Promise<TenantRow | un
 
 export async function getTenant(janua: Janua, slug: string): Promise<TenantRow> {
   validateSlug(slug)
-  await ensureControlPlane(janua)
+  await requireControlPlane(janua)
   const row = await findTenantRow(janua, slug)
   if (!row) throw usageError(`no tenant "${slug}"`, 'list tenants with `janua tenant list`')
   return row
@@ -137,7 +137,7 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
   const { name } = validateTenantFields({ ...input, slug })
   if (name === '' || name.length > 200) throw usageError('invalid tenant name', 'pass --name with 1 to 200 characters')
   janua.templates // a broken template folder is a usage error before anything is created
-  await ensureControlPlane(janua)
+  await ensureControlPlane(janua, { create: true })
   const driver = driverFor(isolation)
   const { server, policy } = input.server ? { server: input.server, policy: '--server' } : await pickServer(janua)
   await janua.conn.serverConfig(server) // unknown server: exit 2 before anything is created
@@ -204,7 +204,7 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
 }
 
 export async function listTenants(janua: Janua, filter: { isolation?: string; server?: string; status?: string } = {}): Promise<Tenant[]> {
-  await ensureControlPlane(janua)
+  await requireControlPlane(janua)
   let query = tenantQuery(janua).orderBy('t.slug')
   if (filter.isolation) query = query.where('t.isolation', '=', validateIsolation(filter.isolation))
   if (filter.server) query = query.where('p.server', '=', await requireKnownServer(janua, filter.server))

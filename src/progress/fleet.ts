@@ -1,5 +1,3 @@
-import { Listr } from 'listr2'
-
 /**
  * Fleet progress: on a terminal one live line (done / failed / remaining, rate, elapsed) drawn by
  * listr2 with failures listed as they happen; in CI plain lines every few seconds; under --json
@@ -58,7 +56,8 @@ export function fleetProgress(mode: ProgressMode, label: string): FleetProgress 
   let resolveTask: () => void = () => {}
   const taskDone = new Promise<void>((r) => (resolveTask = r))
   const failures: string[] = []
-  const list = new Listr([{
+  // listr2 is loaded only to draw on a terminal: a --json or CI run does not pay for it.
+  const running = import('listr2').then(({ Listr }) => new Listr([{
     title: `${label}: planning`,
     task: async (_ctx, task) => {
       setTitle = (t) => (task.title = t)
@@ -69,8 +68,9 @@ export function fleetProgress(mode: ProgressMode, label: string): FleetProgress 
       await taskDone
     },
     rendererOptions: { persistentOutput: true, outputBar: 10 },
-  }], { renderer: 'default', rendererOptions: { collapseSubtasks: false }, exitOnError: false })
-  const running = list.run().catch(() => undefined) // a failed placement is in the report; listr only draws it
+  }], { renderer: 'default', rendererOptions: { collapseSubtasks: false }, exitOnError: false }).run())
+    // The run's outcome is reported by the command whatever the display did: say why it is missing.
+    .catch((error: Error) => void process.stderr.write(`progress display failed: ${error.message}\n`))
   return {
     start(total) {
       setTitle(line(label, 0, 0, total, startedAt))

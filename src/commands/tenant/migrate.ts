@@ -49,7 +49,9 @@ export default class TenantMigrate extends JanuaCommand {
       await progress.finish()
     }
     this.render(report)
-    process.exitCode = fleetExitCode(report.placements)
+    // A journal or version write that failed leaves `db status` wrong: the run did not do all it should.
+    for (const error of report.journalErrors) process.stderr.write(`${colour.yellow('warning')} ${error}; run \`janua tenant migrate\` again to record the versions\n`)
+    process.exitCode = Math.max(fleetExitCode(report.placements), report.journalErrors.length ? 1 : 0)
     return report
   }
 
@@ -65,7 +67,7 @@ export default class TenantMigrate extends JanuaCommand {
       return
     }
     const s = report.summary
-    this.say(`${s.migrated} migrated, ${s.upToDate} up to date, ${s.failed ? colour.red(`${s.failed} failed`) : '0 failed'}${s.skipped ? `, ${s.skipped} skipped` : ''}; ${s.filesApplied} file(s) applied in ${(s.durationMs / 1000).toFixed(1)}s (run ${report.runId})`)
+    this.say(`${s.migrated} migrated, ${s.upToDate} up to date, ${s.failed ? colour.red(`${s.failed} failed`) : '0 failed'}${s.skipped ? `, ${s.skipped} skipped` : ''}; ${s.filesApplied} file(s) applied in ${(s.durationMs / 1000).toFixed(1)}s${report.runId ? ` (run ${report.runId})` : ''}`)
     for (const p of report.placements.filter((x) => x.status === 'failed')) {
       this.say(`${colour.red('failed')} ${describePlacement(p.placement)} [${p.tenants.join(', ') || p.kind}]: ${p.error?.message}`)
     }

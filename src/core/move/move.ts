@@ -7,7 +7,7 @@ import type { IsolationLevel } from '../../db/schema.js'
 import { ident } from '../../sql/ident.js'
 import { placementLockKey, readApplied, versionOf } from '../apply.js'
 import type { Janua } from '../context.js'
-import { ensureControlPlane } from '../control-plane.js'
+import { ensureControlPlane, requireControlPlane } from '../control-plane.js'
 import { ExitCode, JanuaError } from '../errors.js'
 import { faultPoint } from '../fault.js'
 import { installFence, removeFence } from '../fence.js'
@@ -203,7 +203,8 @@ async function unfinishedMove(janua: Janua, tenantId: string): Promise<Journal |
 /** `janua tenant migrate-isolation`: gather facts, decide the plan (every refusal), then run, resume or abort the journaled move. */
 export async function moveTenant(janua: Janua, options: MoveOptions): Promise<MoveReport> {
   const started = Date.now()
-  await ensureControlPlane(janua)
+  if (options.dryRun) await requireControlPlane(janua)
+  else await ensureControlPlane(janua)
   const row = await getTenant(janua, options.slug)
   const run = async (): Promise<MoveReport> => {
     const pending = await unfinishedMove(janua, row.id)

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// Runs after tsc: rewrites each command file (dist/commands/**/*.js) as a bundle of the command,
+// janua's own modules and its heaviest dependencies (kysely is 262 ES modules, pg some 30), with
+// the code several commands share in dist/chunks/. Node then reads a handful of files to start a
+// command instead of some 330: `janua tenant list` costs little more than `janua --version`
+// (issue 9 item 6). The rest of dist/ (core/, db/, ...) stays as tsc wrote it, for the benchmarks
+// and for anyone importing janua's API; only the CLI runs the bundles.
+//
+// Kept outside the bundles: @oclif/core (the runner and the commands must share one copy of its
+// classes) and the other dependencies, which are small or loaded only when a command needs them.
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const dist = path.join(root, 'dist')
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
+
+/** Bundled: every file of these packages and of their own dependencies. */
+const BUNDLED = new Set(['kysely', 'pg', 'pg-connection-string'])
+/** pg's optional native binding and its Cloudflare socket: never used by janua, never installed. */
+const OPTIONAL = ['pg-native', 'pg-cloudflare', 'cloudflare:sockets']
+const external = [...Object.keys(pkg.dependencies ?? {}).filter((name) => !BUNDLED.has(name)).flatMap((name) => [name, `${name}/*`]), ...OPTIONAL]
+
+const commands = []
+const walk = (dir) => {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name)
+    if (entry.isDirectory()) walk(file)
+    else if (entry.name.endsWith('.js')) commands.push(file)
+  }
+}
+walk(path.join(dist, 'commands'))
+if (commands.some((file) => fs.readFileSync(file, 'utf8').includes('__januaCreateRequire'))) {
+  throw new Error('dist/commands is bundled already: run `npm run build` (tsc writes the files this script bundles)')
+}
+
+fs.rmSync(path.join(dist, 'chunks'), { recursive: true, force: true })
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: commands,
+  outdir: dist,
+  outbase: dist,
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external,
+  allowOverwrite: true,
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  // pg is CommonJS: its require() of Node's own modules needs a require in an ES module.
+  banner: { js: "import { createRequire as __januaCreateRequire } from 'node:module'; const require = __januaCreateRequire(import.meta.url);" },
+  metafile: true,
+})
+// config.ts finds the package (and its built-in templates) two folders above its own file: it
+// must land in dist/chunks/, as deep as dist/core/.
+const configChunk = Object.entries(result.metafile.outputs).find(([, out]) => Object.keys(out.inputs).some((i) => i.endsWith('dist/core/config.js')))?.[0]
+if (!configChunk?.includes('dist/chunks/')) throw new Error(`dist/core/config.js was bundled into ${configChunk}, not into dist/chunks/: its package root would be wrong`)
+const inputs = Object.keys(result.metafile.inputs).length
+const outputs = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js')).length
+console.log(`bundled ${commands.length} commands: ${inputs} modules into ${outputs} files`)
