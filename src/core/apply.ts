@@ -6,6 +6,7 @@ import { ident, literal } from '../sql/ident.js'
 import { isPgError, isUnreachable, translateError } from '../db/errors.js'
 import { withAdvisoryLock, type LockWait } from '../db/locks.js'
 import { redactAll } from '../db/redact.js'
+import { rollbackQuietly } from '../db/connection.js'
 
 export { HISTORY_TABLE } from '../sql/names.js'
 import { HISTORY_TABLE } from '../sql/names.js'
@@ -83,7 +84,9 @@ export async function applyFile(client: pg.ClientBase, schema: string, file: Tem
       try {
         await client.query(file.sql)
       } finally {
-        await client.query(`select set_config('search_path', 'public', false)`).catch(() => {})
+        // The session goes back to its pool: its search_path must not outlive the file. A reset
+        // that fails means the session is broken, and the pool drops it with the file's error.
+        await client.query(`select set_config('search_path', 'public', false)`).catch(() => undefined)
       }
       // Recorded only after it succeeded.
       await record()
@@ -148,7 +151,7 @@ async function locateFailure(client: pg.ClientBase, schema: string, file: Templa
   } catch {
     return undefined
   } finally {
-    await client.query('rollback').catch(() => {})
+    await rollbackQuietly(client)
   }
 }
 

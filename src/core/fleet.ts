@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { withClient } from '../db/connection.js'
+import { endQuietly, withClient } from '../db/connection.js'
 import { isMissingDatabase, isUnreachable, translateError } from '../db/errors.js'
 import { redactAll } from '../db/redact.js'
 import type { IsolationLevel } from '../db/schema.js'
@@ -10,6 +10,12 @@ import { driverFor } from './isolation/index.js'
 import { DATABASE_TENANT_SCHEMA, templateDatabase, type Placement } from './placement.js'
 import { missingDatabaseError } from './placement-failure.js'
 import type { AppliedFile } from './templates.js'
+
+/**
+ * Whether the placement is a database of its own (a tenant's, or a server's template database):
+ * read on a short-lived session of its own, so that thousands of them never pile up in pools.
+ */
+export const ownsDatabase = (p: { kind: FleetPlacement['kind'] }): boolean => p.kind === 'template' || driverFor(p.kind).ownsDatabase
 
 /** A placement of the fleet with its tenants: what fleet commands (migrate, verify, status) walk over. */
 export interface FleetPlacement {
@@ -108,14 +114,13 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
           }
         }
       }
-      const isShared = group.length > 1 || group[0]!.kind === 'shared' || group[0]!.kind === 'schema'
-      if (isShared) await withClient(janua.conn.pool(config, database), read)
+      if (group.length > 1 || !ownsDatabase(group[0]!)) await withClient(janua.conn.pool(config, database), read)
       else {
         const client = await janua.conn.dedicatedClient(server, database)
         try {
           await read(client)
         } finally {
-          await client.end().catch(() => {})
+          await endQuietly(client)
         }
       }
     } catch (error) {

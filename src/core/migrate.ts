@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
 import { sql } from 'kysely'
-import { withClient } from '../db/connection.js'
+import { endQuietly, withClient } from '../db/connection.js'
 import { translateError } from '../db/errors.js'
 import { redactAll } from '../db/redact.js'
 import type { IsolationLevel } from '../db/schema.js'
@@ -10,7 +10,7 @@ import { applyPending } from './apply.js'
 import type { Janua } from './context.js'
 import { ensureControlPlane, requireControlPlane } from './control-plane.js'
 import { ExitCode, usageError } from './errors.js'
-import { forEachLimit, listFleet, readHistories, type FleetPlacement } from './fleet.js'
+import { forEachLimit, listFleet, ownsDatabase, readHistories, type FleetPlacement } from './fleet.js'
 import { describePlacement, type Placement } from './placement.js'
 import { placementFailure } from './placement-failure.js'
 import { checkApplied } from './templates.js'
@@ -216,13 +216,13 @@ async function applyTo(janua: Janua, entry: FleetPlacement, target: number, lock
   const where = entry.tenants.length ? `${describePlacement(entry.placement)} (${entry.tenants.length === 1 ? `tenant ${entry.tenants[0]}` : `${entry.tenants.length} tenants`})` : describePlacement(entry.placement)
   const run = (client: pg.ClientBase) => applyPending(client, schema, janua.templates, { toVersion: target, lockTimeoutMs, where })
   let result
-  if (entry.kind === 'database' || entry.kind === 'template') {
+  if (ownsDatabase(entry)) {
     // One database per tenant: a short-lived connection each, so thousands never pile up.
     const client = await janua.conn.dedicatedClient(server, database)
     try {
       result = await run(client)
     } finally {
-      await client.end().catch(() => {})
+      await endQuietly(client)
     }
   } else {
     const config = await janua.conn.serverConfig(server)
