@@ -14,6 +14,9 @@ export interface Finding {
   expected?: string
   actual?: string
   message: string
+  /** drift findings: the server the placement is on and its PostgreSQL version (the expected catalog is per major version) */
+  server?: string
+  serverVersion?: string
 }
 
 export const LINT_RULES = {
@@ -28,6 +31,8 @@ export const LINT_RULES = {
   'lint/public-create': 'PUBLIC may create objects in a tenant schema',
   'lint/fk-without-tenant': 'a foreign key between tenant tables does not include tenant_id',
   'lint/index-not-tenant-led': 'a non-unique index on a tenant table does not lead with tenant_id',
+  'lint/view-not-security-invoker': 'a view runs with its owner\'s rights (no security_invoker): RLS is checked for the owner, not the caller',
+  'lint/public-grant': 'a table, view or sequence grants privileges to PUBLIC',
 } as const
 
 export const FLEET_CODES = {

@@ -13,6 +13,42 @@ export const HISTORY_TABLE = 'janua_template_history'
 
 export const placementLockKey = (schema: string) => `janua:placement:${schema}`
 
+/**
+ * Extensions live in one schema per database, on every placement's search_path, so every
+ * placement of the database can use them (a `create extension` would otherwise land in the first
+ * placement's schema only).
+ */
+export const EXTENSIONS_SCHEMA = 'extensions'
+/** The search_path templates and seeds run with. */
+export const placementSearchPath = (schema: string) => `${ident(schema)}, ${EXTENSIONS_SCHEMA}`
+
+/** Extensions a template file creates: `create extension [if not exists] name`. */
+export function extensionsIn(sql: string): string[] {
+  const names = [...sql.matchAll(/\bcreate\s+extension\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")+"|[a-z_][a-z0-9_$-]*)/gi)]
+    .map((m) => (m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replaceAll('""', '"') : m[1]!.toLowerCase()))
+  return [...new Set(names)]
+}
+
+/**
+ * The extensions schema (usable by the app role when one is given) and the named extensions in
+ * it, so a file's own `create extension if not exists` finds them. Checked first; created under a
+ * transaction-level advisory lock, as concurrent placements would otherwise race on the catalog.
+ */
+export async function ensureExtensions(client: pg.ClientBase, names: string[], appRole?: string): Promise<void> {
+  const { rows } = await client.query<{ schema: boolean; usage: boolean; missing: string[] }>(
+    `select exists (select 1 from pg_namespace where nspname = $1) as schema,
+            coalesce((select has_schema_privilege($2, n.oid, 'USAGE') from pg_namespace n where n.nspname = $1), false) as usage,
+            array(select n from unnest($3::text[]) n where not exists (select 1 from pg_extension where extname = n)) as missing`,
+    [EXTENSIONS_SCHEMA, appRole ?? 'public', names],
+  )
+  const state = rows[0]!
+  if (state.schema && (state.usage || !appRole) && state.missing.length === 0) return
+  await client.query(`select pg_advisory_xact_lock(hashtext('janua:extensions'))`)
+  await client.query(`create schema if not exists ${EXTENSIONS_SCHEMA}`)
+  if (appRole && !state.usage) await client.query(`grant usage on schema ${EXTENSIONS_SCHEMA} to ${ident(appRole)}`)
+  for (const name of state.missing) await client.query(`create extension if not exists ${ident(name)} with schema ${EXTENSIONS_SCHEMA}`)
+}
+
 export async function ensureHistoryTable(client: pg.ClientBase, schema: string): Promise<void> {
   await client.query(`create table if not exists ${ident(schema)}.${ident(HISTORY_TABLE)} (
     version integer primary key,
@@ -66,7 +102,8 @@ export async function applyFile(client: pg.ClientBase, schema: string, file: Tem
   try {
     if (file.noTransaction) {
       if (!ownTransaction) throw new JanuaError(`${file.name} must run outside a transaction`, ExitCode.failed)
-      await client.query(`select set_config('search_path', $1, false)`, [ident(schema)])
+      await ensureExtensions(client, extensionsIn(file.sql))
+      await client.query(`select set_config('search_path', $1, false)`, [placementSearchPath(schema)])
       try {
         await client.query(file.sql)
       } finally {
@@ -77,7 +114,8 @@ export async function applyFile(client: pg.ClientBase, schema: string, file: Tem
       return
     }
     const body = async () => {
-      await client.query(`select set_config('search_path', $1, true)`, [ident(schema)])
+      await ensureExtensions(client, extensionsIn(file.sql))
+      await client.query(`select set_config('search_path', $1, true)`, [placementSearchPath(schema)])
       await client.query(file.sql)
       await record()
     }
@@ -99,7 +137,7 @@ export async function applyFile(client: pg.ClientBase, schema: string, file: Tem
 async function locateFailure(client: pg.ClientBase, schema: string, file: TemplateFile): Promise<number | undefined> {
   try {
     await client.query('begin')
-    await client.query(`select set_config('search_path', $1, true)`, [ident(schema)])
+    await client.query(`select set_config('search_path', $1, true)`, [placementSearchPath(schema)])
     for (const statement of splitStatements(file.sql)) {
       try {
         await client.query(statement.text)
@@ -172,7 +210,7 @@ export async function runSeeds(
   await client.query(
     `select set_config('search_path', $1, true), set_config('janua.tenant_id', $2, true), set_config('janua.tenant_slug', $3, true),
             set_config('janua.tenant_name', $4, true), set_config('app.current_tenant', $2, true)`,
-    [ident(schema), tenant.id, tenant.slug, tenant.name],
+    [placementSearchPath(schema), tenant.id, tenant.slug, tenant.name],
   )
   for (const seed of set.seeds) {
     try {

@@ -30,8 +30,10 @@ export interface PlacementVerdict {
   kind: IsolationLevel | 'template' | 'orphan' | 'server'
   tenants: string[]
   version: number | null
+  /** the PostgreSQL version of the placement's server, e.g. "18.4" */
+  serverVersion: string | null
   fingerprint: string | null
-  /** the fingerprint the templates give at this version */
+  /** the fingerprint the templates give at this version (on a server of the same major version) */
   expectedFingerprint: string | null
   findings: Finding[]
 }
@@ -49,21 +51,25 @@ export interface VerifyReport {
   placements: PlacementVerdict[]
 }
 
-interface Expected {
+export interface Expected {
   catalog: Catalog
   fingerprint: string
   lint: Finding[]
 }
 
-/** The catalog the templates declare at a version: applied to a scratch schema in a transaction that is rolled back. */
-async function expectedCatalog(janua: Janua, version: number): Promise<Expected> {
+/**
+ * The catalog the templates declare at a version, on a server of one major version (PostgreSQL 18
+ * records NOT NULL as constraints, for instance): applied to a scratch schema in a transaction
+ * that is rolled back.
+ */
+export async function expectedCatalog(janua: Janua, version: number, pool: pg.Pool = janua.conn.primaryPool()): Promise<Expected> {
   const files = filesUpTo(janua.templates, version)
   const scratch = `janua_verify_${randomBytes(6).toString('hex')}`
   const where = `expected catalog at version ${version}`
-  return withClient(janua.conn.primaryPool(), async (client) => {
-    const snapshot = async () => {
-      const catalog = (await catalogs(client, [scratch], janua.appRole)).get(scratch)!
-      const fingerprint = (await fingerprints(client, [scratch], janua.appRole)).get(scratch)!
+  return withClient(pool, async (client) => {
+    const snapshot = async (inTransaction: boolean) => {
+      const catalog = (await catalogs(client, [scratch], janua.appRole, { inTransaction })).get(scratch)!
+      const fingerprint = (await fingerprints(client, [scratch], janua.appRole, { inTransaction })).get(scratch)!
       return { catalog, fingerprint, lint: lintCatalog(catalog, janua.appRole) }
     }
     const build = async () => {
@@ -76,7 +82,7 @@ async function expectedCatalog(janua: Janua, version: number): Promise<Expected>
       try {
         await build()
         for (const file of files) await applyFile(client, scratch, file, where, false)
-        result = await snapshot()
+        result = await snapshot(true)
       } finally {
         await client.query('rollback')
       }
@@ -86,11 +92,22 @@ async function expectedCatalog(janua: Janua, version: number): Promise<Expected>
     try {
       await inTransaction(client, build)
       for (const file of files) await applyFile(client, scratch, file, where)
-      return await snapshot()
+      return await snapshot(false)
     } finally {
       await client.query(`drop schema if exists ${ident(scratch)} cascade`)
     }
   })
+}
+
+interface ServerVersion {
+  /** e.g. "18.4" */
+  version: string
+  major: number
+}
+
+async function readServerVersion(client: pg.ClientBase): Promise<ServerVersion> {
+  const { rows } = await client.query<{ num: string; version: string }>(`select current_setting('server_version_num') as num, current_setting('server_version') as version`)
+  return { version: rows[0]!.version.split(' ')[0]!, major: Math.floor(Number(rows[0]!.num) / 10000) }
 }
 
 const finding = (code: string, change: Finding['change'], object: string, message: string, extra: Partial<Finding> = {}): Finding => ({ code, change, object, message, ...extra })
@@ -116,7 +133,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   const verdicts: PlacementVerdict[] = []
   const verdictOf = new Map<FleetPlacement, PlacementVerdict>()
   for (const p of fleet) {
-    const v: PlacementVerdict = { placement: p.placement, kind: p.kind, tenants: p.tenants, version: null, fingerprint: null, expectedFingerprint: null, findings: [] }
+    const v: PlacementVerdict = { placement: p.placement, kind: p.kind, tenants: p.tenants, version: null, serverVersion: null, fingerprint: null, expectedFingerprint: null, findings: [] }
     verdicts.push(v)
     verdictOf.set(p, v)
   }
@@ -126,10 +143,13 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   const databasesOn = new Map<string, Set<string> | Error>()
   const appRoleOn = new Map<string, { rolsuper: boolean; rolbypassrls: boolean } | undefined>()
   const publicConnect = new Map<string, boolean>()
+  const versionOf = new Map<string, ServerVersion>()
+  const primaryVersion = withClient(janua.conn.primaryPool(), readServerVersion)
   await Promise.all(servers.map(async (server) => {
     try {
       const pool = await janua.conn.adminPool(server)
       await withClient(pool, async (c) => {
+        versionOf.set(server, await readServerVersion(c))
         const { rows } = await c.query<{ datname: string; public_connect: boolean }>(`select datname, has_database_privilege('public', datname, 'CONNECT') as public_connect from pg_database`)
         databasesOn.set(server, new Set(rows.map((r) => r.datname)))
         for (const r of rows) publicConnect.set(`${server}\u0000${r.datname}`, r.public_connect)
@@ -169,14 +189,24 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
     present.push(p)
   }
 
-  const expectedByVersion = new Map<number, Promise<Expected>>()
-  const expected = (version: number) => {
-    if (!expectedByVersion.has(version)) expectedByVersion.set(version, expectedCatalog(janua, version))
-    return expectedByVersion.get(version)!
+  // One expected catalog per template version and server major version, built on the primary
+  // when it runs that major, else on the placement's own server (in the database being read).
+  const primaryMajor = (await primaryVersion).major
+  const expectedBy = new Map<string, Promise<Expected>>()
+  const expected = async (version: number, placement: Placement) => {
+    const major = versionOf.get(placement.server)!.major
+    const key = `${version}:${major}`
+    if (!expectedBy.has(key)) {
+      expectedBy.set(key, (async () =>
+        expectedCatalog(janua, version, major === primaryMajor ? janua.conn.primaryPool() : await janua.conn.serverPool(placement.server, placement.database)))())
+    }
+    return expectedBy.get(key)!
   }
+  for (const p of present) verdictOf.get(p)!.serverVersion = versionOf.get(p.placement.server)!.version
 
-  // The expected catalogs are built while the databases are read.
-  for (const version of new Set(present.map((p) => verdictOf.get(p)!.version!))) void expected(version).catch(() => {})
+  // The expected catalogs are built while the databases are read; a failure is reported by the
+  // placements that await it.
+  for (const p of present) void expected(verdictOf.get(p)!.version!, p.placement).catch(() => undefined)
 
   // One catalog pass per database: fingerprints for all its schemas, details only where they differ.
   await forEachLimit(groupByDatabase(present), concurrency, async (group) => {
@@ -187,7 +217,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
       const differing: FleetPlacement[] = []
       for (const p of group) {
         const v = verdictOf.get(p)!
-        const want = await expected(v.version!)
+        const want = await expected(v.version!, p.placement)
         v.fingerprint = prints.get(p.placement.schema) ?? null
         v.expectedFingerprint = want.fingerprint
         if (v.fingerprint === want.fingerprint) v.findings.push(...want.lint)
@@ -198,7 +228,10 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
         for (const p of differing) {
           const v = verdictOf.get(p)!
           const actual = details.get(p.placement.schema)!
-          v.findings.push(...diffCatalogs((await expected(v.version!)).catalog, actual), ...lintCatalog(actual, janua.appRole))
+          const where = `on server ${server} (PostgreSQL ${v.serverVersion})`
+          const drift = diffCatalogs((await expected(v.version!, p.placement)).catalog, actual)
+            .map((f) => ({ ...f, server, serverVersion: v.serverVersion!, message: `${f.message} ${where}` }))
+          v.findings.push(...drift, ...lintCatalog(actual, janua.appRole))
         }
       }
     }
@@ -208,7 +241,8 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
         try {
           await read(client)
         } finally {
-          await client.end().catch(() => {})
+          // The catalog was read (or its error is reported below): a failing close changes neither.
+          await client.end().catch(() => undefined)
         }
       } else {
         await withClient(await janua.conn.serverPool(server, database), read)
@@ -226,7 +260,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
 
   for (const server of servers) {
     const role = appRoleOn.get(server)
-    const v: PlacementVerdict = { placement: { server, database: '*', schema: '*' }, kind: 'server', tenants: [], version: null, fingerprint: null, expectedFingerprint: null, findings: [] }
+    const v: PlacementVerdict = { placement: { server, database: '*', schema: '*' }, kind: 'server', tenants: [], version: null, serverVersion: versionOf.get(server)?.version ?? null, fingerprint: null, expectedFingerprint: null, findings: [] }
     if (role?.rolsuper) v.findings.push(finding('lint/app-role-superuser', 'different', `role ${janua.appRole}`, `the app role ${janua.appRole} is a superuser: RLS does not apply to it`))
     if (role?.rolbypassrls) v.findings.push(finding('lint/app-role-bypassrls', 'different', `role ${janua.appRole}`, `the app role ${janua.appRole} has BYPASSRLS`))
     if (v.findings.length) verdicts.push(v)
@@ -266,7 +300,7 @@ async function orphans(janua: Janua, cpId: string, fleet: FleetPlacement[], data
   const claimed = new Set(fleet.map((p) => `${p.placement.server}\u0000${p.placement.database}\u0000${p.placement.schema}`))
   const claimedDbs = new Set(fleet.map((p) => `${p.placement.server}\u0000${p.placement.database}`))
   const orphan = (placement: Placement, object: string): PlacementVerdict => ({
-    placement, kind: 'orphan', tenants: [], version: null, fingerprint: null, expectedFingerprint: null,
+    placement, kind: 'orphan', tenants: [], version: null, serverVersion: null, fingerprint: null, expectedFingerprint: null,
     findings: [finding('fleet/orphan', 'unexpected', object, `${object} looks like a tenant's but belongs to no tenant`)],
   })
   const { rows } = await withClient(janua.conn.primaryPool(), (c) =>
