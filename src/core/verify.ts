@@ -10,11 +10,11 @@ import type { IsolationLevel } from '../db/schema.js'
 import { ident, validateServerName, validateSlug } from '../sql/ident.js'
 import { applyFile, ensureHistoryTable } from './apply.js'
 import type { Janua } from './context.js'
-import { createPlacementSchema, requireControlPlane } from './control-plane.js'
+import { createPlacementSchema, ensureAppRole, requireControlPlane } from './control-plane.js'
 import { usageError } from './errors.js'
 import { forEachLimit, groupByDatabase, listFleet, readHistories, type FleetPlacement } from './fleet.js'
 import { TENANT_SCHEMA_PREFIX, serverSharedDatabase, templateDatabase, type Placement } from './placement.js'
-import { filesUpTo } from './templates.js'
+import { filesUpTo, type TemplateFile } from './templates.js'
 import { validateIsolation } from './tenants.js'
 
 export interface VerifyOptions {
@@ -63,9 +63,18 @@ export interface Expected {
  * that is rolled back.
  */
 export async function expectedCatalog(janua: Janua, version: number, pool: pg.Pool = janua.conn.primaryPool()): Promise<Expected> {
-  const files = filesUpTo(janua.templates, version)
+  return scratchCatalog(janua, filesUpTo(janua.templates, version), pool, { where: `expected catalog at version ${version}` })
+}
+
+/**
+ * Template files applied to a scratch schema janua_verify_<random>, read, and thrown away (a
+ * rolled-back transaction; with a no-transaction file: built, read, dropped). createAppRole: the
+ * app role is created first when missing (`templates check` on a server without a control plane;
+ * inside the rolled-back transaction unless a file is no-transaction).
+ */
+export async function scratchCatalog(janua: Janua, files: TemplateFile[], pool: pg.Pool, options: { where: string; createAppRole?: boolean }): Promise<Expected> {
   const scratch = `janua_verify_${randomBytes(6).toString('hex')}`
-  const where = `expected catalog at version ${version}`
+  const where = options.where
   return withClient(pool, async (client) => {
     const snapshot = async (inTransaction: boolean) => {
       const catalog = (await catalogs(client, [scratch], janua.appRole, { inTransaction })).get(scratch)!
@@ -73,6 +82,7 @@ export async function expectedCatalog(janua: Janua, version: number, pool: pg.Po
       return { catalog, fingerprint, lint: lintCatalog(catalog, janua.appRole) }
     }
     const build = async () => {
+      if (options.createAppRole) await ensureAppRole(client, janua.appRole)
       await createPlacementSchema(client, scratch, janua.appRole)
       await ensureHistoryTable(client, scratch)
     }
