@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type pg from 'pg'
 import { EXTENSIONS_SCHEMA, HISTORY_TABLE } from '../core/apply.js'
 import { ident as quoteIdent } from '../sql/ident.js'
@@ -227,6 +228,8 @@ select r.nspname, 'comment', 'policy ' || r.relname::text || '.' || p.polname::t
 }
 
 const DETAIL_SQL = objectsSql('detail')
+/** Changes whenever what a catalog row holds changes: part of the expected-catalog cache key. */
+export const CATALOG_FORMAT = createHash('sha256').update(objectsSql('detail')).update(objectsSql('fingerprint')).digest('hex').slice(0, 16)
 /** md5 of each schema's objects: equal fingerprints mean equal catalogs. */
 const FINGERPRINT_SQL = `select schema, md5(string_agg(kind || ':' || key || '=' || coalesce(descr, ''), E'\\n' order by kind collate "C", key collate "C")) as fingerprint
   from (${objectsSql('fingerprint')}) o group by schema`

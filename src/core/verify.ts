@@ -3,7 +3,7 @@ import type pg from 'pg'
 import { diffCatalogs } from '../catalog/diff.js'
 import { isIgnored, type Finding } from '../catalog/findings.js'
 import { lintCatalog } from '../catalog/lint.js'
-import { catalogs, fingerprints, type Catalog } from '../catalog/snapshot.js'
+import { CATALOG_FORMAT, catalogs, fingerprints, type Catalog, type CatalogObject } from '../catalog/snapshot.js'
 import { inTransaction, withClient } from '../db/connection.js'
 import { redactAll } from '../db/redact.js'
 import type { IsolationLevel } from '../db/schema.js'
@@ -14,7 +14,7 @@ import { createPlacementSchema, ensureAppRole, requireControlPlane } from './con
 import { usageError } from './errors.js'
 import { forEachLimit, groupByDatabase, listFleet, readHistories, type FleetPlacement } from './fleet.js'
 import { TENANT_SCHEMA_PREFIX, serverSharedDatabase, templateDatabase, type Placement } from './placement.js'
-import { filesUpTo, type TemplateFile } from './templates.js'
+import { filesUpTo, sha256, type TemplateFile } from './templates.js'
 import { validateIsolation } from './tenants.js'
 
 export interface VerifyOptions {
@@ -47,6 +47,12 @@ export interface VerifyReport {
     findings: number
     groups: { fingerprint: string | null; version: number | null; placements: number; matchesTemplates: boolean }[]
     durationMs: number
+    /**
+     * Where the time went (ms): listing the fleet and reading histories; building (or reading
+     * from the cache) the expected catalogs; the fingerprint passes, summed over databases; the
+     * detailed reads and diffs of placements whose fingerprint differed.
+     */
+    phases: { fleetMs: number; expectedMs: number; expectedCached: number; expectedBuilt: number; fingerprintMs: number; detailMs: number; databases: number }
   }
   placements: PlacementVerdict[]
 }
@@ -109,6 +115,32 @@ export async function scratchCatalog(janua: Janua, files: TemplateFile[], pool: 
   })
 }
 
+/**
+ * The expected catalog from janua.expected_catalogs (control-plane step 3) when one was built
+ * for the same template files, server major version, app role and catalog format; else built and
+ * stored. Without the table (a control plane not yet upgraded) nothing is cached.
+ */
+async function cachedExpected(janua: Janua, version: number, major: number, build: () => Promise<Expected>): Promise<{ expected: Expected; cached: boolean }> {
+  const files = filesUpTo(janua.templates, version)
+  const key = sha256(JSON.stringify([CATALOG_FORMAT, janua.appRole, major, files.map((f) => [f.name, f.sha256])]))
+  const pool = janua.conn.primaryPool()
+  const stored = await withClient(pool, async (c) => {
+    const { rows } = await c.query<{ present: boolean }>(`select to_regclass('janua.expected_catalogs') is not null as present`)
+    if (!rows[0]!.present) return { table: false }
+    const hit = await c.query<{ fingerprint: string; catalog: [string, CatalogObject][]; lint: Finding[] }>(
+      'select fingerprint, catalog, lint from janua.expected_catalogs where key = $1', [key])
+    return { table: true, row: hit.rows[0] }
+  })
+  if (stored.row) return { expected: { fingerprint: stored.row.fingerprint, catalog: new Map(stored.row.catalog), lint: stored.row.lint }, cached: true }
+  const expected = await build()
+  if (stored.table) {
+    await withClient(pool, (c) => c.query(
+      `insert into janua.expected_catalogs (key, server_major, version, fingerprint, catalog, lint) values ($1, $2, $3, $4, $5, $6) on conflict (key) do nothing`,
+      [key, major, version, expected.fingerprint, JSON.stringify([...expected.catalog]), JSON.stringify(expected.lint)]))
+  }
+  return { expected, cached: false }
+}
+
 interface ServerVersion {
   /** e.g. "18.4" */
   version: string
@@ -125,6 +157,7 @@ const finding = (code: string, change: Finding['change'], object: string, messag
 /** `janua db verify`: every placement against the templates, isolation lint, fleet consistency. Read-only. */
 export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Promise<VerifyReport> {
   const started = Date.now()
+  const phases: VerifyReport['summary']['phases'] = { fleetMs: 0, expectedMs: 0, expectedCached: 0, expectedBuilt: 0, fingerprintMs: 0, detailMs: 0, databases: 0 }
   const tenants = (options.tenants ?? []).map((t) => validateSlug(t))
   const isolation = options.isolation ? validateIsolation(options.isolation) : undefined
   if (options.server) validateServerName(options.server)
@@ -182,6 +215,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   }
 
   const histories = await readHistories(janua, readable, concurrency)
+  phases.fleetMs = Date.now() - started
   const present: FleetPlacement[] = []
   for (const p of readable) {
     const h = histories.get(p)!
@@ -207,8 +241,15 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
     const major = versionOf.get(placement.server)!.major
     const key = `${version}:${major}`
     if (!expectedBy.has(key)) {
-      expectedBy.set(key, (async () =>
-        expectedCatalog(janua, version, major === primaryMajor ? janua.conn.primaryPool() : await janua.conn.serverPool(placement.server, placement.database)))())
+      expectedBy.set(key, (async () => {
+        const t0 = Date.now()
+        const build = async () => expectedCatalog(janua, version, major === primaryMajor ? janua.conn.primaryPool() : await janua.conn.serverPool(placement.server, placement.database))
+        const result = await cachedExpected(janua, version, major, build)
+        phases.expectedMs += Date.now() - t0
+        if (result.cached) phases.expectedCached++
+        else phases.expectedBuilt++
+        return result.expected
+      })())
     }
     return expectedBy.get(key)!
   }
@@ -223,7 +264,10 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
     const { server, database } = group[0]!.placement
     const read = async (client: pg.ClientBase) => {
       const schemas = group.map((p) => p.placement.schema)
+      const t0 = Date.now()
       const prints = await fingerprints(client, schemas, janua.appRole)
+      phases.fingerprintMs += Date.now() - t0
+      phases.databases++
       const differing: FleetPlacement[] = []
       for (const p of group) {
         const v = verdictOf.get(p)!
@@ -234,6 +278,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
         else differing.push(p)
       }
       if (differing.length) {
+        const t1 = Date.now()
         const details = await catalogs(client, differing.map((p) => p.placement.schema), janua.appRole)
         for (const p of differing) {
           const v = verdictOf.get(p)!
@@ -243,6 +288,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
             .map((f) => ({ ...f, server, serverVersion: v.serverVersion!, message: `${f.message} ${where}` }))
           v.findings.push(...drift, ...lintCatalog(actual, janua.appRole))
         }
+        phases.detailMs += Date.now() - t1
       }
     }
     try {
@@ -299,6 +345,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
       findings: withFindings.reduce((n, v) => n + v.findings.length, 0),
       groups: [...groupsByPrint.values()].sort((a, b) => b.placements - a.placements),
       durationMs: Date.now() - started,
+      phases,
     },
     placements: verdicts,
   }

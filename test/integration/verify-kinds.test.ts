@@ -92,6 +92,8 @@ describe('db verify on every kind of object a template may create', () => {
     await db.queryIn(`janua_${cpId}_drift-database`, 'drop extension citext cascade')
     const report = await verifyFleet(janua)
     expect(report.ok).toBe(false)
+    // the expected catalog of the first run came from the control-plane cache
+    expect(report.summary.phases).toMatchObject({ expectedBuilt: 0, expectedCached: 1 })
     for (const d of DRIFTS) {
       const found = findingsOf(report, d.slug)
       expect(found.some((f) => f.code === d.code && d.object.test(f.object)), `${d.slug}: ${JSON.stringify(found, null, 1)}`).toBe(true)
