@@ -24,7 +24,8 @@ export const placementSearchPath = (schema: string) => `${ident(schema)}, ${EXTE
 
 /** Extensions a template file creates: `create extension [if not exists] name`. */
 export function extensionsIn(sql: string): string[] {
-  const names = [...sql.matchAll(/\bcreate\s+extension\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")+"|[a-z_][a-z0-9_$-]*)/gi)]
+  const code = sql.replace(/--[^\n]*/g, '')
+  const names = [...code.matchAll(/\bcreate\s+extension\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")+"|[a-z_][a-z0-9_$-]*)/gi)]
     .map((m) => (m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replaceAll('""', '"') : m[1]!.toLowerCase()))
   return [...new Set(names)]
 }

@@ -255,23 +255,23 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   }
   for (const p of present) verdictOf.get(p)!.serverVersion = versionOf.get(p.placement.server)!.version
 
-  // The expected catalogs are built while the databases are read; a failure is reported by the
-  // placements that await it.
-  for (const p of present) void expected(verdictOf.get(p)!.version!, p.placement).catch(() => undefined)
 
   // One catalog pass per database: fingerprints for all its schemas, details only where they differ.
   await forEachLimit(groupByDatabase(present), concurrency, async (group) => {
     const { server, database } = group[0]!.placement
     const read = async (client: pg.ClientBase) => {
       const schemas = group.map((p) => p.placement.schema)
+      // The expected catalogs (shared by every group) are built or fetched while this database is read.
+      const wanted = Promise.all(group.map((p) => expected(verdictOf.get(p)!.version!, p.placement)))
       const t0 = Date.now()
-      const prints = await fingerprints(client, schemas, janua.appRole)
-      phases.fingerprintMs += Date.now() - t0
+      const [prints, wants] = await Promise.all([fingerprints(client, schemas, janua.appRole).finally(() => {
+        phases.fingerprintMs += Date.now() - t0
+      }), wanted])
       phases.databases++
       const differing: FleetPlacement[] = []
-      for (const p of group) {
+      for (const [i, p] of group.entries()) {
         const v = verdictOf.get(p)!
-        const want = await expected(v.version!, p.placement)
+        const want = wants[i]!
         v.fingerprint = prints.get(p.placement.schema) ?? null
         v.expectedFingerprint = want.fingerprint
         if (v.fingerprint === want.fingerprint) v.findings.push(...want.lint)
