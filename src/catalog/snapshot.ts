@@ -51,10 +51,11 @@ export function objectsSql(mode: 'detail' | 'fingerprint'): string {
    */
   const strip = (expr: string, prefixRe = 'prefix_re') =>
     detail ? `regexp_replace(${expr}, ${prefixRe}, '\\1', 'g')` : `replace(${expr}, ${prefixRe.replaceAll('prefix_re', 'prefix')}, '')`
+  /** A stored expression: raw, unless it is one of the few (deduplicated in deparse_needed) that mention a user object. */
   const nodeOr = (raw: string, deparsed: string, prefixRe?: string) =>
-    detail ? strip(deparsed, prefixRe) : `case when coalesce(${raw}::text, '') ~ '${NODE_NEEDS_DEPARSE}' then ${strip(deparsed, prefixRe)} else ${raw}::text end`
+    detail ? strip(deparsed, prefixRe) : `case when ${raw}::text in (select t from deparse_needed) then ${strip(deparsed, prefixRe)} else ${raw}::text end`
   const constraintDescr = (alias: string) => detail ? strip('pg_get_constraintdef(con.oid)', `${alias}.prefix_re`)
-    : `case when coalesce(con.conbin::text, '') ~ '${NODE_NEEDS_DEPARSE}' or coalesce(con.conexclop::text, '') ~ '${OIDS_NEED_DEPARSE}'
+    : `case when con.conbin::text in (select t from deparse_needed) or coalesce(con.conexclop::text, '') ~ '${OIDS_NEED_DEPARSE}'
          then ${strip('pg_get_constraintdef(con.oid)', `${alias}.prefix_re`)}
          else concat_ws(' ', con.contype, con.condeferrable, con.condeferred, con.convalidated, con.connoinherit, con.conkey::text, con.confkey::text,
            (select f.relname from pg_class f where f.oid = con.confrelid), con.confupdtype, con.confdeltype, con.confmatchtype,
@@ -84,7 +85,18 @@ with ns as (
     from pg_proc p join ns on ns.oid = p.pronamespace
    where p.proname not like 'janua\_%'
      and not exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.deptype = 'e')
-)
+)${detail ? '' : String.raw`, expression_texts as materialized (
+  -- every stored expression once: the same templates give the same few texts in every schema
+  select d.adbin::text as t from rel r join pg_attrdef d on d.adrelid = r.oid
+  union select con.conbin::text from rel r join pg_constraint con on con.conrelid = r.oid where con.conbin is not null
+  union select con.conbin::text from typ t join pg_constraint con on con.contypid = t.oid where con.conbin is not null
+  union select p.polqual::text from rel r join pg_policy p on p.polrelid = r.oid where p.polqual is not null
+  union select p.polwithcheck::text from rel r join pg_policy p on p.polrelid = r.oid where p.polwithcheck is not null
+  union select x.indexprs::text from rel r join pg_index x on x.indrelid = r.oid where x.indexprs is not null
+  union select x.indpred::text from rel r join pg_index x on x.indrelid = r.oid where x.indpred is not null
+), deparse_needed as materialized (
+  select t from expression_texts where t ~ '${NODE_NEEDS_DEPARSE}'
+)`}
 select ns.nspname::text as schema, 'schema'::text as kind, ''::text as key,
        concat_ws(' ', 'public-usage=' || has_schema_privilege('public', ns.oid, 'USAGE'), 'public-create=' || has_schema_privilege('public', ns.oid, 'CREATE'),
                  'app-usage=' || coalesce((select has_schema_privilege(app.oid, ns.oid, 'USAGE') from app), false),
@@ -128,7 +140,7 @@ select r.nspname, 'column', r.relname::text || '.' || a.attname::text,
 union all
 select r.nspname, 'index', i.relname::text,
        ${detail ? strip('pg_get_indexdef(i.oid)', 'r.prefix_re') : `case when concat_ws(' ', x.indclass, x.indcollation) ~ '${OIDS_NEED_DEPARSE}'
-                   or coalesce(x.indexprs::text, '') || coalesce(x.indpred::text, '') ~ '${NODE_NEEDS_DEPARSE}' then ${strip('pg_get_indexdef(i.oid)', 'r.prefix_re')}
+                   or x.indexprs::text in (select t from deparse_needed) or x.indpred::text in (select t from deparse_needed) then ${strip('pg_get_indexdef(i.oid)', 'r.prefix_re')}
                  else concat_ws(' ', am.amname, x.indisunique, x.indisprimary, x.indisexclusion, x.indnullsnotdistinct, x.indkey::text,
                    x.indclass::text, x.indoption::text, x.indcollation::text, x.indexprs::text, x.indpred::text) end`}
   from rel r join pg_index x on x.indrelid = r.oid join pg_class i on i.oid = x.indexrelid join pg_am am on am.oid = i.relam
