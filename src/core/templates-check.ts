@@ -115,7 +115,7 @@ export function staticFindings(set: TemplateSet): TemplateFinding[] {
     const at = (offset: number) => lineAndColumn(file.sql, offset + 1).line
     for (const statement of splitStatements(file.sql)) {
       const text = withoutLeadingComments(statement.text)
-      const lead = statement.offset + (statement.text.length - statement.text.trimStart().length)
+      const lead = statement.offset // after the statement's leading comments
       if (!file.noTransaction && NEEDS_NO_TRANSACTION.test(text)) {
         findings.push({ code: 'template/needs-no-transaction', file: fileOf(set, file.name), line: at(lead),
           message: `${firstWords(text)} cannot run inside a transaction: put it in a file of its own whose header has \`-- janua:no-transaction\`` })
