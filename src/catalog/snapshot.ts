@@ -38,8 +38,17 @@ const OIDS_NEED_DEPARSE = String.raw`\m${BIG_OID}\M`
  * schema prefix removed from the few deparsed texts; equal templates still give equal rows, and a
  * rare difference only sends the placement to the detailed comparison.
  */
-export function objectsSql(mode: 'detail' | 'fingerprint'): string {
+export function objectsSql(mode: 'detail' | 'fingerprint', few = false): string {
   const detail = mode === 'detail'
+  /**
+   * The objects of a schema's namespace. For a few schemas, through their dependency on the
+   * namespace (pg_depend's reference index): pg_class, pg_type and pg_proc have no index led by
+   * the namespace, and scanning them costs seconds among ten thousand schemas.
+   */
+  const inSchemas = (catalog: string, alias: string, column: string) => few
+    ? `${catalog} ${alias} join pg_depend nsdep on nsdep.classid = '${catalog}'::regclass and nsdep.objid = ${alias}.oid and nsdep.objsubid = 0 and nsdep.deptype = 'n'
+       join ns on ns.oid = nsdep.refobjid and nsdep.refclassid = 'pg_namespace'::regclass and ns.oid = ${alias}.${column}`
+    : `${catalog} ${alias} join ns on ns.oid = ${alias}.${column}`
   /**
    * A deparsed text without the placement's schema prefix: pg_get_indexdef and pg_get_triggerdef
    * qualify the table whatever the search_path. Detail mode removes "<schema>." only where it
@@ -68,13 +77,13 @@ with ns as (
 ), rel as (
   select c.oid, c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity, c.relowner, c.relacl, c.reloptions, c.relpersistence,
          c.relispartition, c.relpartbound, ns.nspname, ns.prefix, ns.prefix_re
-    from pg_class c join ns on ns.oid = c.relnamespace
+    from ${inSchemas('pg_class', 'c', 'relnamespace')}
    where c.relkind in ('r', 'p', 'v', 'm', 'S', 'f') and c.relname <> '${HISTORY_TABLE}'
 ), app as (
   select oid, rolname from pg_roles where rolname = $2
 ), typ as (
   select t.oid, t.typname, t.typtype, t.typbasetype, t.typtypmod, t.typnotnull, t.typdefault, t.typcollation, t.typrelid, t.typacl, ns.nspname, ns.prefix, ns.prefix_re
-    from pg_type t join ns on ns.oid = t.typnamespace
+    from ${inSchemas('pg_type', 't', 'typnamespace')}
     left join pg_class tc on tc.oid = t.typrelid
    where t.typtype in ('e', 'd', 'c', 'r') and (t.typtype <> 'c' or tc.relkind = 'c')
      and not exists (select 1 from pg_depend e where e.classid = 'pg_type'::regclass and e.objid = t.oid and e.deptype = 'e')
@@ -82,7 +91,7 @@ with ns as (
   select p.oid, p.proname, p.prokind, p.prolang, p.provolatile, p.proisstrict, p.prosecdef, p.proleakproof, p.proparallel, p.proconfig, p.prosrc,
          p.proacl, p.proowner, p.prosqlbody is not null as sql_body, ns.oid as nsoid, ns.nspname, ns.prefix, ns.prefix_re,
          p.proname::text || '(' || ${strip('pg_get_function_identity_arguments(p.oid)', 'ns.prefix_re')} || ')' as signature
-    from pg_proc p join ns on ns.oid = p.pronamespace
+    from ${inSchemas('pg_proc', 'p', 'pronamespace')}
    where p.proname not like 'janua\_%'
      and not exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.deptype = 'e')
 )${detail ? '' : String.raw`, expression_texts as materialized (
@@ -92,8 +101,10 @@ with ns as (
   union select con.conbin::text from typ t join pg_constraint con on con.contypid = t.oid where con.conbin is not null
   union select p.polqual::text from rel r join pg_policy p on p.polrelid = r.oid where p.polqual is not null
   union select p.polwithcheck::text from rel r join pg_policy p on p.polrelid = r.oid where p.polwithcheck is not null
-  union select x.indexprs::text from rel r join pg_index x on x.indrelid = r.oid where x.indexprs is not null
-  union select x.indpred::text from rel r join pg_index x on x.indrelid = r.oid where x.indpred is not null
+  union select e.t from rel r cross join lateral (
+    -- from each table to its indexes (offset 0 keeps the planner from scanning all of pg_index instead)
+    select x.indexprs::text as t from pg_index x where x.indrelid = r.oid and x.indexprs is not null
+    union all select x.indpred::text from pg_index x where x.indrelid = r.oid and x.indpred is not null offset 0) e
 ), deparse_needed as materialized (
   select t from expression_texts where t ~ '${NODE_NEEDS_DEPARSE}'
 )`}
@@ -246,12 +257,13 @@ select r.nspname, 'comment', 'policy ' || r.relname::text || '.' || p.polname::t
 `
 }
 
-const DETAIL_SQL = objectsSql('detail')
+const DETAIL_SQL = objectsSql('detail', true)
 /** Changes whenever what a catalog row holds changes: part of the expected-catalog cache key. */
-export const CATALOG_FORMAT = createHash('sha256').update(objectsSql('detail')).update(objectsSql('fingerprint')).digest('hex').slice(0, 16)
+export const CATALOG_FORMAT = createHash('sha256').update(DETAIL_SQL).update(objectsSql('fingerprint')).update(objectsSql('fingerprint', true)).digest('hex').slice(0, 16)
 /** md5 of each schema's objects: equal fingerprints mean equal catalogs. */
-const FINGERPRINT_SQL = `select schema, md5(string_agg(kind || ':' || key || '=' || coalesce(descr, ''), E'\\n' order by kind collate "C", key collate "C")) as fingerprint
-  from (${objectsSql('fingerprint')}) o group by schema`
+const fingerprintSql = (few: boolean) => `select schema, md5(string_agg(kind || ':' || key || '=' || coalesce(descr, ''), E'\\n' order by kind collate "C", key collate "C")) as fingerprint
+  from (${objectsSql('fingerprint', few)}) o group by schema`
+const FINGERPRINT_SQL = { many: fingerprintSql(false), few: fingerprintSql(true) }
 
 /**
  * Runs fn with settings of its own: the search_path decides how the deparsers qualify names; for
@@ -287,7 +299,7 @@ const FINGERPRINT_SEARCH_PATH = 'pg_catalog'
 
 export async function fingerprints(client: pg.ClientBase, schemas: string[], appRole: string, options: { inTransaction?: boolean } = {}): Promise<Map<string, string>> {
   const { rows } = await withSettings(client, { searchPath: FINGERPRINT_SEARCH_PATH, schemas: schemas.length }, options.inTransaction ?? false, () =>
-    client.query<{ schema: string; fingerprint: string }>(FINGERPRINT_SQL, [schemas, appRole]))
+    client.query<{ schema: string; fingerprint: string }>(schemas.length <= FEW_SCHEMAS ? FINGERPRINT_SQL.few : FINGERPRINT_SQL.many, [schemas, appRole]))
   return new Map(rows.map((r) => [r.schema, r.fingerprint]))
 }
 
@@ -311,7 +323,7 @@ export async function catalogs(client: pg.ClientBase, schemas: string[], appRole
 /** The rows the fingerprints are made of (to see why two fingerprints differ). */
 export async function fingerprintObjects(client: pg.ClientBase, schemas: string[], appRole: string): Promise<Map<string, Catalog>> {
   const { rows } = await withSettings(client, { searchPath: FINGERPRINT_SEARCH_PATH, schemas: schemas.length }, false, () =>
-    client.query<CatalogObject & { schema: string }>(objectsSql('fingerprint'), [schemas, appRole]))
+    client.query<CatalogObject & { schema: string }>(objectsSql('fingerprint', schemas.length <= FEW_SCHEMAS), [schemas, appRole]))
   const result = new Map<string, Catalog>(schemas.map((s) => [s, new Map()]))
   for (const row of rows) result.get(row.schema)?.set(objectId(row), { kind: row.kind, key: row.key, descr: row.descr ?? '' })
   return result
