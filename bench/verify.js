@@ -51,8 +51,9 @@ const median = (xs) => {
 }
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length
 
-export async function run() {
-  const schemas = intEnv('BENCH_SCHEMAS', 1000, 1)
+export async function run(args = []) {
+  // `npm run bench -- verify 10000`: the size as an argument, else BENCH_SCHEMAS
+  const schemas = args[0] !== undefined && /^\d+$/.test(args[0]) ? Math.max(1, Number(args[0])) : intEnv('BENCH_SCHEMAS', 1000, 1)
   const parallelism = intEnv('BENCH_PARALLELISM', 4, 1)
   const runs = intEnv('BENCH_VERIFY_RUNS', 3, 1)
   const sampleSize = Math.min(intEnv('BENCH_VERIFY_SAMPLE', 50, 1), schemas)
@@ -144,9 +145,21 @@ export async function run() {
       ] : []),
     ], ['l', 'r', 'r', 'r', 'l']))
     out.push('')
+    // where the time goes: expected catalog (built, or read from the control-plane cache), each database's fingerprint pass, detailed diff
+    const phaseRow = (label, r) => {
+      const p = r.report.summary.phases
+      return [label, fmtMs(p.fleetMs), `${fmtMs(p.expectedMs)} (${p.expectedBuilt} built, ${p.expectedCached} cached)`, `${fmtMs(p.fingerprintMs)} / ${p.databases} db`, fmtMs(p.detailMs), fmtMs(r.verifyMs)]
+    }
+    out.push(table(['PHASES', 'FLEET+HISTORIES', 'EXPECTED CATALOG', 'FINGERPRINT PASSES', 'DETAIL DIFF', 'TOTAL'], [
+      ...fleetRuns.map((r, i) => phaseRow(`(a) whole fleet, run ${i + 1}`, r)),
+      phaseRow(`(c) --tenant ${sample[0]}`, each[0]),
+    ], ['l', 'r', 'r', 'r', 'r', 'r']))
+    out.push('')
     const verdict = (ok) => (ok ? 'PASS' : 'FAIL')
     out.push(table(['FIGURE', 'VALUE', 'TARGET', ''], [
       [`whole-fleet verifyFleet (slowest of ${runs} runs)`, fmtS(worstFleet), '< 5.00 s', verdict(worstFleet < TARGET_MS)],
+      ...(cliPerTenant !== undefined ? [['janua db verify --tenant <slug> (CLI wall time, mean)', fmtMs(cliPerTenant), '< 500 ms', verdict(cliPerTenant < 500)]] : []),
+      ['verifyFleet --tenant (in process, mean)', fmtMs(perTenantVerify), '', ''],
       ['whole-fleet janua db verify (CLI wall time)', fmtS(cli.ms), '< 5.00 s', verdict(cli.ms < TARGET_MS)],
       ['one at a time / whole fleet (verifyFleet, median)', `${(extrapolatedVerify / fleetVerifyMedian).toFixed(1)}x`, '', ''],
       ['one at a time / whole fleet (open+verify+close, median)', `${(extrapolatedRun / fleetTotalMedian).toFixed(1)}x`, '', ''],
@@ -162,7 +175,7 @@ export async function run() {
       bench: 'verify', server: redactUrl(db.server), postgres: pgVersion, cores: os.cpus().length, node: process.version,
       fleet: { schemaTenants: schemas, placements: fleetReport.summary.placements, buildMs: round(fleet.schemaTenants.ms), groups: fleetReport.summary.groups },
       wholeFleet: {
-        runs: fleetRuns.map((r) => ({ verifyMs: round(r.verifyMs), openVerifyCloseMs: round(r.totalMs), reportedMs: r.report.summary.durationMs })),
+        runs: fleetRuns.map((r) => ({ verifyMs: round(r.verifyMs), openVerifyCloseMs: round(r.totalMs), reportedMs: r.report.summary.durationMs, phases: r.report.summary.phases })),
         verifyMedianMs: round(fleetVerifyMedian), verifyMaxMs: round(worstFleet), openVerifyCloseMedianMs: round(fleetTotalMedian),
       },
       cli: { ms: round(cli.ms), reportedMs: cli.json.summary.durationMs, exitCode: cli.code, ok: cli.json.ok, placements: cli.json.summary.placements, versionOnlyMs: round(cliStart.ms) },

@@ -14,6 +14,9 @@ export interface Finding {
   expected?: string
   actual?: string
   message: string
+  /** drift findings: the server the placement is on and its PostgreSQL version (the expected catalog is per major version) */
+  server?: string
+  serverVersion?: string
 }
 
 export const LINT_RULES = {
@@ -28,6 +31,8 @@ export const LINT_RULES = {
   'lint/public-create': 'PUBLIC may create objects in a tenant schema',
   'lint/fk-without-tenant': 'a foreign key between tenant tables does not include tenant_id',
   'lint/index-not-tenant-led': 'a non-unique index on a tenant table does not lead with tenant_id',
+  'lint/view-not-security-invoker': 'a view runs with its owner\'s rights (no security_invoker): RLS is checked for the owner, not the caller',
+  'lint/public-grant': 'a table, view or sequence grants privileges to PUBLIC',
 } as const
 
 export const FLEET_CODES = {
@@ -35,6 +40,9 @@ export const FLEET_CODES = {
   'fleet/orphan': 'a schema or database looks like a tenant\'s but belongs to no tenant',
   'fleet/version-mismatch': 'the control plane records another version than the placement\'s history',
   'fleet/unreachable': 'the placement could not be read',
+  'fleet/unplaced-rows': 'a shared placement holds rows of a tenant id that is not placed there (nobody reads them)',
+  'fleet/stray-capture': 'a capture trigger or log table of a move that is not running',
+  'fleet/stray-fence': 'a write fence of a tenant that is not being moved (its writes are refused)',
   'fleet/kept-source': 'a source kept by tenant move --keep-source (remove with janua tenant cleanup)',
   'fleet/move-leftover': 'what an aborted move could not remove at its target (remove with janua tenant cleanup)',
 } as const

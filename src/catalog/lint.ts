@@ -48,6 +48,14 @@ export function lintCatalog(catalog: Catalog, appRole: string): Finding[] {
       add('lint/index-not-tenant-led', `index ${index.key}`, index.descr, `index ${index.key} on ${table} does not lead with tenant_id`)
     }
   }
+  for (const view of objects.filter((o) => o.kind === 'table' && /^view\b/.test(o.descr))) {
+    if (!/\boptions=\S*security_invoker=(true|on|1)\b/i.test(view.descr)) {
+      add('lint/view-not-security-invoker', `view ${view.key}`, view.descr, `view ${view.key} runs with its owner's rights: create it WITH (security_invoker = true)`)
+    }
+  }
+  for (const grant of objects.filter((o) => o.kind === 'grant' && / to public$/.test(o.key) && !/^(function|type) /.test(o.key))) {
+    add('lint/public-grant', `grant ${grant.key}`, grant.descr, `${grant.key.replace(/ to public$/, '')} grants ${grant.descr} to PUBLIC`)
+  }
   const schema = catalog.get('schema:')
   if (schema && /public-create=true/.test(schema.descr)) add('lint/public-create', 'schema', schema.descr, 'PUBLIC may create objects in this schema')
   return findings

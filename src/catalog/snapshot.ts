@@ -1,12 +1,16 @@
+import { createHash } from 'node:crypto'
 import type pg from 'pg'
-import { HISTORY_TABLE } from '../sql/names.js'
+import { EXTENSIONS_SCHEMA, HISTORY_TABLE } from '../sql/names.js'
+import { ident as quoteIdent } from '../sql/ident.js'
 
 /**
  * One catalog pass over many schemas of one database. Every object becomes a row
- * (schema, kind, key, descr): names are schema-local and texts have the schema prefix removed,
- * so the same templates give the same rows in every placement.
+ * (schema, kind, key, descr): names are schema-local and texts never name the placement's own
+ * schema, so the same templates give the same rows in every placement.
  */
-export type CatalogKind = 'schema' | 'table' | 'column' | 'index' | 'constraint' | 'policy' | 'grant' | 'function' | 'trigger'
+export type CatalogKind =
+  | 'schema' | 'table' | 'column' | 'index' | 'constraint' | 'policy' | 'grant' | 'function' | 'trigger'
+  | 'type' | 'sequence' | 'comment' | 'collation'
 export interface CatalogObject {
   kind: CatalogKind
   key: string
@@ -15,21 +19,95 @@ export interface CatalogObject {
 export type Catalog = Map<string, CatalogObject>
 export const objectId = (o: { kind: string; key: string }) => `${o.kind}:${o.key}`
 
+/** Where a placement's own schema name is replaced, this token stands for it (function settings). */
+export const PLACEMENT_TOKEN = '$placement'
+
 /**
- * detail: readable texts (pg_get_*def), for findings. fingerprint: the raw catalog fields instead of
- * the deparsers (4x faster on a thousand schemas); equal templates still give equal fields, and a
+ * OIDs of objects created after initdb differ from schema to schema and from database to
+ * database: a stored node tree or OID vector that mentions one (or a reg* constant such as
+ * nextval('seq'::regclass)) is compared through its deparsed text instead of its raw form.
+ */
+const BIG_OID = String.raw`(1[6-9]\d{3}|[2-9]\d{4}|[1-9]\d{5,})`
+const NODE_NEEDS_DEPARSE = String.raw`:(?!location )[a-z]+ ${BIG_OID}\M|:consttype (24|220[2-6]|3734|3769|4089|4096|4191)\M`
+const OIDS_NEED_DEPARSE = String.raw`\m${BIG_OID}\M`
+
+/**
+ * detail: readable texts (pg_get_*def), read one schema at a time with search_path set to it, so
+ * the deparsers never print the schema. fingerprint: many schemas in one query, with the raw
+ * catalog fields where they do not depend on OIDs (4x faster on a thousand schemas) and the
+ * schema prefix removed from the few deparsed texts; equal templates still give equal rows, and a
  * rare difference only sends the placement to the detailed comparison.
  */
-const objectsSql = (mode: 'detail' | 'fingerprint') => `
+export function objectsSql(mode: 'detail' | 'fingerprint', few = false): string {
+  const detail = mode === 'detail'
+  /**
+   * The objects of a schema's namespace. For a few schemas, through their dependency on the
+   * namespace (pg_depend's reference index): pg_class, pg_type and pg_proc have no index led by
+   * the namespace, and scanning them costs seconds among ten thousand schemas.
+   */
+  const inSchemas = (catalog: string, alias: string, column: string) => few
+    ? `${catalog} ${alias} join pg_depend nsdep on nsdep.classid = '${catalog}'::regclass and nsdep.objid = ${alias}.oid and nsdep.objsubid = 0 and nsdep.deptype = 'n'
+       join ns on ns.oid = nsdep.refobjid and nsdep.refclassid = 'pg_namespace'::regclass and ns.oid = ${alias}.${column}`
+    : `${catalog} ${alias} join ns on ns.oid = ${alias}.${column}`
+  /**
+   * A deparsed text without the placement's schema prefix: pg_get_indexdef and pg_get_triggerdef
+   * qualify the table whatever the search_path. Detail mode removes "<schema>." only where it
+   * does not follow a letter, "." or '"' (one pattern per query: one schema at a time).
+   * Fingerprint mode uses a plain replace: a regular expression per schema would be compiled
+   * again for every row, and removing too much there only sends a placement to the detailed
+   * comparison. View definitions in detail mode are not stripped: search_path already hides the
+   * schema, and a table alias may look like it ("tenant.id").
+   */
+  const strip = (expr: string, prefixRe = 'prefix_re') =>
+    detail ? `regexp_replace(${expr}, ${prefixRe}, '\\1', 'g')` : `replace(${expr}, ${prefixRe.replaceAll('prefix_re', 'prefix')}, '')`
+  /** A stored expression: raw, unless it is one of the few (deduplicated in deparse_needed) that mention a user object. */
+  const nodeOr = (raw: string, deparsed: string, prefixRe?: string) =>
+    detail ? strip(deparsed, prefixRe) : `case when ${raw}::text in (select t from deparse_needed) then ${strip(deparsed, prefixRe)} else ${raw}::text end`
+  const constraintDescr = (alias: string) => detail ? strip('pg_get_constraintdef(con.oid)', `${alias}.prefix_re`)
+    : `case when con.conbin::text in (select t from deparse_needed) or coalesce(con.conexclop::text, '') ~ '${OIDS_NEED_DEPARSE}'
+         then ${strip('pg_get_constraintdef(con.oid)', `${alias}.prefix_re`)}
+         else concat_ws(' ', con.contype, con.condeferrable, con.condeferred, con.convalidated, con.connoinherit, con.conkey::text, con.confkey::text,
+           (select f.relname from pg_class f where f.oid = con.confrelid), con.confupdtype, con.confdeltype, con.confmatchtype,
+           con.confdelsetcols::text, con.conexclop::text, con.conbin::text) end`
+  return String.raw`
 with ns as (
-  select oid, nspname, quote_ident(nspname) || '.' as prefix from pg_namespace where nspname = any($1::text[])
+  select oid, nspname, quote_ident(nspname) || '.' as prefix,
+         '(^|[^\w."])' || regexp_replace(quote_ident(nspname) || '.', '(\W)', '\\\1', 'g') as prefix_re
+    from pg_namespace where nspname = any($1::text[])
 ), rel as (
-  select c.oid, c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity, c.relowner, c.relacl, c.reloptions, ns.nspname, ns.prefix
-    from pg_class c join ns on ns.oid = c.relnamespace
-   where c.relkind in ('r', 'p', 'v', 'm', 'S') and c.relname <> '${HISTORY_TABLE}' and c.relname <> '${HISTORY_TABLE}_pkey'
+  select c.oid, c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity, c.relowner, c.relacl, c.reloptions, c.relpersistence,
+         c.relispartition, c.relpartbound, ns.nspname, ns.prefix, ns.prefix_re
+    from ${inSchemas('pg_class', 'c', 'relnamespace')}
+   where c.relkind in ('r', 'p', 'v', 'm', 'S', 'f') and c.relname <> '${HISTORY_TABLE}'
 ), app as (
-  select oid from pg_roles where rolname = $2
-)
+  select oid, rolname from pg_roles where rolname = $2
+), typ as (
+  select t.oid, t.typname, t.typtype, t.typbasetype, t.typtypmod, t.typnotnull, t.typdefault, t.typcollation, t.typrelid, t.typacl, ns.nspname, ns.prefix, ns.prefix_re
+    from ${inSchemas('pg_type', 't', 'typnamespace')}
+    left join pg_class tc on tc.oid = t.typrelid
+   where t.typtype in ('e', 'd', 'c', 'r') and (t.typtype <> 'c' or tc.relkind = 'c')
+     and not exists (select 1 from pg_depend e where e.classid = 'pg_type'::regclass and e.objid = t.oid and e.deptype = 'e')
+), fn as (
+  select p.oid, p.proname, p.prokind, p.prolang, p.provolatile, p.proisstrict, p.prosecdef, p.proleakproof, p.proparallel, p.proconfig, p.prosrc,
+         p.proacl, p.proowner, p.prosqlbody is not null as sql_body, ns.oid as nsoid, ns.nspname, ns.prefix, ns.prefix_re,
+         p.proname::text || '(' || ${strip('pg_get_function_identity_arguments(p.oid)', 'ns.prefix_re')} || ')' as signature
+    from ${inSchemas('pg_proc', 'p', 'pronamespace')}
+   where p.proname not like 'janua\_%'
+     and not exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.deptype = 'e')
+)${detail ? '' : String.raw`, expression_texts as materialized (
+  -- every stored expression once: the same templates give the same few texts in every schema
+  select d.adbin::text as t from rel r join pg_attrdef d on d.adrelid = r.oid
+  union select con.conbin::text from rel r join pg_constraint con on con.conrelid = r.oid where con.conbin is not null
+  union select con.conbin::text from typ t join pg_constraint con on con.contypid = t.oid where con.conbin is not null
+  union select p.polqual::text from rel r join pg_policy p on p.polrelid = r.oid where p.polqual is not null
+  union select p.polwithcheck::text from rel r join pg_policy p on p.polrelid = r.oid where p.polwithcheck is not null
+  union select e.t from rel r cross join lateral (
+    -- from each table to its indexes (offset 0 keeps the planner from scanning all of pg_index instead)
+    select x.indexprs::text as t from pg_index x where x.indrelid = r.oid and x.indexprs is not null
+    union all select x.indpred::text from pg_index x where x.indrelid = r.oid and x.indpred is not null offset 0) e
+), deparse_needed as materialized (
+  select t from expression_texts where t ~ '${NODE_NEEDS_DEPARSE}'
+)`}
 select ns.nspname::text as schema, 'schema'::text as kind, ''::text as key,
        concat_ws(' ', 'public-usage=' || has_schema_privilege('public', ns.oid, 'USAGE'), 'public-create=' || has_schema_privilege('public', ns.oid, 'CREATE'),
                  'app-usage=' || coalesce((select has_schema_privilege(app.oid, ns.oid, 'USAGE') from app), false),
@@ -37,70 +115,215 @@ select ns.nspname::text as schema, 'schema'::text as kind, ''::text as key,
   from ns
 union all
 select nspname, 'table', relname,
-       concat_ws(' ', case relkind when 'r' then 'table' when 'p' then 'partitioned-table' when 'v' then 'view' when 'm' then 'materialized-view' else 'sequence' end,
+       concat_ws(' ', case relkind when 'r' then 'table' when 'p' then 'partitioned-table' when 'v' then 'view' when 'm' then 'materialized-view' else 'foreign-table' end,
                  case when relkind in ('r', 'p') then case when relrowsecurity then 'rls' else 'no-rls' end end,
                  case when relkind in ('r', 'p') then case when relforcerowsecurity then 'forced' else 'not-forced' end end,
-                 'owner=' || pg_get_userbyid(relowner),
+                 -- only the app role is named: janua's own role may be called differently on each server
+                 (select 'owner=' || app.rolname from app where app.oid = relowner),
+                 case when relpersistence = 'u' then 'unlogged' end,
                  'options=' || array_to_string(reloptions, ','),
-                 case when relkind = 'v' then 'definition=' || md5(replace(pg_get_viewdef(oid), prefix, '')) end)
-  from rel
+                 case when relkind = 'p' then 'partition-by=' || ${strip('pg_get_partkeydef(oid)')} end,
+                 case when relispartition then 'partition-of=' || (select p.relname from pg_inherits i join pg_class p on p.oid = i.inhparent where i.inhrelid = rel.oid)
+                   || ' ' || ${strip('pg_get_expr(relpartbound, oid)')} end,
+                 case when relkind in ('v', 'm') then 'definition=' || ${detail ? 'pg_get_viewdef(oid)' : `md5(${strip('pg_get_viewdef(oid)')})`} end)
+  from rel where relkind <> 'S'
+union all
+select r.nspname, 'sequence', r.relname,
+       concat_ws(' ', format_type(s.seqtypid, null), 'start=' || s.seqstart, 'increment=' || s.seqincrement, 'min=' || s.seqmin, 'max=' || s.seqmax,
+                 'cache=' || s.seqcache, case when s.seqcycle then 'cycle' end,
+                 (select case d.deptype when 'i' then 'identity-of=' else 'owned-by=' end || t.relname || '.' || a.attname
+                    from pg_depend d join pg_class t on t.oid = d.refobjid join pg_attribute a on a.attrelid = d.refobjid and a.attnum = d.refobjsubid
+                   where d.classid = 'pg_class'::regclass and d.objid = r.oid and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i') limit 1))
+  from rel r join pg_sequence s on s.seqrelid = r.oid
+ where r.relkind = 'S'
 union all
 select r.nspname, 'column', r.relname::text || '.' || a.attname::text,
-       concat_ws(' ', format_type(a.atttypid, a.atttypmod), case when a.attnotnull then 'not null' end,
+       concat_ws(' ', ${strip('format_type(a.atttypid, a.atttypmod)', 'r.prefix_re')}, case when a.attnotnull then 'not null' end,
                  case when a.attidentity <> '' then 'identity=' || a.attidentity::text end,
-                 case when a.attgenerated <> '' then 'generated' end,
-                 'default ' || ${mode === 'detail' ? "replace(pg_get_expr(d.adbin, d.adrelid), r.prefix, '')" : 'd.adbin::text'})
+                 case when a.attgenerated <> '' then 'generated=' || a.attgenerated::text end,
+                 case when a.attcollation <> 0 and a.attcollation <> ty.typcollation then 'collate ' || ${strip('a.attcollation::regcollation::text', 'r.prefix_re')} end,
+                 'default ' || ${nodeOr('d.adbin', 'pg_get_expr(d.adbin, d.adrelid)', 'r.prefix_re')})
   from rel r
   join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped
+  join pg_type ty on ty.oid = a.atttypid
   left join pg_attrdef d on d.adrelid = r.oid and d.adnum = a.attnum
- where r.relkind in ('r', 'p', 'v', 'm')
+ where r.relkind in ('r', 'p', 'v', 'm', 'f')
 union all
 select r.nspname, 'index', i.relname::text,
-       ${mode === 'detail' ? "replace(pg_get_indexdef(i.oid), r.prefix, '')" : `concat_ws(' ', i.relam, x.indisunique, x.indisprimary, x.indkey::text, x.indclass::text, x.indoption::text,
-                 x.indcollation::text, x.indexprs::text, x.indpred::text)`}
-  from rel r join pg_index x on x.indrelid = r.oid join pg_class i on i.oid = x.indexrelid
+       ${detail ? strip('pg_get_indexdef(i.oid)', 'r.prefix_re') : `case when concat_ws(' ', x.indclass, x.indcollation) ~ '${OIDS_NEED_DEPARSE}'
+                   or x.indexprs::text in (select t from deparse_needed) or x.indpred::text in (select t from deparse_needed) then ${strip('pg_get_indexdef(i.oid)', 'r.prefix_re')}
+                 else concat_ws(' ', am.amname, x.indisunique, x.indisprimary, x.indisexclusion, x.indnullsnotdistinct, x.indkey::text,
+                   x.indclass::text, x.indoption::text, x.indcollation::text, x.indexprs::text, x.indpred::text) end`}
+  from rel r join pg_index x on x.indrelid = r.oid join pg_class i on i.oid = x.indexrelid join pg_am am on am.oid = i.relam
 union all
-select r.nspname, 'constraint', r.relname::text || '.' || con.conname::text,
-       ${mode === 'detail' ? "replace(pg_get_constraintdef(con.oid), r.prefix, '')" : `concat_ws(' ', con.contype, con.condeferrable, con.condeferred, con.convalidated, con.conkey::text,
-                 con.confkey::text, (select f.relname from pg_class f where f.oid = con.confrelid), con.confupdtype, con.confdeltype,
-                 con.confmatchtype, con.confdelsetcols::text, con.conbin::text)`}
+select r.nspname, 'constraint', r.relname::text || '.' || con.conname::text, ${constraintDescr('r')}
   from rel r join pg_constraint con on con.conrelid = r.oid
+union all
+select t.nspname, 'constraint', t.typname::text || '.' || con.conname::text, ${constraintDescr('t')}
+  from typ t join pg_constraint con on con.contypid = t.oid
 union all
 select r.nspname, 'policy', r.relname::text || '.' || p.polname::text,
        concat_ws(' ', case when p.polpermissive then 'permissive' else 'restrictive' end,
                  'for ' || case p.polcmd when '*' then 'all' when 'r' then 'select' when 'a' then 'insert' when 'w' then 'update' else 'delete' end,
                  'to ' || (select string_agg(case when rid = 0 then 'public' else pg_get_userbyid(rid) end, ',' order by 1) from unnest(p.polroles) rid),
-                 'using (' || replace(pg_get_expr(p.polqual, p.polrelid), r.prefix, '') || ')',
-                 'check (' || replace(pg_get_expr(p.polwithcheck, p.polrelid), r.prefix, '') || ')')
+                 'using (' || ${nodeOr('p.polqual', 'pg_get_expr(p.polqual, p.polrelid)', 'r.prefix_re')} || ')',
+                 'check (' || ${nodeOr('p.polwithcheck', 'pg_get_expr(p.polwithcheck, p.polrelid)', 'r.prefix_re')} || ')')
   from rel r join pg_policy p on p.polrelid = r.oid
 union all
 select r.nspname, 'grant', r.relname::text || ' to ' || case when g.grantee = 0 then 'public' else pg_get_userbyid(g.grantee) end,
-       string_agg(g.privilege_type, ',' order by g.privilege_type)
+       string_agg(g.privilege_type || case when g.is_grantable then ' with grant option' else '' end, ',' order by g.privilege_type)
   from rel r cross join lateral aclexplode(r.relacl) g
- where g.grantee = 0 or g.grantee in (select oid from app)
+ where g.grantee <> r.relowner
  group by r.nspname, r.relname, g.grantee
 union all
-select ns.nspname, 'function', p.proname::text || '(' || pg_get_function_identity_arguments(p.oid) || ')',
-       concat_ws(' ', 'returns ' || replace(pg_get_function_result(p.oid), ns.prefix, ''), 'security-definer=' || p.prosecdef,
-                 'config=' || array_to_string(p.proconfig, ','), 'body=' || md5(p.prosrc))
-  from pg_proc p join ns on ns.oid = p.pronamespace
- where p.proname not like 'janua\\_%'
+select r.nspname, 'grant', r.relname::text || '(' || a.attname::text || ') to ' || case when g.grantee = 0 then 'public' else pg_get_userbyid(g.grantee) end,
+       string_agg(g.privilege_type, ',' order by g.privilege_type)
+  from rel r join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and a.attacl is not null cross join lateral aclexplode(a.attacl) g
+ group by r.nspname, r.relname, a.attname, g.grantee
 union all
-select r.nspname, 'trigger', r.relname::text || '.' || t.tgname::text, replace(pg_get_triggerdef(t.oid), r.prefix, '')
-  from rel r join pg_trigger t on t.tgrelid = r.oid and not t.tgisinternal and t.tgname not like 'janua\\_%'
+select f.nspname, 'grant', 'function ' || f.signature || ' to ' || case when g.grantee = 0 then 'public' else pg_get_userbyid(g.grantee) end,
+       string_agg(g.privilege_type, ',' order by g.privilege_type)
+  from fn f cross join lateral aclexplode(f.proacl) g
+ where g.grantee <> f.proowner
+ group by f.nspname, f.signature, g.grantee
+union all
+select t.nspname, 'grant', 'type ' || t.typname || ' to ' || case when g.grantee = 0 then 'public' else pg_get_userbyid(g.grantee) end,
+       string_agg(g.privilege_type, ',' order by g.privilege_type)
+  from typ t cross join lateral aclexplode(t.typacl) g
+ where g.grantee <> (select typowner from pg_type where oid = t.oid)
+ group by t.nspname, t.typname, g.grantee
+union all
+select f.nspname, 'function', f.signature,
+       concat_ws(' ', case f.prokind when 'f' then 'function' when 'p' then 'procedure' when 'a' then 'aggregate' else 'window' end,
+                 'returns ' || ${strip('pg_get_function_result(f.oid)', 'f.prefix_re')},
+                 'language ' || (select lanname from pg_language l where l.oid = f.prolang),
+                 'volatility=' || f.provolatile::text, 'strict=' || f.proisstrict, 'security-definer=' || f.prosecdef, 'leakproof=' || f.proleakproof,
+                 'parallel=' || f.proparallel::text,
+                 -- "set search_path from current" records the placement's schema by name
+                 'config=' || (select string_agg(case when c like 'search_path=%' then 'search_path=' || (
+                                   select string_agg(case when btrim(e) in (f.nspname, quote_ident(f.nspname), '"' || replace(f.nspname, '"', '""') || '"') then '${PLACEMENT_TOKEN}' else btrim(e) end, ', ' order by o)
+                                     from unnest(string_to_array(substr(c, 13), ',')) with ordinality u(e, o)) else c end, ',' order by n)
+                                 from unnest(f.proconfig) with ordinality x(c, n)),
+                 'body=' || case when f.sql_body then md5(regexp_replace(pg_get_functiondef(f.oid), f.prefix_re, '\1', 'g')) else md5(f.prosrc) end)
+  from fn f
+union all
+select r.nspname, 'trigger', r.relname::text || '.' || t.tgname::text,
+       ${strip('pg_get_triggerdef(t.oid)', 'r.prefix_re')} || ' enabled=' || t.tgenabled::text
+  from rel r join pg_trigger t on t.tgrelid = r.oid and not t.tgisinternal and t.tgname not like 'janua\_%'
+union all
+select t.nspname, 'type', t.typname,
+       case t.typtype
+         when 'e' then 'enum (' || (select string_agg(quote_literal(enumlabel), ', ' order by enumsortorder) from pg_enum where enumtypid = t.oid) || ')'
+         when 'd' then concat_ws(' ', 'domain over ' || ${strip('format_type(t.typbasetype, t.typtypmod)', 't.prefix_re')}, case when t.typnotnull then 'not null' end,
+                                 case when t.typcollation <> 0 and t.typcollation <> (select b.typcollation from pg_type b where b.oid = t.typbasetype)
+                                   then 'collate ' || ${strip('t.typcollation::regcollation::text', 't.prefix_re')} end,
+                                 'default ' || ${strip('t.typdefault', 't.prefix_re')})
+         when 'c' then 'composite (' || (select string_agg(quote_ident(a.attname) || ' ' || ${strip('format_type(a.atttypid, a.atttypmod)', 't.prefix_re')}, ', ' order by a.attnum)
+                                          from pg_attribute a where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped) || ')'
+         else (select concat_ws(' ', 'range of ' || ${strip('format_type(rg.rngsubtype, null)', 't.prefix_re')}, 'opclass=' || oc.opcname,
+                                case when rg.rngcollation <> 0 then 'collate ' || ${strip('rg.rngcollation::regcollation::text', 't.prefix_re')} end,
+                                case when rg.rngcanonical <> 0 then 'canonical=' || ${strip('rg.rngcanonical::regproc::text', 't.prefix_re')} end,
+                                case when rg.rngsubdiff <> 0 then 'subdiff=' || ${strip('rg.rngsubdiff::regproc::text', 't.prefix_re')} end)
+                 from pg_range rg join pg_opclass oc on oc.oid = rg.rngsubopc where rg.rngtypid = t.oid)
+       end
+  from typ t
+union all
+select ns.nspname, 'collation', c.collname,
+       (to_jsonb(c) - 'oid' - 'collname' - 'collnamespace' - 'collowner' - 'collversion')::text
+  from pg_collation c join ns on ns.oid = c.collnamespace
+union all
+select ns.nspname, 'comment', case when d.objsubid = 0 then 'relation ' || c.relname::text
+                                   else 'column ' || c.relname::text || '.' || (select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum = d.objsubid) end,
+       d.description
+  from pg_description d join pg_class c on d.classoid = 'pg_class'::regclass and c.oid = d.objoid join ns on ns.oid = c.relnamespace
+union all
+select f.nspname, 'comment', 'function ' || f.signature, d.description
+  from pg_description d join fn f on d.classoid = 'pg_proc'::regclass and f.oid = d.objoid
+union all
+select t.nspname, 'comment', 'type ' || t.typname, d.description
+  from pg_description d join typ t on d.classoid = 'pg_type'::regclass and t.oid = d.objoid
+union all
+select r.nspname, 'comment', 'constraint ' || r.relname::text || '.' || con.conname::text, d.description
+  from pg_description d join pg_constraint con on d.classoid = 'pg_constraint'::regclass and con.oid = d.objoid join rel r on r.oid = con.conrelid
+union all
+select t.nspname, 'comment', 'constraint ' || t.typname::text || '.' || con.conname::text, d.description
+  from pg_description d join pg_constraint con on d.classoid = 'pg_constraint'::regclass and con.oid = d.objoid join typ t on t.oid = con.contypid
+union all
+select r.nspname, 'comment', 'trigger ' || r.relname::text || '.' || tg.tgname::text, d.description
+  from pg_description d join pg_trigger tg on d.classoid = 'pg_trigger'::regclass and tg.oid = d.objoid join rel r on r.oid = tg.tgrelid
+union all
+select r.nspname, 'comment', 'policy ' || r.relname::text || '.' || p.polname::text, d.description
+  from pg_description d join pg_policy p on d.classoid = 'pg_policy'::regclass and p.oid = d.objoid join rel r on r.oid = p.polrelid
 `
+}
 
+const DETAIL_SQL = objectsSql('detail', true)
+/** Changes whenever what a catalog row holds changes: part of the expected-catalog cache key. */
+export const CATALOG_FORMAT = createHash('sha256').update(DETAIL_SQL).update(objectsSql('fingerprint')).update(objectsSql('fingerprint', true)).digest('hex').slice(0, 16)
 /** md5 of each schema's objects: equal fingerprints mean equal catalogs. */
-const FINGERPRINT_SQL = `select schema, md5(string_agg(kind || ':' || key || '=' || coalesce(descr, ''), E'\\n' order by kind collate "C", key collate "C")) as fingerprint
-  from (${objectsSql('fingerprint')}) o group by schema`
+const fingerprintSql = (few: boolean) => `select schema, md5(string_agg(kind || ':' || key || '=' || coalesce(descr, ''), E'\\n' order by kind collate "C", key collate "C")) as fingerprint
+  from (${objectsSql('fingerprint', few)}) o group by schema`
+const FINGERPRINT_SQL = { many: fingerprintSql(false), few: fingerprintSql(true) }
 
-export async function fingerprints(client: pg.ClientBase, schemas: string[], appRole: string): Promise<Map<string, string>> {
-  const { rows } = await client.query<{ schema: string; fingerprint: string }>(FINGERPRINT_SQL, [schemas, appRole])
+/**
+ * Runs fn with settings of its own: the search_path decides how the deparsers qualify names; for
+ * a few schemas, nested loops over the catalog indexes instead of hash joins over whole catalogs
+ * (the planner cannot tell how few rows a handful of schemas hold: one schema among a thousand
+ * took 200 ms instead of 60). In the caller's transaction (restored after), or in a read-only
+ * transaction of its own.
+ */
+async function withSettings<T>(client: pg.ClientBase, settings: { searchPath: string; schemas: number }, inTransaction: boolean, fn: () => Promise<T>): Promise<T> {
+  const few = settings.schemas <= FEW_SCHEMAS ? 'off' : 'on'
+  const apply = (path: string, joins: string) =>
+    client.query(`select set_config('search_path', $1, true), set_config('enable_hashjoin', $2, true), set_config('enable_mergejoin', $2, true)`, [path, joins])
+  if (!inTransaction) {
+    await client.query('begin read only')
+    try {
+      await apply(settings.searchPath, few)
+      return await fn()
+    } finally {
+      await client.query('rollback')
+    }
+  }
+  const { rows } = await client.query<{ path: string; joins: string }>(`select current_setting('search_path') as path, current_setting('enable_hashjoin') as joins`)
+  await apply(settings.searchPath, few)
+  const result = await fn()
+  await apply(rows[0]!.path, rows[0]!.joins)
+  return result
+}
+
+const FEW_SCHEMAS = 8
+
+/** Fingerprints are read with the schemas off the search_path, so every schema's texts are qualified alike. */
+const FINGERPRINT_SEARCH_PATH = 'pg_catalog'
+
+export async function fingerprints(client: pg.ClientBase, schemas: string[], appRole: string, options: { inTransaction?: boolean } = {}): Promise<Map<string, string>> {
+  const { rows } = await withSettings(client, { searchPath: FINGERPRINT_SEARCH_PATH, schemas: schemas.length }, options.inTransaction ?? false, () =>
+    client.query<{ schema: string; fingerprint: string }>(schemas.length <= FEW_SCHEMAS ? FINGERPRINT_SQL.few : FINGERPRINT_SQL.many, [schemas, appRole]))
   return new Map(rows.map((r) => [r.schema, r.fingerprint]))
 }
 
-export async function catalogs(client: pg.ClientBase, schemas: string[], appRole: string): Promise<Map<string, Catalog>> {
-  const { rows } = await client.query<CatalogObject & { schema: string }>(objectsSql('detail'), [schemas, appRole])
+/**
+ * The readable catalog of each schema, read one at a time with search_path set to the schema
+ * (and the extensions schema), so that the deparsers print its objects' names unqualified. In the
+ * caller's transaction when the schema only exists there.
+ */
+export async function catalogs(client: pg.ClientBase, schemas: string[], appRole: string, options: { inTransaction?: boolean } = {}): Promise<Map<string, Catalog>> {
+  const result = new Map<string, Catalog>()
+  for (const schema of schemas) {
+    const catalog: Catalog = new Map()
+    const { rows } = await withSettings(client, { searchPath: `${quoteIdent(schema)}, ${EXTENSIONS_SCHEMA}`, schemas: 1 }, options.inTransaction ?? false, () =>
+      client.query<CatalogObject & { schema: string }>(DETAIL_SQL, [[schema], appRole]))
+    for (const row of rows) catalog.set(objectId(row), { kind: row.kind, key: row.key, descr: row.descr ?? '' })
+    result.set(schema, catalog)
+  }
+  return result
+}
+
+/** The rows the fingerprints are made of (to see why two fingerprints differ). */
+export async function fingerprintObjects(client: pg.ClientBase, schemas: string[], appRole: string): Promise<Map<string, Catalog>> {
+  const { rows } = await withSettings(client, { searchPath: FINGERPRINT_SEARCH_PATH, schemas: schemas.length }, false, () =>
+    client.query<CatalogObject & { schema: string }>(objectsSql('fingerprint', schemas.length <= FEW_SCHEMAS), [schemas, appRole]))
   const result = new Map<string, Catalog>(schemas.map((s) => [s, new Map()]))
   for (const row of rows) result.get(row.schema)?.set(objectId(row), { kind: row.kind, key: row.key, descr: row.descr ?? '' })
   return result

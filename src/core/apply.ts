@@ -9,9 +9,41 @@ import { redactAll } from '../db/redact.js'
 import { rollbackQuietly } from '../db/connection.js'
 
 export { HISTORY_TABLE } from '../sql/names.js'
-import { HISTORY_TABLE } from '../sql/names.js'
+import { EXTENSIONS_SCHEMA, HISTORY_TABLE } from '../sql/names.js'
 
 export const placementLockKey = (schema: string) => `janua:placement:${schema}`
+
+export { EXTENSIONS_SCHEMA } from '../sql/names.js'
+/** The search_path templates and seeds run with. */
+export const placementSearchPath = (schema: string) => `${ident(schema)}, ${EXTENSIONS_SCHEMA}`
+
+/** Extensions a template file creates: `create extension [if not exists] name`. */
+export function extensionsIn(sql: string): string[] {
+  const code = sql.replace(/--[^\n]*/g, '')
+  const names = [...code.matchAll(/\bcreate\s+extension\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")+"|[a-z_][a-z0-9_$-]*)/gi)]
+    .map((m) => (m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replaceAll('""', '"') : m[1]!.toLowerCase()))
+  return [...new Set(names)]
+}
+
+/**
+ * The extensions schema (usable by the app role when one is given) and the named extensions in
+ * it, so a file's own `create extension if not exists` finds them. Checked first; created under a
+ * transaction-level advisory lock, as concurrent placements would otherwise race on the catalog.
+ */
+export async function ensureExtensions(client: pg.ClientBase, names: string[], appRole?: string): Promise<void> {
+  const { rows } = await client.query<{ schema: boolean; usage: boolean; missing: string[] }>(
+    `select exists (select 1 from pg_namespace where nspname = $1) as schema,
+            coalesce((select has_schema_privilege($2, n.oid, 'USAGE') from pg_namespace n where n.nspname = $1), false) as usage,
+            array(select n from unnest($3::text[]) n where not exists (select 1 from pg_extension where extname = n)) as missing`,
+    [EXTENSIONS_SCHEMA, appRole ?? 'public', names],
+  )
+  const state = rows[0]!
+  if (state.schema && (state.usage || !appRole) && state.missing.length === 0) return
+  await client.query(`select pg_advisory_xact_lock(hashtext('janua:extensions'))`)
+  await client.query(`create schema if not exists ${EXTENSIONS_SCHEMA}`)
+  if (appRole && !state.usage) await client.query(`grant usage on schema ${EXTENSIONS_SCHEMA} to ${ident(appRole)}`)
+  for (const name of state.missing) await client.query(`create extension if not exists ${ident(name)} with schema ${EXTENSIONS_SCHEMA}`)
+}
 
 export async function ensureHistoryTable(client: pg.ClientBase, schema: string): Promise<void> {
   await client.query(`create table if not exists ${ident(schema)}.${ident(HISTORY_TABLE)} (
@@ -77,10 +109,12 @@ export async function applyFile(client: pg.ClientBase, schema: string, file: Tem
   const record = async () =>
     client.query(`insert into ${ident(schema)}.${ident(HISTORY_TABLE)} (version, file, sha256, duration_ms, no_transaction) values ($1, $2, $3, $4, $5)`,
       [file.version, file.name, file.sha256, Date.now() - started, file.noTransaction])
+  const extensions = extensionsIn(file.sql)
   try {
     if (file.noTransaction) {
       if (!ownTransaction) throw new JanuaError(`${file.name} must run outside a transaction`, ExitCode.failed)
-      await client.query(`select set_config('search_path', $1, false)`, [ident(schema)])
+      if (extensions.length) await ensureExtensions(client, extensions)
+      await client.query(`select set_config('search_path', $1, false)`, [placementSearchPath(schema)])
       try {
         await client.query(file.sql)
       } finally {
@@ -93,10 +127,11 @@ export async function applyFile(client: pg.ClientBase, schema: string, file: Tem
       return
     }
     if (ownTransaction) {
-      await applyInOwnTransaction(client, schema, file)
+      await applyInOwnTransaction(client, schema, file, extensions)
       return
     }
-    await client.query(`select set_config('search_path', $1, true)`, [ident(schema)])
+    if (extensions.length) await ensureExtensions(client, extensions)
+    await client.query(`select set_config('search_path', $1, true)`, [placementSearchPath(schema)])
     await client.query(file.sql)
     await record()
   } catch (error) {
@@ -114,12 +149,14 @@ export async function applyFile(client: pg.ClientBase, schema: string, file: Tem
  * into the query text in stored expressions (defaults, constraints, policies), and verify's
  * fingerprints compare them with the expected catalog, built from the file alone.
  */
-async function applyInOwnTransaction(client: pg.ClientBase, schema: string, file: TemplateFile): Promise<void> {
-  await client.query(`begin; select set_config('search_path', ${literal(ident(schema))}, true)`)
+async function applyInOwnTransaction(client: pg.ClientBase, schema: string, file: TemplateFile, extensions: string[]): Promise<void> {
+  await client.query(`begin; select set_config('search_path', ${literal(placementSearchPath(schema))}, true)`)
   // The file may end without a semicolon or in a comment: the history row starts on a line of its own.
   const record = `\n;\ninsert into ${ident(schema)}.${ident(HISTORY_TABLE)} (version, file, sha256, duration_ms, no_transaction)
     values (${file.version}, ${literal(file.name)}, ${literal(file.sha256)}, (extract(epoch from clock_timestamp() - now()) * 1000)::int, false);\ncommit;`
   try {
+    // Only a file that names an extension pays for the check (one more round trip).
+    if (extensions.length) await ensureExtensions(client, extensions)
     await client.query(file.sql + record)
   } catch (error) {
     // The server stopped at the failing statement, inside the transaction: end it (on a broken
@@ -139,7 +176,7 @@ async function applyInOwnTransaction(client: pg.ClientBase, schema: string, file
 async function locateFailure(client: pg.ClientBase, schema: string, file: TemplateFile): Promise<number | undefined> {
   try {
     await client.query('begin')
-    await client.query(`select set_config('search_path', $1, true)`, [ident(schema)])
+    await client.query(`select set_config('search_path', $1, true)`, [placementSearchPath(schema)])
     for (const statement of splitStatements(file.sql)) {
       try {
         await client.query(statement.text)
@@ -212,7 +249,7 @@ export async function runSeeds(
   await client.query(
     `select set_config('search_path', $1, true), set_config('janua.tenant_id', $2, true), set_config('janua.tenant_slug', $3, true),
             set_config('janua.tenant_name', $4, true), set_config('app.current_tenant', $2, true)`,
-    [ident(schema), tenant.id, tenant.slug, tenant.name],
+    [placementSearchPath(schema), tenant.id, tenant.slug, tenant.name],
   )
   for (const seed of set.seeds) {
     try {

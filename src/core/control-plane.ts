@@ -6,7 +6,7 @@ import { ident } from '../sql/ident.js'
 import { inTransaction, withClient } from '../db/connection.js'
 import { translateError } from '../db/errors.js'
 import { withAdvisoryLock } from '../db/locks.js'
-import { applyPending } from './apply.js'
+import { applyPending, ensureExtensions } from './apply.js'
 import type { Janua } from './context.js'
 import { ExitCode, JanuaError } from './errors.js'
 import { SHARED_SCHEMA, describePlacement, type Placement } from './placement.js'
@@ -69,8 +69,12 @@ export async function ensureAppRole(client: pg.ClientBase, role: string): Promis
   }
 }
 
-/** Creates the placement's schema, owned by janua's role, reachable only by the app role. */
+/**
+ * Creates the placement's schema, owned by janua's role, reachable only by the app role; and the
+ * database's extensions schema, on every placement's search_path (docs/design.md, "Extensions").
+ */
 export async function createPlacementSchema(client: pg.ClientBase, schema: string, appRole: string): Promise<void> {
+  await ensureExtensions(client, [], appRole)
   await client.query(`create schema if not exists ${ident(schema)}`)
   await client.query(`revoke all on schema ${ident(schema)} from public`)
   await client.query(`grant usage on schema ${ident(schema)} to ${ident(appRole)}`)

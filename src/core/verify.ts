@@ -3,19 +3,22 @@ import type pg from 'pg'
 import { diffCatalogs } from '../catalog/diff.js'
 import { isIgnored, type Finding } from '../catalog/findings.js'
 import { lintCatalog } from '../catalog/lint.js'
-import { catalogs, fingerprints, type Catalog } from '../catalog/snapshot.js'
+import { CATALOG_FORMAT, catalogs, fingerprints, type Catalog, type CatalogObject } from '../catalog/snapshot.js'
 import { inTransaction, withClient } from '../db/connection.js'
 import { redactAll } from '../db/redact.js'
 import type { IsolationLevel } from '../db/schema.js'
 import { ident, validateSlug } from '../sql/ident.js'
 import { applyFile, ensureHistoryTable } from './apply.js'
 import type { Janua } from './context.js'
-import { createPlacementSchema, requireControlPlane } from './control-plane.js'
+import { createPlacementSchema, ensureAppRole, requireControlPlane } from './control-plane.js'
 import { usageError } from './errors.js'
-import { forEachLimit, groupByDatabase, listFleet, readHistories, type FleetPlacement } from './fleet.js'
-import { TENANT_SCHEMA_PREFIX, serverSharedDatabase, templateDatabase, type Placement } from './placement.js'
-import { filesUpTo } from './templates.js'
+import { forEachLimit, groupByDatabase, listFleet, readHistories, type FleetPlacement, ownsDatabase } from './fleet.js'
+import { TENANT_SCHEMA_PREFIX, describePlacement, serverSharedDatabase, templateDatabase, type Placement } from './placement.js'
+import { filesUpTo, sha256, type TemplateFile } from './templates.js'
 import { listLeftovers, type Leftover } from './leftovers.js'
+import { driverFor, driverForLeftover } from './isolation/index.js'
+import { moveObjectsIn, strayMoveObjects } from './move/strays.js'
+import { tenantIdsIn, unplacedTenantRows } from './tenant-ids.js'
 import { validateIsolation } from './tenants.js'
 import { requireKnownServer } from './known-server.js'
 
@@ -32,8 +35,10 @@ export interface PlacementVerdict {
   kind: IsolationLevel | 'template' | 'orphan' | 'server' | 'leftover'
   tenants: string[]
   version: number | null
+  /** the PostgreSQL version of the placement's server, e.g. "18.4" */
+  serverVersion: string | null
   fingerprint: string | null
-  /** the fingerprint the templates give at this version */
+  /** the fingerprint the templates give at this version (on a server of the same major version) */
   expectedFingerprint: string | null
   findings: Finding[]
 }
@@ -47,28 +52,48 @@ export interface VerifyReport {
     findings: number
     groups: { fingerprint: string | null; version: number | null; placements: number; matchesTemplates: boolean }[]
     durationMs: number
+    /**
+     * Where the time went (ms): listing the fleet and reading histories; building (or reading
+     * from the cache) the expected catalogs; the fingerprint passes, summed over databases; the
+     * detailed reads and diffs of placements whose fingerprint differed.
+     */
+    phases: { fleetMs: number; expectedMs: number; expectedCached: number; expectedBuilt: number; fingerprintMs: number; detailMs: number; databases: number }
   }
   placements: PlacementVerdict[]
 }
 
-interface Expected {
+export interface Expected {
   catalog: Catalog
   fingerprint: string
   lint: Finding[]
 }
 
-/** The catalog the templates declare at a version: applied to a scratch schema in a transaction that is rolled back. */
-async function expectedCatalog(janua: Janua, version: number): Promise<Expected> {
-  const files = filesUpTo(janua.templates, version)
+/**
+ * The catalog the templates declare at a version, on a server of one major version (PostgreSQL 18
+ * records NOT NULL as constraints, for instance): applied to a scratch schema in a transaction
+ * that is rolled back.
+ */
+export async function expectedCatalog(janua: Janua, version: number, pool: pg.Pool = janua.conn.primaryPool()): Promise<Expected> {
+  return scratchCatalog(janua, filesUpTo(janua.templates, version), pool, { where: `expected catalog at version ${version}` })
+}
+
+/**
+ * Template files applied to a scratch schema janua_verify_<random>, read, and thrown away (a
+ * rolled-back transaction; with a no-transaction file: built, read, dropped). createAppRole: the
+ * app role is created first when missing (`templates check` on a server without a control plane;
+ * inside the rolled-back transaction unless a file is no-transaction).
+ */
+export async function scratchCatalog(janua: Janua, files: TemplateFile[], pool: pg.Pool, options: { where: string; createAppRole?: boolean }): Promise<Expected> {
   const scratch = `janua_verify_${randomBytes(6).toString('hex')}`
-  const where = `expected catalog at version ${version}`
-  return withClient(janua.conn.primaryPool(), async (client) => {
-    const snapshot = async () => {
-      const catalog = (await catalogs(client, [scratch], janua.appRole)).get(scratch)!
-      const fingerprint = (await fingerprints(client, [scratch], janua.appRole)).get(scratch)!
+  const where = options.where
+  return withClient(pool, async (client) => {
+    const snapshot = async (inTransaction: boolean) => {
+      const catalog = (await catalogs(client, [scratch], janua.appRole, { inTransaction })).get(scratch)!
+      const fingerprint = (await fingerprints(client, [scratch], janua.appRole, { inTransaction })).get(scratch)!
       return { catalog, fingerprint, lint: lintCatalog(catalog, janua.appRole) }
     }
     const build = async () => {
+      if (options.createAppRole) await ensureAppRole(client, janua.appRole)
       await createPlacementSchema(client, scratch, janua.appRole)
       await ensureHistoryTable(client, scratch)
     }
@@ -78,7 +103,7 @@ async function expectedCatalog(janua: Janua, version: number): Promise<Expected>
       try {
         await build()
         for (const file of files) await applyFile(client, scratch, file, where, false)
-        result = await snapshot()
+        result = await snapshot(true)
       } finally {
         await client.query('rollback')
       }
@@ -88,11 +113,48 @@ async function expectedCatalog(janua: Janua, version: number): Promise<Expected>
     try {
       await inTransaction(client, build)
       for (const file of files) await applyFile(client, scratch, file, where)
-      return await snapshot()
+      return await snapshot(false)
     } finally {
       await client.query(`drop schema if exists ${ident(scratch)} cascade`)
     }
   })
+}
+
+/**
+ * The expected catalog from janua.expected_catalogs (control-plane step 3) when one was built
+ * for the same template files, server major version, app role and catalog format; else built and
+ * stored. Without the table (a control plane not yet upgraded) nothing is cached.
+ */
+async function cachedExpected(janua: Janua, version: number, major: number, build: () => Promise<Expected>): Promise<{ expected: Expected; cached: boolean }> {
+  const files = filesUpTo(janua.templates, version)
+  const key = sha256(JSON.stringify([CATALOG_FORMAT, janua.appRole, major, files.map((f) => [f.name, f.sha256])]))
+  const pool = janua.conn.primaryPool()
+  const stored = await withClient(pool, async (c) => {
+    const { rows } = await c.query<{ present: boolean }>(`select to_regclass('janua.expected_catalogs') is not null as present`)
+    if (!rows[0]!.present) return { table: false }
+    const hit = await c.query<{ fingerprint: string; catalog: [string, CatalogObject][]; lint: Finding[] }>(
+      'select fingerprint, catalog, lint from janua.expected_catalogs where key = $1', [key])
+    return { table: true, row: hit.rows[0] }
+  })
+  if (stored.row) return { expected: { fingerprint: stored.row.fingerprint, catalog: new Map(stored.row.catalog), lint: stored.row.lint }, cached: true }
+  const expected = await build()
+  if (stored.table) {
+    await withClient(pool, (c) => c.query(
+      `insert into janua.expected_catalogs (key, server_major, version, fingerprint, catalog, lint) values ($1, $2, $3, $4, $5, $6) on conflict (key) do nothing`,
+      [key, major, version, expected.fingerprint, JSON.stringify([...expected.catalog]), JSON.stringify(expected.lint)]))
+  }
+  return { expected, cached: false }
+}
+
+interface ServerVersion {
+  /** e.g. "18.4" */
+  version: string
+  major: number
+}
+
+async function readServerVersion(client: pg.ClientBase): Promise<ServerVersion> {
+  const { rows } = await client.query<{ num: string; version: string }>(`select current_setting('server_version_num') as num, current_setting('server_version') as version`)
+  return { version: rows[0]!.version.split(' ')[0]!, major: Math.floor(Number(rows[0]!.num) / 10000) }
 }
 
 const finding = (code: string, change: Finding['change'], object: string, message: string, extra: Partial<Finding> = {}): Finding => ({ code, change, object, message, ...extra })
@@ -100,6 +162,7 @@ const finding = (code: string, change: Finding['change'], object: string, messag
 /** `janua db verify`: every placement against the templates, isolation lint, fleet consistency. Read-only. */
 export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Promise<VerifyReport> {
   const started = Date.now()
+  const phases: VerifyReport['summary']['phases'] = { fleetMs: 0, expectedMs: 0, expectedCached: 0, expectedBuilt: 0, fingerprintMs: 0, detailMs: 0, databases: 0 }
   const tenants = (options.tenants ?? []).map((t) => validateSlug(t))
   const isolation = options.isolation ? validateIsolation(options.isolation) : undefined
   if (options.server) await requireKnownServer(janua, options.server)
@@ -118,7 +181,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   const verdicts: PlacementVerdict[] = []
   const verdictOf = new Map<FleetPlacement, PlacementVerdict>()
   for (const p of fleet) {
-    const v: PlacementVerdict = { placement: p.placement, kind: p.kind, tenants: p.tenants, version: null, fingerprint: null, expectedFingerprint: null, findings: [] }
+    const v: PlacementVerdict = { placement: p.placement, kind: p.kind, tenants: p.tenants, version: null, serverVersion: null, fingerprint: null, expectedFingerprint: null, findings: [] }
     verdicts.push(v)
     verdictOf.set(p, v)
   }
@@ -128,10 +191,13 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   const databasesOn = new Map<string, Set<string> | Error>()
   const appRoleOn = new Map<string, { rolsuper: boolean; rolbypassrls: boolean } | undefined>()
   const publicConnect = new Map<string, boolean>()
+  const versionOf = new Map<string, ServerVersion>()
+  const primaryVersion = withClient(janua.conn.primaryPool(), readServerVersion)
   await Promise.all(servers.map(async (server) => {
     try {
       const pool = await janua.conn.adminPool(server)
       await withClient(pool, async (c) => {
+        versionOf.set(server, await readServerVersion(c))
         const { rows } = await c.query<{ datname: string; public_connect: boolean }>(`select datname, has_database_privilege('public', datname, 'CONNECT') as public_connect from pg_database`)
         databasesOn.set(server, new Set(rows.map((r) => r.datname)))
         for (const r of rows) publicConnect.set(`${server}\u0000${r.datname}`, r.public_connect)
@@ -154,6 +220,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   }
 
   const histories = await readHistories(janua, readable, concurrency)
+  phases.fleetMs = Date.now() - started
   const present: FleetPlacement[] = []
   for (const p of readable) {
     const h = histories.get(p)!
@@ -171,46 +238,88 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
     present.push(p)
   }
 
-  const expectedByVersion = new Map<number, Promise<Expected>>()
-  const expected = (version: number) => {
-    if (!expectedByVersion.has(version)) expectedByVersion.set(version, expectedCatalog(janua, version))
-    return expectedByVersion.get(version)!
+  // One expected catalog per template version and server major version, built on the primary
+  // when it runs that major, else on the placement's own server (in the database being read).
+  const primaryMajor = (await primaryVersion).major
+  const expectedBy = new Map<string, Promise<Expected>>()
+  const expected = async (version: number, placement: Placement) => {
+    const major = versionOf.get(placement.server)!.major
+    const key = `${version}:${major}`
+    if (!expectedBy.has(key)) {
+      expectedBy.set(key, (async () => {
+        const t0 = Date.now()
+        const build = async () => expectedCatalog(janua, version, major === primaryMajor ? janua.conn.primaryPool() : await janua.conn.serverPool(placement.server, placement.database))
+        const result = await cachedExpected(janua, version, major, build)
+        phases.expectedMs += Date.now() - t0
+        if (result.cached) phases.expectedCached++
+        else phases.expectedBuilt++
+        return result.expected
+      })())
+    }
+    return expectedBy.get(key)!
   }
+  for (const p of present) verdictOf.get(p)!.serverVersion = versionOf.get(p.placement.server)!.version
 
-  // The expected catalogs are built while the databases are read.
-  for (const version of new Set(present.map((p) => verdictOf.get(p)!.version!))) void expected(version).catch(() => {})
+
+  // Who may have rows or move objects where: tenants placed there, kept sources, running moves.
+  const whereabouts = await tenantWhereabouts(janua)
+  const extra: PlacementVerdict[] = []
 
   // One catalog pass per database: fingerprints for all its schemas, details only where they differ.
   await forEachLimit(groupByDatabase(present), concurrency, async (group) => {
     const { server, database } = group[0]!.placement
     const read = async (client: pg.ClientBase) => {
+      extra.push(...(await moveLeftoversIn(client, server, database, whereabouts)))
+      // Rows of a tenant that does not live in a shared placement: written by a stale application, or left by hand.
+      if (!tenants.length) {
+        for (const p of group.filter((x) => x.kind !== 'template' && driverFor(x.kind).sharesPlacement)) {
+          const expectedIds = whereabouts.rowsAllowed(p.placement)
+          for (const { table, tenantIds } of unplacedTenantRows(await tenantIdsIn(client, p.placement.schema), expectedIds)) {
+            verdictOf.get(p)!.findings.push(finding('fleet/unplaced-rows', 'unexpected', `table ${table}`,
+              `${table} holds rows of ${tenantIds.length} tenant id(s) not placed in ${describePlacement(p.placement)} (${tenantIds.slice(0, 3).join(', ')}${tenantIds.length > 3 ? ', ...' : ''}): nobody reads them`,
+              { actual: tenantIds.join(', ') }))
+          }
+        }
+      }
       const schemas = group.map((p) => p.placement.schema)
-      const prints = await fingerprints(client, schemas, janua.appRole)
+      // The expected catalogs (shared by every group) are built or fetched while this database is read.
+      const wanted = Promise.all(group.map((p) => expected(verdictOf.get(p)!.version!, p.placement)))
+      const t0 = Date.now()
+      const [prints, wants] = await Promise.all([fingerprints(client, schemas, janua.appRole).finally(() => {
+        phases.fingerprintMs += Date.now() - t0
+      }), wanted])
+      phases.databases++
       const differing: FleetPlacement[] = []
-      for (const p of group) {
+      for (const [i, p] of group.entries()) {
         const v = verdictOf.get(p)!
-        const want = await expected(v.version!)
+        const want = wants[i]!
         v.fingerprint = prints.get(p.placement.schema) ?? null
         v.expectedFingerprint = want.fingerprint
         if (v.fingerprint === want.fingerprint) v.findings.push(...want.lint)
         else differing.push(p)
       }
       if (differing.length) {
+        const t1 = Date.now()
         const details = await catalogs(client, differing.map((p) => p.placement.schema), janua.appRole)
         for (const p of differing) {
           const v = verdictOf.get(p)!
           const actual = details.get(p.placement.schema)!
-          v.findings.push(...diffCatalogs((await expected(v.version!)).catalog, actual), ...lintCatalog(actual, janua.appRole))
+          const where = `on server ${server} (PostgreSQL ${v.serverVersion})`
+          const drift = diffCatalogs((await expected(v.version!, p.placement)).catalog, actual)
+            .map((f) => ({ ...f, server, serverVersion: v.serverVersion!, message: `${f.message} ${where}` }))
+          v.findings.push(...drift, ...lintCatalog(actual, janua.appRole))
         }
+        phases.detailMs += Date.now() - t1
       }
     }
     try {
-      if (group.length === 1 && (group[0]!.kind === 'database' || group[0]!.kind === 'template')) {
+      if (group.length === 1 && ownsDatabase(group[0]!)) {
         const client = await janua.conn.dedicatedClient(server, database)
         try {
           await read(client)
         } finally {
-          await client.end().catch(() => {})
+          // The catalog was read (or its error is reported below): a failing close changes neither.
+          await client.end().catch(() => undefined)
         }
       } else {
         await withClient(await janua.conn.serverPool(server, database), read)
@@ -221,19 +330,20 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   })
 
   for (const p of present) {
-    if ((p.kind === 'database' || p.kind === 'template') && publicConnect.get(`${p.placement.server}\u0000${p.placement.database}`)) {
+    if (ownsDatabase(p) && publicConnect.get(`${p.placement.server}\u0000${p.placement.database}`)) {
       verdictOf.get(p)!.findings.push(finding('lint/public-connect', 'different', `database ${p.placement.database}`, `PUBLIC may connect to ${p.placement.database}`, { actual: 'CONNECT granted to PUBLIC' }))
     }
   }
 
   for (const server of servers) {
     const role = appRoleOn.get(server)
-    const v: PlacementVerdict = { placement: { server, database: '*', schema: '*' }, kind: 'server', tenants: [], version: null, fingerprint: null, expectedFingerprint: null, findings: [] }
+    const v: PlacementVerdict = { placement: { server, database: '*', schema: '*' }, kind: 'server', tenants: [], version: null, serverVersion: versionOf.get(server)?.version ?? null, fingerprint: null, expectedFingerprint: null, findings: [] }
     if (role?.rolsuper) v.findings.push(finding('lint/app-role-superuser', 'different', `role ${janua.appRole}`, `the app role ${janua.appRole} is a superuser: RLS does not apply to it`))
     if (role?.rolbypassrls) v.findings.push(finding('lint/app-role-bypassrls', 'different', `role ${janua.appRole}`, `the app role ${janua.appRole} has BYPASSRLS`))
     if (v.findings.length) verdicts.push(v)
   }
 
+  verdicts.push(...extra)
   // Recorded leftovers (kept sources, aborted-move targets) are reported as such, never as orphans to drop by hand.
   const leftovers = (await listLeftovers(janua, { server: options.server })).filter((l) => !tenants.length || tenants.includes(l.tenantSlug ?? ''))
   const recorded = (p: Placement) => leftovers.some((l) => l.placement.server === p.server && l.placement.database === p.database && (p.schema === '*' || l.placement.schema === p.schema))
@@ -261,17 +371,57 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
       findings: withFindings.reduce((n, v) => n + v.findings.length, 0),
       groups: [...groupsByPrint.values()].sort((a, b) => b.placements - a.placements),
       durationMs: Date.now() - started,
+      phases,
     },
     placements: verdicts,
   }
 }
 
+interface Whereabouts {
+  running: string[]
+  kept: string[]
+  rowsAllowed(placement: Placement): string[]
+}
+
+/** Tenant ids by where their rows may be: placed there, kept there (--keep-source), or moving in or out. */
+async function tenantWhereabouts(janua: Janua): Promise<Whereabouts> {
+  const key = (p: Placement) => `${p.server}\u0000${p.database}\u0000${p.schema}`
+  const allowed = new Map<string, string[]>()
+  const allow = (p: Placement, id: string) => allowed.set(key(p), [...(allowed.get(key(p)) ?? []), id])
+  const placed = await janua.db.selectFrom('janua.tenants as t').innerJoin('janua.placements as p', 'p.id', 't.placement_id').select(['t.id', 'p.server', 'p.database', 'p.schema']).execute()
+  for (const t of placed) allow(t, t.id)
+  const moves = await janua.db.selectFrom('janua.operations').select(['tenant_id', 'detail']).where('kind', '=', 'tenant.move').where('status', '=', 'running').execute()
+  for (const m of moves) {
+    const to = (m.detail as { plan?: { to?: { placement?: Placement } } }).plan?.to?.placement
+    if (to && m.tenant_id) allow(to, m.tenant_id)
+  }
+  const kept = await listLeftovers(janua)
+  for (const l of kept) if (l.tenantId) allow(l.placement, l.tenantId)
+  return {
+    running: moves.map((m) => m.tenant_id!).filter(Boolean),
+    kept: kept.map((l) => l.tenantId!).filter(Boolean),
+    rowsAllowed: (p) => allowed.get(key(p)) ?? [],
+  }
+}
+
+/** Capture logs and triggers, and fence triggers, that belong to no running move and no kept source. */
+async function moveLeftoversIn(client: pg.ClientBase, server: string, database: string, w: Whereabouts): Promise<PlacementVerdict[]> {
+  return strayMoveObjects(await moveObjectsIn(client), w.running, w.kept).map((o) => {
+    const code = o.kind === 'fence-trigger' ? 'fleet/stray-fence' : 'fleet/stray-capture'
+    const why = o.kind === 'fence-trigger' ? 'it refuses a tenant\'s writes' : 'it slows every write of its table, and a log grows'
+    return {
+      placement: { server, database, schema: o.object.split('.')[0]! }, kind: 'leftover', tenants: [], version: null, serverVersion: null, fingerprint: null, expectedFingerprint: null,
+      findings: [finding(code, 'unexpected', o.object, `${o.object} belongs to no running move (${why}); a --resume or --abort of that tenant's move removes it, or drop it by hand`)],
+    }
+  })
+}
+
 /** A recorded leftover: data janua kept or could not remove; `janua tenant cleanup` removes it. */
 function leftoverVerdict(l: Leftover): PlacementVerdict {
   const code = l.kind === 'kept-source' ? 'fleet/kept-source' : 'fleet/move-leftover'
-  const what = l.what === 'rows' ? `rows and write fence of ${l.tenantSlug}` : `${l.what} ${l.what === 'database' ? l.placement.database : l.placement.schema}`
+  const what = l.what === 'rows' ? `rows and write fence of ${l.tenantSlug}` : `${l.what} ${driverForLeftover(l.what).ownsDatabase ? l.placement.database : l.placement.schema}`
   const message = `${what} ${l.kind === 'kept-source' ? 'kept by --keep-source' : 'left by an aborted move'}${l.error ? ` (${l.error})` : ''}; remove with: janua tenant cleanup ${l.tenantSlug}`
-  return { placement: l.placement, kind: 'leftover', tenants: l.tenantSlug ? [l.tenantSlug] : [], version: null, fingerprint: null, expectedFingerprint: null, findings: [finding(code, 'unexpected', what, message)] }
+  return { placement: l.placement, kind: 'leftover', tenants: l.tenantSlug ? [l.tenantSlug] : [], version: null, serverVersion: null, fingerprint: null, expectedFingerprint: null, findings: [finding(code, 'unexpected', what, message)] }
 }
 
 /** Schemas and databases named like a tenant's that no placement claims. */
@@ -280,7 +430,7 @@ async function orphans(janua: Janua, cpId: string, fleet: FleetPlacement[], data
   const claimed = new Set(fleet.map((p) => `${p.placement.server}\u0000${p.placement.database}\u0000${p.placement.schema}`))
   const claimedDbs = new Set(fleet.map((p) => `${p.placement.server}\u0000${p.placement.database}`))
   const orphan = (placement: Placement, object: string): PlacementVerdict => ({
-    placement, kind: 'orphan', tenants: [], version: null, fingerprint: null, expectedFingerprint: null,
+    placement, kind: 'orphan', tenants: [], version: null, serverVersion: null, fingerprint: null, expectedFingerprint: null,
     findings: [finding('fleet/orphan', 'unexpected', object, `${object} looks like a tenant's but belongs to no tenant`)],
   })
   const { rows } = await withClient(janua.conn.primaryPool(), (c) =>

@@ -92,4 +92,14 @@ export const CONTROL_PLANE_STEPS: string[] = [
    );
    create index on janua.leftovers (tenant_id);
    create index on janua.leftovers (server);`,
+  // 3: verify's expected catalogs, cached by template files, server major version, app role and catalog format.
+  `create table janua.expected_catalogs (
+     key text primary key,
+     server_major integer not null,
+     version integer not null,
+     fingerprint text not null,
+     catalog jsonb not null,
+     lint jsonb not null,
+     created_at timestamptz not null default now()
+   );`,
 ]

@@ -109,7 +109,6 @@ export async function controlPlaneTenantDatabases(db: TestDatabase, cpId: string
 /** Lines of a stack trace ("    at fn (file:1:2)"). */
 export const stackLines = (text: string) => text.split('\n').filter((l) => /^\s+at\s/.test(l))
 
-// eslint-disable-next-line no-control-regex
 export const ANSI = /\u001b\[[0-9;]*[A-Za-z]/
 
 /** Lines of stderr that are not Node's own warnings (e.g. oclif's UnparsedCommand warning when NODE_ENV=test). */

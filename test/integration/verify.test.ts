@@ -82,7 +82,7 @@ describe('db verify', () => {
     expect(gh.stdout).toMatch(/^::error title=janua drift\/index::/m)
     // --tenant scopes the run; --ignore silences a code
     const scoped = await verifyFleet(janua, { tenants: ['true-policy'], ignore: ['lint/policy-always-true', 'drift/policy'] })
-    expect(scoped.ok).toBe(true)
+    expect(scoped.ok, JSON.stringify(scoped.placements.flatMap((p) => p.findings), null, 1)).toBe(true)
   })
 
   it('reports an orphan tenant schema and a tenant whose database was dropped', async () => {
