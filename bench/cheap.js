@@ -18,8 +18,24 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {
-  benchWorkspace, buildFleet, createBenchDatabase, ensureBuilt, fmtMs, fmtS, intEnv, log, openJanua, qi, ql, query,
-  redactUrl, repoRoot, round, runCleanups, runProcess, table,
+  benchWorkspace,
+  buildFleet,
+  createBenchDatabase,
+  ensureBuilt,
+  fmtMs,
+  fmtS,
+  intEnv,
+  log,
+  openJanua,
+  qi,
+  ql,
+  query,
+  redactUrl,
+  repoRoot,
+  round,
+  runCleanups,
+  runProcess,
+  table,
 } from './lib/common.js'
 import { bareServer, benchFile, januaEnv, januaMigrate, listPlacements } from './migrate.js'
 
@@ -44,7 +60,8 @@ const LIST_SQL = `select t.slug, t.name, t.status, t.isolation, p.server, p.data
 
 /** Every placement's history in one query per database: what a no-op migrate must read at least. */
 function historiesSql(placements, database, historyTable) {
-  return placements.groups.get(database)
+  return placements.groups
+    .get(database)
     .map((p) => `select ${ql(p.schema)}::text as schema, version, file, sha256 from ${qi(p.schema)}.${qi(historyTable)}`)
     .join(' union all ')
 }
@@ -109,32 +126,88 @@ export async function run() {
 
     // --- report --------------------------------------------------------------------------------------
     const verdict = (ok) => (ok ? 'PASS' : 'FAIL')
-    const out = ['', 'janua cheap-commands benchmark (npm run bench -- cheap)',
-      `server: ${redactUrl(db.server)} (PostgreSQL ${pgVersion}), ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}; built code from dist/`, '']
+    const out = [
+      '',
+      'janua cheap-commands benchmark (npm run bench -- cheap)',
+      `server: ${redactUrl(db.server)} (PostgreSQL ${pgVersion}), ${os.cpus().length} cores, load ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}, node ${process.version}; built code from dist/`,
+      '',
+    ]
     out.push(`1. A small fleet (2 shared, 2 schema, 1 database tenant): wall time of ${runs} runs, median (min)`)
-    out.push(table(['COMMAND', 'MEDIAN', 'MIN', 'BARE POSTGRESQL', 'TARGET', ''], [
-      ['janua --version (CLI start only)', fmtS(version.medianMs), fmtS(version.minMs), '', '', ''],
-      ['janua tenant list --json', fmtS(list.medianMs), fmtS(list.minMs), `${fmtS(listBare.medianMs)} (${listBare.label})`, '<= 0.40 s', verdict(list.medianMs <= 400)],
-      ['janua db status --json', fmtS(status.medianMs), fmtS(status.minMs), '', '', ''],
-    ], ['l', 'r', 'r', 'l', 'r', 'l']))
+    out.push(
+      table(
+        ['COMMAND', 'MEDIAN', 'MIN', 'BARE POSTGRESQL', 'TARGET', ''],
+        [
+          ['janua --version (CLI start only)', fmtS(version.medianMs), fmtS(version.minMs), '', '', ''],
+          ['janua tenant list --json', fmtS(list.medianMs), fmtS(list.minMs), `${fmtS(listBare.medianMs)} (${listBare.label})`, '<= 0.40 s', verdict(list.medianMs <= 400)],
+          ['janua db status --json', fmtS(status.medianMs), fmtS(status.minMs), '', '', ''],
+        ],
+        ['l', 'r', 'r', 'l', 'r', 'l'],
+      ),
+    )
     out.push('')
     out.push(`2. ${schemas} schema tenants (${expected} placements with the shared one)`)
-    out.push(table(['RUN', 'JANUA', 'BARE POSTGRESQL', 'RATIO', 'TARGET', ''], [
-      [`tenant migrate, nothing pending (median of ${runs})`, `${fmtS(noop.medianMs)} (inside ${fmtS(noop.reportedMs)})`, `${fmtS(noopBare.medianMs)} (${noopBare.label})`, (noop.medianMs / noopBare.medianMs).toFixed(2), '<= 0.60 s', verdict(noop.medianMs <= 600)],
-      [`tenant migrate, one 3-statement file (concurrency ${a.concurrency})`, `${fmtS(a.ms)} (inside ${fmtS(a.reportedMs)})`, `${fmtS(b.ms)}, again ${fmtS(b2.ms)} (psql script, 1 transaction per placement)`, (a.ms / b.ms).toFixed(2), 'a/b <= 1.5', verdict(a.ms / b.ms <= 1.5)],
-    ], ['l', 'r', 'l', 'r', 'r', 'l']))
+    out.push(
+      table(
+        ['RUN', 'JANUA', 'BARE POSTGRESQL', 'RATIO', 'TARGET', ''],
+        [
+          [
+            `tenant migrate, nothing pending (median of ${runs})`,
+            `${fmtS(noop.medianMs)} (inside ${fmtS(noop.reportedMs)})`,
+            `${fmtS(noopBare.medianMs)} (${noopBare.label})`,
+            (noop.medianMs / noopBare.medianMs).toFixed(2),
+            '<= 0.60 s',
+            verdict(noop.medianMs <= 600),
+          ],
+          [
+            `tenant migrate, one 3-statement file (concurrency ${a.concurrency})`,
+            `${fmtS(a.ms)} (inside ${fmtS(a.reportedMs)})`,
+            `${fmtS(b.ms)}, again ${fmtS(b2.ms)} (psql script, 1 transaction per placement)`,
+            (a.ms / b.ms).toFixed(2),
+            'a/b <= 1.5',
+            verdict(a.ms / b.ms <= 1.5),
+          ],
+        ],
+        ['l', 'r', 'l', 'r', 'r', 'l'],
+      ),
+    )
     out.push('')
-    out.push(`mean per placement inside janua: ${Object.entries(a.byKind).map(([k, v]) => `${k} ${v.meanMs} ms x${v.count}`).join(', ')}`)
+    out.push(
+      `mean per placement inside janua: ${Object.entries(a.byKind)
+        .map(([k, v]) => `${k} ${v.meanMs} ms x${v.count}`)
+        .join(', ')}`,
+    )
     out.push('')
     console.log(out.join('\n'))
     const json = {
-      bench: 'cheap', server: redactUrl(db.server), postgres: pgVersion, cores: os.cpus().length, load: os.loadavg(), node: process.version, runs,
+      bench: 'cheap',
+      server: redactUrl(db.server),
+      postgres: pgVersion,
+      cores: os.cpus().length,
+      load: os.loadavg(),
+      node: process.version,
+      runs,
       small: {
-        versionMs: round(version.medianMs), tenantListMs: round(list.medianMs), tenantListMinMs: round(list.minMs), dbStatusMs: round(status.medianMs), psqlListMs: round(listBare.medianMs),
+        versionMs: round(version.medianMs),
+        tenantListMs: round(list.medianMs),
+        tenantListMinMs: round(list.minMs),
+        dbStatusMs: round(status.medianMs),
+        psqlListMs: round(listBare.medianMs),
       },
       fleet: { schemas, placements: expected },
       noop: { ms: round(noop.medianMs), minMs: round(noop.minMs), januaReportedMs: noop.reportedMs, psqlHistoriesMs: round(noopBare.medianMs) },
-      migrate: { file: a.file, ms: round(a.ms), januaReportedMs: a.reportedMs, concurrency: a.concurrency, psqlMs: round(b.ms), psqlAgainMs: round(b2.ms), a_over_b: round(a.ms / b.ms, 3), byKind: a.byKind },
+      migrate: {
+        file: a.file,
+        ms: round(a.ms),
+        januaReportedMs: a.reportedMs,
+        concurrency: a.concurrency,
+        psqlMs: round(b.ms),
+        psqlAgainMs: round(b2.ms),
+        a_over_b: round(a.ms / b.ms, 3),
+        byKind: a.byKind,
+      },
       targets: { tenantListMs: 400, noopMs: 600, a_over_b: 1.5 },
       pass: { tenantList: list.medianMs <= 400, noop: noop.medianMs <= 600, a_over_b: a.ms / b.ms <= 1.5 },
     }

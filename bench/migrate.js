@@ -22,8 +22,25 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {
-  benchWorkspace, buildFleet, createBenchDatabase, ensureBuilt, fmtMs, fmtS, intEnv, log, now, ql, qi, query,
-  redactUrl, repoRoot, round, runCleanups, runProcess, table, withDatabase,
+  benchWorkspace,
+  buildFleet,
+  createBenchDatabase,
+  ensureBuilt,
+  fmtMs,
+  fmtS,
+  intEnv,
+  log,
+  now,
+  ql,
+  qi,
+  query,
+  redactUrl,
+  repoRoot,
+  round,
+  runCleanups,
+  runProcess,
+  table,
+  withDatabase,
 } from './lib/common.js'
 
 const NODE_PG_MIGRATE = path.join(repoRoot, 'node_modules', 'node-pg-migrate', 'bin', 'node-pg-migrate.js')
@@ -76,14 +93,18 @@ export async function bareServer(db, ws, placements, file) {
   const scripts = []
   for (const [database, list] of placements.groups) {
     if (!list.length) continue
-    const text = list.map((p) => [
-      'BEGIN;',
-      `SET LOCAL search_path = ${qi(p.schema)};`,
-      file.sql.trimEnd(),
-      `INSERT INTO ${qi(p.schema)}.${qi(HISTORY_TABLE)} (version, file, sha256, duration_ms) VALUES (${file.version}, ${ql(file.name)}, ${ql(file.sha256)}, 0);`,
-      'COMMIT;',
-      '',
-    ].join('\n')).join('')
+    const text = list
+      .map((p) =>
+        [
+          'BEGIN;',
+          `SET LOCAL search_path = ${qi(p.schema)};`,
+          file.sql.trimEnd(),
+          `INSERT INTO ${qi(p.schema)}.${qi(HISTORY_TABLE)} (version, file, sha256, duration_ms) VALUES (${file.version}, ${ql(file.name)}, ${ql(file.sha256)}, 0);`,
+          'COMMIT;',
+          '',
+        ].join('\n'),
+      )
+      .join('')
     const scriptPath = path.join(ws.dir, `b_${file.name}_${database}.sql`)
     fs.writeFileSync(scriptPath, text)
     scripts.push({ database, path: scriptPath, transactions: list.length, primary: database === db.name })
@@ -100,9 +121,14 @@ export async function bareServer(db, ws, placements, file) {
   const primary = runs.filter((r) => r.primary)
   const others = runs.filter((r) => !r.primary)
   return {
-    file: file.name, ms, placements: runs.reduce((n, r) => n + r.transactions, 0), psqlProcesses: runs.length,
-    primaryMs: primary.reduce((t, r) => t + r.ms, 0), primaryTransactions: primary.reduce((n, r) => n + r.transactions, 0),
-    databasesMs: others.reduce((t, r) => t + r.ms, 0), databasesCount: others.length,
+    file: file.name,
+    ms,
+    placements: runs.reduce((n, r) => n + r.transactions, 0),
+    psqlProcesses: runs.length,
+    primaryMs: primary.reduce((t, r) => t + r.ms, 0),
+    primaryTransactions: primary.reduce((n, r) => n + r.transactions, 0),
+    databasesMs: others.reduce((t, r) => t + r.ms, 0),
+    databasesCount: others.length,
     command: `psql -X -q -v ON_ERROR_STOP=1 -f <script>, ${runs.length} process(es) in sequence`,
   }
 }
@@ -134,7 +160,9 @@ export async function januaMigrate(db, ws, file, expected, concurrency) {
   }
   const wrong = report.placements.filter((p) => p.status !== 'migrated' || p.applied.length !== 1 || p.applied[0] !== file.name)
   if (s.migrated !== expected || s.filesApplied !== expected || s.failed !== 0 || wrong.length) {
-    throw new Error(`janua applied ${s.filesApplied} file(s) to ${s.migrated} placement(s), ${s.failed} failed; expected ${file.name} on ${expected}: ${JSON.stringify(wrong.slice(0, 3))}`)
+    throw new Error(
+      `janua applied ${s.filesApplied} file(s) to ${s.migrated} placement(s), ${s.failed} failed; expected ${file.name} on ${expected}: ${JSON.stringify(wrong.slice(0, 3))}`,
+    )
   }
   // Where janua's time goes: the placements' own durations, by kind.
   const byKind = {}
@@ -146,8 +174,16 @@ export async function januaMigrate(db, ws, file, expected, concurrency) {
   }
   for (const k of Object.values(byKind)) k.meanMs = round(k.totalMs / k.count, 2)
   return {
-    file: file.name, ms: r.ms, reportedMs: s.durationMs, concurrency: report.concurrency, placements: s.placements,
-    migrated: s.migrated, filesApplied: s.filesApplied, byKind, command: `janua ${args.join(' ')}`, runId: report.runId,
+    file: file.name,
+    ms: r.ms,
+    reportedMs: s.durationMs,
+    concurrency: report.concurrency,
+    placements: s.placements,
+    migrated: s.migrated,
+    filesApplied: s.filesApplied,
+    byKind,
+    command: `janua ${args.join(' ')}`,
+    runId: report.runId,
   }
 }
 
@@ -160,7 +196,9 @@ async function perTenantLoop(db, ws, sampleSchemas, file) {
   const plainFile = path.join(ws.dir, `c_${file.name}`)
   fs.writeFileSync(plainFile, `${file.statements.join('\n')}\n`)
   // Steady state: a tool used before already has its bookkeeping table in each schema (untimed).
-  const prep = sampleSchemas.map((s) => `create table if not exists ${qi(s)}.pgmigrations (id serial primary key, name varchar(255) not null, run_on timestamp not null);`).join('\n')
+  const prep = sampleSchemas
+    .map((s) => `create table if not exists ${qi(s)}.pgmigrations (id serial primary key, name varchar(255) not null, run_on timestamp not null);`)
+    .join('\n')
   const prepPath = path.join(ws.dir, 'c_prepare.sql')
   fs.writeFileSync(prepPath, `${prep}\n`)
   const p = await runProcess('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db.url, '-f', prepPath])
@@ -175,9 +213,13 @@ async function perTenantLoop(db, ws, sampleSchemas, file) {
   } else {
     version = JSON.parse(fs.readFileSync(path.join(repoRoot, 'node_modules', 'node-pg-migrate', 'package.json'), 'utf8')).version
   }
-  const runOne = (schema) => tool === 'node-pg-migrate'
-    ? runProcess(process.execPath, [NODE_PG_MIGRATE, 'up', '--schema', schema, '--migrations-dir', dir, '--no-verbose'], { env: { ...process.env, DATABASE_URL: db.url }, cwd: ws.dir })
-    : runProcess('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-1', '-d', db.url, '-f', plainFile], { env: { ...process.env, PGOPTIONS: `-c search_path=${schema}` } })
+  const runOne = (schema) =>
+    tool === 'node-pg-migrate'
+      ? runProcess(process.execPath, [NODE_PG_MIGRATE, 'up', '--schema', schema, '--migrations-dir', dir, '--no-verbose'], {
+          env: { ...process.env, DATABASE_URL: db.url },
+          cwd: ws.dir,
+        })
+      : runProcess('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-1', '-d', db.url, '-f', plainFile], { env: { ...process.env, PGOPTIONS: `-c search_path=${schema}` } })
 
   if (tool === 'node-pg-migrate') {
     // The first tenant doubles as a probe: if the tool is unworkable, fall back to psql (said in the output).
@@ -188,12 +230,16 @@ async function perTenantLoop(db, ws, sampleSchemas, file) {
       log(`(c) ${note}`)
     } else {
       // Its result counts for nothing: redo it in the timed loop.
-      await query(db.url, `drop index ${qi(sampleSchemas[0])}.${qi(file.index)}; alter table ${qi(sampleSchemas[0])}.users drop column ${qi(file.column)}; delete from ${qi(sampleSchemas[0])}.pgmigrations`)
+      await query(
+        db.url,
+        `drop index ${qi(sampleSchemas[0])}.${qi(file.index)}; alter table ${qi(sampleSchemas[0])}.users drop column ${qi(file.column)}; delete from ${qi(sampleSchemas[0])}.pgmigrations`,
+      )
     }
   }
-  const command = tool === 'node-pg-migrate'
-    ? `node node_modules/node-pg-migrate/bin/node-pg-migrate.js up --schema <tenant> --migrations-dir <dir> --no-verbose (node-pg-migrate ${version}), DATABASE_URL set`
-    : 'PGOPTIONS="-c search_path=<tenant>" psql -X -q -v ON_ERROR_STOP=1 -1 -f <file>'
+  const command =
+    tool === 'node-pg-migrate'
+      ? `node node_modules/node-pg-migrate/bin/node-pg-migrate.js up --schema <tenant> --migrations-dir <dir> --no-verbose (node-pg-migrate ${version}), DATABASE_URL set`
+      : 'PGOPTIONS="-c search_path=<tenant>" psql -X -q -v ON_ERROR_STOP=1 -1 -f <file>'
   log(`(c) ${tool}: one process per schema tenant, ${sampleSchemas.length} in sequence (file ${file.name})`)
   const started = now()
   const each = []
@@ -205,8 +251,16 @@ async function perTenantLoop(db, ws, sampleSchemas, file) {
   const ms = now() - started
   each.sort((x, y) => x - y)
   return {
-    file: file.name, tool, toolVersion: version || undefined, note, command, sample: sampleSchemas.length, sampleMs: ms,
-    perTenantMs: ms / sampleSchemas.length, medianMs: each[Math.floor(each.length / 2)], sequential: true,
+    file: file.name,
+    tool,
+    toolVersion: version || undefined,
+    note,
+    command,
+    sample: sampleSchemas.length,
+    sampleMs: ms,
+    perTenantMs: ms / sampleSchemas.length,
+    medianMs: each[Math.floor(each.length / 2)],
+    sequential: true,
   }
 }
 
@@ -218,7 +272,11 @@ export async function run() {
   const parallelism = intEnv('BENCH_PARALLELISM', 4, 1)
   const sampleSize = Math.min(intEnv('BENCH_C_SAMPLE', 100, 1), schemas)
   const concurrency = intEnv('BENCH_CONCURRENCY', 0, 0) || undefined
-  const sweep = (process.env.BENCH_SWEEP ?? '').split(',').map((v) => v.trim()).filter(Boolean).map(Number)
+  const sweep = (process.env.BENCH_SWEEP ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean)
+    .map(Number)
   if (sweep.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`BENCH_SWEEP must be a list of integers, e.g. 2,4,8`)
 
   ensureBuilt()
@@ -289,44 +347,75 @@ export async function run() {
     out.push('')
     out.push('janua fleet-migrate benchmark (npm run bench -- migrate)')
     out.push(`server: ${redactUrl(db.server)} (PostgreSQL ${pgVersion}), ${os.cpus().length} cores, node ${process.version}; built code from dist/`)
-    out.push(`fleet: ${schemas} schema tenants + ${databases} database tenants = ${expected} placements ` +
-      `(${counts.shared ?? 0} shared + ${counts.schema ?? 0} schemas in ${db.name}, ${counts.database ?? 0} tenant databases, ${counts.template ?? 0} template database)`)
+    out.push(
+      `fleet: ${schemas} schema tenants + ${databases} database tenants = ${expected} placements ` +
+        `(${counts.shared ?? 0} shared + ${counts.schema ?? 0} schemas in ${db.name}, ${counts.database ?? 0} tenant databases, ${counts.template ?? 0} template database)`,
+    )
     out.push('')
     out.push(`1. Provisioning through the core API (createTenant, ${parallelism} at a time, templates 0001-${String(fleet.templateVersion).padStart(4, '0')})`)
-    out.push(table(['TENANTS', 'COUNT', 'TOTAL', 'PER TENANT'], [
-      ['schema tenants', fleet.schemaTenants.count, fmtS(fleet.schemaTenants.ms), fmtMs(fleet.schemaTenants.perTenantMs)],
-      ['database tenants', fleet.databaseTenants.count, fmtS(fleet.databaseTenants.ms), fmtMs(fleet.databaseTenants.perTenantMs)],
-    ]))
+    out.push(
+      table(
+        ['TENANTS', 'COUNT', 'TOTAL', 'PER TENANT'],
+        [
+          ['schema tenants', fleet.schemaTenants.count, fmtS(fleet.schemaTenants.ms), fmtMs(fleet.schemaTenants.perTenantMs)],
+          ['database tenants', fleet.databaseTenants.count, fmtS(fleet.databaseTenants.ms), fmtMs(fleet.databaseTenants.perTenantMs)],
+        ],
+      ),
+    )
     out.push('')
     out.push('2-3. One template file per run, each: a column, an index (tenant_id, column), a policy change')
-    out.push(table(['RUN', 'FILE', 'PLACEMENTS', 'TIME', 'PER PLACEMENT'], [
-      ['(b) bare server: psql, 1 transaction per placement', b.file, b.placements, fmtS(b.ms), fmtMs(b.ms / b.placements)],
-      [`(a) janua tenant migrate --json (concurrency ${a.concurrency})`, a.file, a.placements, fmtS(a.ms), fmtMs(a.ms / a.placements)],
-      ['(a0) janua again, nothing pending (start + plan only)', noop.file, noop.placements, fmtS(noop.ms), fmtMs(noop.ms / noop.placements)],
-      [`(c) ${c.tool}, 1 process per schema tenant: MEASURED`, c.file, `${c.sample} schemas`, fmtS(c.sampleMs), fmtMs(c.perTenantMs)],
-      [`(c) EXTRAPOLATED (linear) to ${schemas} schema tenants`, c.file, `${schemas} schemas`, fmtS(c.extrapolatedSchemasMs), fmtMs(c.perTenantMs)],
-      [`(c) EXTRAPOLATED (linear) to all ${expected} placements`, c.file, expected, fmtS(c.extrapolatedPlacementsMs), fmtMs(c.perTenantMs)],
-      ...sweepRuns.map((r) => [r.label, r.file, r.placements, fmtS(r.ms), fmtMs(r.ms / r.placements)]),
-      ...(b2 ? [['(b) bare server again (noise check)', b2.file, b2.placements, fmtS(b2.ms), fmtMs(b2.ms / b2.placements)]] : []),
-    ], ['l', 'l', 'r', 'r', 'r']))
+    out.push(
+      table(
+        ['RUN', 'FILE', 'PLACEMENTS', 'TIME', 'PER PLACEMENT'],
+        [
+          ['(b) bare server: psql, 1 transaction per placement', b.file, b.placements, fmtS(b.ms), fmtMs(b.ms / b.placements)],
+          [`(a) janua tenant migrate --json (concurrency ${a.concurrency})`, a.file, a.placements, fmtS(a.ms), fmtMs(a.ms / a.placements)],
+          ['(a0) janua again, nothing pending (start + plan only)', noop.file, noop.placements, fmtS(noop.ms), fmtMs(noop.ms / noop.placements)],
+          [`(c) ${c.tool}, 1 process per schema tenant: MEASURED`, c.file, `${c.sample} schemas`, fmtS(c.sampleMs), fmtMs(c.perTenantMs)],
+          [`(c) EXTRAPOLATED (linear) to ${schemas} schema tenants`, c.file, `${schemas} schemas`, fmtS(c.extrapolatedSchemasMs), fmtMs(c.perTenantMs)],
+          [`(c) EXTRAPOLATED (linear) to all ${expected} placements`, c.file, expected, fmtS(c.extrapolatedPlacementsMs), fmtMs(c.perTenantMs)],
+          ...sweepRuns.map((r) => [r.label, r.file, r.placements, fmtS(r.ms), fmtMs(r.ms / r.placements)]),
+          ...(b2 ? [['(b) bare server again (noise check)', b2.file, b2.placements, fmtS(b2.ms), fmtMs(b2.ms / b2.placements)]] : []),
+        ],
+        ['l', 'l', 'r', 'r', 'r'],
+      ),
+    )
     out.push('')
-    out.push(`(b) ${b.command}: ${b.primaryTransactions} transactions in ${db.name} (${fmtS(b.primaryMs)}), ${b.databasesCount} database(s) one psql each (${fmtS(b.databasesMs)}); ` +
-      `each transaction also inserts the janua history row, so janua then sees ${b.file} as applied`)
-    out.push(`(a) ${a.command}: wall time of the subprocess (janua reports ${fmtS(a.reportedMs)} inside; bare CLI start \`janua --version\` ${fmtMs(startup.ms)}); ` +
-      `mean per placement inside janua: ${Object.entries(a.byKind).map(([k, v]) => `${k} ${v.meanMs} ms x${v.count}`).join(', ')}`)
-    out.push(`(c) ${c.command}; in sequence, median ${fmtMs(c.medianMs)} per process${c.note ? `; NOTE: ${c.note}` : ''}; its bookkeeping table (pgmigrations) was created beforehand, untimed`)
+    out.push(
+      `(b) ${b.command}: ${b.primaryTransactions} transactions in ${db.name} (${fmtS(b.primaryMs)}), ${b.databasesCount} database(s) one psql each (${fmtS(b.databasesMs)}); ` +
+        `each transaction also inserts the janua history row, so janua then sees ${b.file} as applied`,
+    )
+    out.push(
+      `(a) ${a.command}: wall time of the subprocess (janua reports ${fmtS(a.reportedMs)} inside; bare CLI start \`janua --version\` ${fmtMs(startup.ms)}); ` +
+        `mean per placement inside janua: ${Object.entries(a.byKind)
+          .map(([k, v]) => `${k} ${v.meanMs} ms x${v.count}`)
+          .join(', ')}`,
+    )
+    out.push(
+      `(c) ${c.command}; in sequence, median ${fmtMs(c.medianMs)} per process${c.note ? `; NOTE: ${c.note}` : ''}; its bookkeeping table (pgmigrations) was created beforehand, untimed`,
+    )
     out.push('')
     const verdict = (ok) => (ok ? 'PASS' : 'FAIL')
-    out.push(table(['RATIO', 'VALUE', 'TARGET', ''], [
-      ['a/b (janua vs bare server)', ratios.aOverB.toFixed(2), '<= 1.5', verdict(ratios.aOverB <= 1.5)],
-      [`c/a (c extrapolated to the same ${expected} placements)`, ratios.cOverA.toFixed(1), '>= 10', verdict(ratios.cOverA >= 10)],
-      [`c/a (c extrapolated to ${schemas} schema tenants only)`, ratios.c1000OverA.toFixed(1), '>= 10', verdict(ratios.c1000OverA >= 10)],
-    ], ['l', 'r', 'r', 'l']))
+    out.push(
+      table(
+        ['RATIO', 'VALUE', 'TARGET', ''],
+        [
+          ['a/b (janua vs bare server)', ratios.aOverB.toFixed(2), '<= 1.5', verdict(ratios.aOverB <= 1.5)],
+          [`c/a (c extrapolated to the same ${expected} placements)`, ratios.cOverA.toFixed(1), '>= 10', verdict(ratios.cOverA >= 10)],
+          [`c/a (c extrapolated to ${schemas} schema tenants only)`, ratios.c1000OverA.toFixed(1), '>= 10', verdict(ratios.c1000OverA >= 10)],
+        ],
+        ['l', 'r', 'r', 'l'],
+      ),
+    )
     out.push('')
     console.log(out.join('\n'))
 
     const json = {
-      bench: 'migrate', server: redactUrl(db.server), postgres: pgVersion, cores: os.cpus().length, node: process.version,
+      bench: 'migrate',
+      server: redactUrl(db.server),
+      postgres: pgVersion,
+      cores: os.cpus().length,
+      node: process.version,
       fleet: { schemaTenants: schemas, databaseTenants: databases, placements: expected, byKind: counts },
       create: {
         parallelism,
@@ -335,15 +424,40 @@ export async function run() {
       },
       b: { file: b.file, ms: round(b.ms), placements: b.placements, psqlProcesses: b.psqlProcesses, primaryMs: round(b.primaryMs), databasesMs: round(b.databasesMs) },
       noop: { ms: round(noop.ms), januaReportedMs: noop.reportedMs },
-      a: { file: a.file, ms: round(a.ms), januaReportedMs: a.reportedMs, cliStartupMs: round(startup.ms), concurrency: a.concurrency, placements: a.placements, filesApplied: a.filesApplied, byKind: a.byKind },
+      a: {
+        file: a.file,
+        ms: round(a.ms),
+        januaReportedMs: a.reportedMs,
+        cliStartupMs: round(startup.ms),
+        concurrency: a.concurrency,
+        placements: a.placements,
+        filesApplied: a.filesApplied,
+        byKind: a.byKind,
+      },
       c: {
-        file: c.file, tool: c.tool, toolVersion: c.toolVersion, note: c.note, sequential: true, sample: c.sample, sampleMs: round(c.sampleMs),
-        perTenantMs: round(c.perTenantMs, 2), medianMs: round(c.medianMs, 2), extrapolated: { schemas, ms: round(c.extrapolatedSchemasMs) }, extrapolatedPlacements: { placements: expected, ms: round(c.extrapolatedPlacementsMs) },
+        file: c.file,
+        tool: c.tool,
+        toolVersion: c.toolVersion,
+        note: c.note,
+        sequential: true,
+        sample: c.sample,
+        sampleMs: round(c.sampleMs),
+        perTenantMs: round(c.perTenantMs, 2),
+        medianMs: round(c.medianMs, 2),
+        extrapolated: { schemas, ms: round(c.extrapolatedSchemasMs) },
+        extrapolatedPlacements: { placements: expected, ms: round(c.extrapolatedPlacementsMs) },
       },
       ratios: { a_over_b: round(ratios.aOverB, 3), c_over_a: round(ratios.cOverA, 2), c_schemas_over_a: round(ratios.c1000OverA, 2) },
       targets: { a_over_b: 1.5, c_over_a: 10 },
       pass: { a_over_b: ratios.aOverB <= 1.5, c_over_a: ratios.cOverA >= 10 && ratios.c1000OverA >= 10 },
-      sweep: sweepRuns.map((r) => ({ concurrency: r.concurrency, file: r.file, ms: round(r.ms), januaReportedMs: r.reportedMs, a_over_b: round(r.ms / b.ms, 3), byKind: r.byKind })),
+      sweep: sweepRuns.map((r) => ({
+        concurrency: r.concurrency,
+        file: r.file,
+        ms: round(r.ms),
+        januaReportedMs: r.reportedMs,
+        a_over_b: round(r.ms / b.ms, 3),
+        byKind: r.byKind,
+      })),
       rebaseline: b2 ? { file: b2.file, ms: round(b2.ms) } : undefined,
     }
     console.log(`BENCH_JSON ${JSON.stringify(json)}`)

@@ -32,8 +32,24 @@ import os from 'node:os'
 import { Worker } from 'node:worker_threads'
 import pg from 'pg'
 import {
-  benchWorkspace, buildFleet, createBenchDatabase, fmtMs, fmtS, intEnv, log, now, qi, ql, query, redactUrl, round, runCleanups,
-  table, withDatabase, onCleanup, openJanua,
+  benchWorkspace,
+  buildFleet,
+  createBenchDatabase,
+  fmtMs,
+  fmtS,
+  intEnv,
+  log,
+  now,
+  qi,
+  ql,
+  query,
+  redactUrl,
+  round,
+  runCleanups,
+  table,
+  withDatabase,
+  onCleanup,
+  openJanua,
 } from './lib/common.js'
 import { importDist, insertTenantRows, psqlPairOverhead, psqlPipe, spreadRows, waitForAutovacuum } from './lib/data.js'
 
@@ -156,7 +172,9 @@ async function timedMove(dist, ctx, { label, slug, tenantId, to, capture, leadMs
   let report
   try {
     report = await dist.move.moveTenant(janua, {
-      slug, to, capture,
+      slug,
+      to,
+      capture,
       onEvent: (e) => {
         if (e.type === 'table' && e.rows > 0) log(`  ${e.name}: ${e.rows} rows, ${fmtMB(e.bytes)} in ${fmtMs(e.ms)}`)
         if (e.type === 'round') log(`  ${e.phase} round: ${e.entries} log entries, ${e.keys} keys in ${fmtMs(e.ms)}`)
@@ -170,8 +188,10 @@ async function timedMove(dist, ctx, { label, slug, tenantId, to, capture, leadMs
   const w = ctx.writer
   if (report.step !== 'done' || report.aborted) throw new Error(`${label}: the move ended at step ${report.step}`)
   ctx.writerInserts = (ctx.writerInserts ?? 0) + w.inserts
-  log(`${label}: copy ${fmtS(report.copyMs)}, fenced ${fmtS(report.fencedMs)} (${JSON.stringify(report.fence)}), move ${fmtS(report.durationMs)}; ` +
-    `writer: ${w.commits} commits, ${w.fenced} fenced retries, ${w.errorCount} other errors, ${w.stale} stale-route retries, longest gap ${fmtMs(w.longestGapMs)} at ${fmtS(w.longestGapStartMs - leadMs)} into the move`)
+  log(
+    `${label}: copy ${fmtS(report.copyMs)}, fenced ${fmtS(report.fencedMs)} (${JSON.stringify(report.fence)}), move ${fmtS(report.durationMs)}; ` +
+      `writer: ${w.commits} commits, ${w.fenced} fenced retries, ${w.errorCount} other errors, ${w.stale} stale-route retries, longest gap ${fmtMs(w.longestGapMs)} at ${fmtS(w.longestGapStartMs - leadMs)} into the move`,
+  )
   if (w.errorCount) log(`${label}: writer errors: ${w.errors.join(' | ')}`)
   if (w.stale) log(`${label}: writer stale-route errors: ${w.staleErrors.join(' | ')}`)
   return { label, report, writer: w, wallMs, load }
@@ -184,7 +204,13 @@ async function copyJobs(dist, janua, server, slug, to, tenantId) {
   const { plan } = await dist.move.moveTenant(janua, { slug, to, dryRun: true })
   const moving = plan.tables.filter((t) => t.mode !== 'reference')
   const from = plan.from.placement
-  const shapes = await withClient(urlOf(server, from), (c) => dist.copy.tableShapes(c, from.schema, moving.map((t) => t.name)))
+  const shapes = await withClient(urlOf(server, from), (c) =>
+    dist.copy.tableShapes(
+      c,
+      from.schema,
+      moving.map((t) => t.name),
+    ),
+  )
   const jobs = moving.map((t) => {
     const shape = shapes.get(t.name)
     const cols = shape.columns.map(qi).join(', ')
@@ -202,7 +228,9 @@ let benchCpId = '' // the control plane's id: its databases are janua_<id>_*
 
 /** Before every timed run: no autovacuum worker busy in our databases, then a CHECKPOINT (same WAL start for everyone). */
 async function quiesce(server) {
-  const databases = (await query(server, `select datname from pg_database where datname like 'janua\\_bench\\_move\\_%' or datname like 'janua\\_' || $1 || '\\_%'`, [benchCpId])).rows.map((r) => r.datname)
+  const databases = (
+    await query(server, `select datname from pg_database where datname like 'janua\\_bench\\_move\\_%' or datname like 'janua\\_' || $1 || '\\_%'`, [benchCpId])
+  ).rows.map((r) => r.datname)
   const w = await waitForAutovacuum(server, databases)
   if (w.seen.length) log(`waited ${fmtS(w.ms)} for autovacuum${w.timedOut ? ' (gave up)' : ''}: ${w.seen.join('; ').slice(0, 300)}`)
   await query(server, 'checkpoint')
@@ -228,8 +256,9 @@ async function pipeRun(label, { server, from, scratch, jobs, dstOptions }) {
     command = r.command
   }
   const ms = now() - started
-  const counts = (await query(urlOf(server, scratch),
-    jobs.map((j) => `select ${ql(j.name)} as t, count(*)::bigint as n from ${qi(scratch.schema)}.${qi(j.name)}`).join(' union all '))).rows
+  const counts = (
+    await query(urlOf(server, scratch), jobs.map((j) => `select ${ql(j.name)} as t, count(*)::bigint as n from ${qi(scratch.schema)}.${qi(j.name)}`).join(' union all '))
+  ).rows
   const rows = Object.fromEntries(counts.map((r) => [r.t, Number(r.n)]))
   for (const j of jobs) {
     if (rows[j.name] !== j.plannedRows) throw new Error(`${label}: ${j.name} has ${rows[j.name]} row(s) at the scratch target, the plan says ${j.plannedRows}`)
@@ -244,8 +273,10 @@ async function direction(dist, ctx, { label, slug, tenantId, to, scratch, plain 
   const { janua, server } = ctx
   const { plan, jobs } = await copyJobs(dist, janua, server, slug, to, tenantId)
   const from = plan.from.placement
-  log(`${label}: ${plan.from.isolation} ${describe(from)} -> ${to} ${describe(plan.to.placement)}; ${jobs.length} table(s) to copy, ` +
-    `${jobs.reduce((n, j) => n + j.plannedRows, 0)} row(s)`)
+  log(
+    `${label}: ${plan.from.isolation} ${describe(from)} -> ${to} ${describe(plan.to.placement)}; ${jobs.length} table(s) to copy, ` +
+      `${jobs.reduce((n, j) => n + j.plannedRows, 0)} row(s)`,
+  )
 
   // Fair start for every run: the source's visibility and hint bits set, statistics fresh.
   await query(urlOf(server, from), `vacuum (analyze) ${jobs.map((j) => `${qi(from.schema)}.${qi(j.name)}`).join(', ')}`)
@@ -265,7 +296,8 @@ async function direction(dist, ctx, { label, slug, tenantId, to, scratch, plain 
   for (const j of jobs) {
     const t = copied.find((x) => x.name === j.name)
     // the writer inserts users during an online move: more rows than planned there, never fewer
-    if (!t || t.rows < j.plannedRows || (t.rows !== j.plannedRows && j.name !== 'users')) throw new Error(`${label}: janua copied ${t?.rows} row(s) of ${j.name}, the plan said ${j.plannedRows}`)
+    if (!t || t.rows < j.plannedRows || (t.rows !== j.plannedRows && j.name !== 'users'))
+      throw new Error(`${label}: janua copied ${t?.rows} row(s) of ${j.name}, the plan said ${j.plannedRows}`)
   }
   log(`${label}: janua copy ${fmtS(report.copyMs)}, fenced ${fmtS(report.fencedMs)}, move ${fmtS(report.durationMs)}`)
   const rows = copied.reduce((n, t) => n + t.rows, 0)
@@ -283,19 +315,34 @@ function directionReport(d, overheadMs) {
     .filter((j) => j.plannedRows > 0)
     .map((j) => {
       const t = byName.get(j.name)
-      return [j.name, j.mode, t.rows, fmtMB(t.bytes), fmtMs(t.copyMs), fmtMs(pipe.perTable[j.name]), (t.copyMs / pipe.perTable[j.name]).toFixed(2),
-        ...(pipePlain ? [fmtMs(pipePlain.perTable[j.name])] : [])]
+      return [
+        j.name,
+        j.mode,
+        t.rows,
+        fmtMB(t.bytes),
+        fmtMs(t.copyMs),
+        fmtMs(pipe.perTable[j.name]),
+        (t.copyMs / pipe.perTable[j.name]).toFixed(2),
+        ...(pipePlain ? [fmtMs(pipePlain.perTable[j.name])] : []),
+      ]
     })
   const empty = d.jobs.filter((j) => j.plannedRows === 0)
   const emptyJanua = empty.reduce((n, j) => n + byName.get(j.name).copyMs, 0)
   const emptyPipe = empty.reduce((n, j) => n + pipe.perTable[j.name], 0)
   if (empty.length) {
-    rows.push([`(${empty.length} empty tables)`, '', 0, '', fmtMs(emptyJanua), fmtMs(emptyPipe), '',
-      ...(pipePlain ? [fmtMs(empty.reduce((n, j) => n + pipePlain.perTable[j.name], 0))] : [])])
+    rows.push([
+      `(${empty.length} empty tables)`,
+      '',
+      0,
+      '',
+      fmtMs(emptyJanua),
+      fmtMs(emptyPipe),
+      '',
+      ...(pipePlain ? [fmtMs(empty.reduce((n, j) => n + pipePlain.perTable[j.name], 0))] : []),
+    ])
   }
   rows.push(['sum of tables', '', d.rows, fmtMB(d.bytes), fmtMs(d.tablesMs), fmtMs(pipe.ms), (d.tablesMs / pipe.ms).toFixed(2), ...(pipePlain ? [fmtMs(pipePlain.ms)] : [])])
-  out.push(table(['TABLE', 'MODE', 'ROWS', 'COPY STREAM', 'JANUA', 'PIPE (p)', 'RATIO', ...(pipePlain ? ['PIPE (p0)'] : [])], rows,
-    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r']))
+  out.push(table(['TABLE', 'MODE', 'ROWS', 'COPY STREAM', 'JANUA', 'PIPE (p)', 'RATIO', ...(pipePlain ? ['PIPE (p0)'] : [])], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r']))
   out.push('')
   const ratio = report.copyMs / pipe.ms
   const netPipe = pipe.ms - overheadMs * d.jobs.length
@@ -303,26 +350,46 @@ function directionReport(d, overheadMs) {
   const big = d.jobs.filter((j) => j.plannedRows > 0)
   const bigJanua = big.reduce((n, j) => n + byName.get(j.name).copyMs, 0)
   const bigPipe = big.reduce((n, j) => n + pipe.perTable[j.name], 0)
-  out.push(table(['FIGURE', 'VALUE', 'TARGET', ''], [
-    ['janua copy step (report.copyMs)', fmtS(report.copyMs), '', ''],
-    ['psql pipe (p), all copied tables in sequence', fmtS(pipe.ms), '', ''],
-    ['ratio janua copy / pipe', ratio.toFixed(2), `<= ${TARGET_RATIO}`, ratio <= TARGET_RATIO ? 'PASS' : 'FAIL'],
-    [`pipe net of psql start-up (${d.jobs.length} x ${fmtMs(overheadMs)})`, fmtS(netPipe), '', ''],
-    ['ratio janua copy / net pipe (stricter)', netMeaningful ? (report.copyMs / netPipe).toFixed(2) : 'n/a', `<= ${TARGET_RATIO}`,
-      netMeaningful ? (report.copyMs / netPipe <= TARGET_RATIO ? 'PASS' : 'FAIL') : '(psql start-up is most of the pipe)'],
-    [`ratio on the ${big.length} tables with rows only`, (bigJanua / bigPipe).toFixed(2), '', ''],
-    ...(pipePlain ? [['psql pipe (p0), plain (FK triggers firing)', fmtS(pipePlain.ms), '', '']] : []),
-    [`writes fenced (fence -> switch), capture ${report.capture}`, fmtS(report.fencedMs), '', ''],
-    ['  fence acquired / drained / verified / switched (ms after the request)', report.fence ? [report.fence.acquiredMs, report.fence.drainedMs, report.fence.verifiedMs, report.fence.switchedMs].join(' / ') : '-', '', ''],
-    ['longest gap between the writer\'s successful writes', fmtS(d.writer.longestGapMs), `< ${fmtS(WRITER_TARGET_MS)}`, d.writer.longestGapMs < WRITER_TARGET_MS ? 'PASS' : 'FAIL'],
-    ['writer: commits / fenced retries / other errors', `${d.writer.commits} / ${d.writer.fenced} / ${d.writer.errorCount}`, '', d.writer.errorCount ? 'FAIL' : ''],
-    ['whole move (report.durationMs)', fmtS(report.durationMs), '', ''],
-    ['load average (1 min) before pipe / before janua / after', d.load.map((l) => l.toFixed(2)).join(' / '), '', ''],
-    ['rows / copy stream', `${d.rows} / ${fmtMB(d.bytes)}`, '', ''],
-    ['janua throughput', `${Math.round(d.rows / (report.copyMs / 1000)).toLocaleString('en-US')} rows/s, ${(d.bytes / MB / (report.copyMs / 1000)).toFixed(1)} MB/s`, '', ''],
-    ['janua copy outside the tables (connect, lock, delete, sequences, commit)', fmtMs(report.copyMs - d.tablesMs), '', ''],
-    [`pipe: fixed cost of ${d.jobs.length} psql pairs (start + connect)`, `~${fmtMs(overheadMs * d.jobs.length)}`, '', ''],
-  ], ['l', 'r', 'r', 'l']))
+  out.push(
+    table(
+      ['FIGURE', 'VALUE', 'TARGET', ''],
+      [
+        ['janua copy step (report.copyMs)', fmtS(report.copyMs), '', ''],
+        ['psql pipe (p), all copied tables in sequence', fmtS(pipe.ms), '', ''],
+        ['ratio janua copy / pipe', ratio.toFixed(2), `<= ${TARGET_RATIO}`, ratio <= TARGET_RATIO ? 'PASS' : 'FAIL'],
+        [`pipe net of psql start-up (${d.jobs.length} x ${fmtMs(overheadMs)})`, fmtS(netPipe), '', ''],
+        [
+          'ratio janua copy / net pipe (stricter)',
+          netMeaningful ? (report.copyMs / netPipe).toFixed(2) : 'n/a',
+          `<= ${TARGET_RATIO}`,
+          netMeaningful ? (report.copyMs / netPipe <= TARGET_RATIO ? 'PASS' : 'FAIL') : '(psql start-up is most of the pipe)',
+        ],
+        [`ratio on the ${big.length} tables with rows only`, (bigJanua / bigPipe).toFixed(2), '', ''],
+        ...(pipePlain ? [['psql pipe (p0), plain (FK triggers firing)', fmtS(pipePlain.ms), '', '']] : []),
+        [`writes fenced (fence -> switch), capture ${report.capture}`, fmtS(report.fencedMs), '', ''],
+        [
+          '  fence acquired / drained / verified / switched (ms after the request)',
+          report.fence ? [report.fence.acquiredMs, report.fence.drainedMs, report.fence.verifiedMs, report.fence.switchedMs].join(' / ') : '-',
+          '',
+          '',
+        ],
+        [
+          "longest gap between the writer's successful writes",
+          fmtS(d.writer.longestGapMs),
+          `< ${fmtS(WRITER_TARGET_MS)}`,
+          d.writer.longestGapMs < WRITER_TARGET_MS ? 'PASS' : 'FAIL',
+        ],
+        ['writer: commits / fenced retries / other errors', `${d.writer.commits} / ${d.writer.fenced} / ${d.writer.errorCount}`, '', d.writer.errorCount ? 'FAIL' : ''],
+        ['whole move (report.durationMs)', fmtS(report.durationMs), '', ''],
+        ['load average (1 min) before pipe / before janua / after', d.load.map((l) => l.toFixed(2)).join(' / '), '', ''],
+        ['rows / copy stream', `${d.rows} / ${fmtMB(d.bytes)}`, '', ''],
+        ['janua throughput', `${Math.round(d.rows / (report.copyMs / 1000)).toLocaleString('en-US')} rows/s, ${(d.bytes / MB / (report.copyMs / 1000)).toFixed(1)} MB/s`, '', ''],
+        ['janua copy outside the tables (connect, lock, delete, sequences, commit)', fmtMs(report.copyMs - d.tablesMs), '', ''],
+        [`pipe: fixed cost of ${d.jobs.length} psql pairs (start + connect)`, `~${fmtMs(overheadMs * d.jobs.length)}`, '', ''],
+      ],
+      ['l', 'r', 'r', 'l'],
+    ),
+  )
   return out.join('\n')
 }
 
@@ -339,7 +406,11 @@ export async function run() {
     const db = await createBenchDatabase('move')
     const server = db.server
     const pgVersion = (await query(server, 'show server_version')).rows[0].server_version
-    const settings = Object.fromEntries((await query(server, `select name, setting || coalesce(unit, '') as v from pg_settings where name in ('shared_buffers', 'max_wal_size', 'wal_level', 'synchronous_commit')`)).rows.map((r) => [r.name, r.v]))
+    const settings = Object.fromEntries(
+      (
+        await query(server, `select name, setting || coalesce(unit, '') as v from pg_settings where name in ('shared_buffers', 'max_wal_size', 'wal_level', 'synchronous_commit')`)
+      ).rows.map((r) => [r.name, r.v]),
+    )
     log(`database ${db.name} on ${redactUrl(server)} (PostgreSQL ${pgVersion})`)
 
     // --- setup (untimed) ---
@@ -359,10 +430,19 @@ export async function run() {
     if (otherTotal > 0) await insertTenantRows(db.url, neighbour.placement.schema, neighbour.id, otherCounts)
     const seedMs = now() - t0
     await query(db.url, `vacuum (freeze, analyze) ${['users', 'sessions', 'audit_logs', 'analytics_events'].map((t) => `${qi(mover.placement.schema)}.${qi(t)}`).join(', ')}`)
-    log(`rows generated in ${fmtS(seedMs)}: ${Object.entries(seeded).map(([t, r]) => `${t} ${r.rows} (${fmtS(r.ms)})`).join(', ')}`)
-    const sizes = (await query(db.url, `select c.relname as t, pg_table_size(c.oid) as heap, pg_indexes_size(c.oid) as idx
+    log(
+      `rows generated in ${fmtS(seedMs)}: ${Object.entries(seeded)
+        .map(([t, r]) => `${t} ${r.rows} (${fmtS(r.ms)})`)
+        .join(', ')}`,
+    )
+    const sizes = (
+      await query(
+        db.url,
+        `select c.relname as t, pg_table_size(c.oid) as heap, pg_indexes_size(c.oid) as idx
         from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and c.relname = any($2) order by 1`,
-    [mover.placement.schema, Object.keys(counts)])).rows
+        [mover.placement.schema, Object.keys(counts)],
+      )
+    ).rows
     const overheadMs = await psqlPairOverhead(server, withDatabase(server, pipeDb.placement.database))
 
     benchCpId = fleet.cpId
@@ -380,71 +460,145 @@ export async function run() {
       offline.push(await timedMove(dist, ctx, { label: 'C', slug: 'mover', tenantId: mover.id, to: 'database', capture: 'none' }))
     }
     // Every insert the writer committed, over every move, is at the mover's placement now.
-    const at = (await dist.tenants.getTenant(janua, 'mover'))
-    const written = Number((await query(withDatabase(server, at.database), `select count(*)::int as n from ${qi(at.schema)}.users where tenant_id = $1 and email like 'bw-%'`, [mover.id])).rows[0].n)
+    const at = await dist.tenants.getTenant(janua, 'mover')
+    const written = Number(
+      (await query(withDatabase(server, at.database), `select count(*)::int as n from ${qi(at.schema)}.users where tenant_id = $1 and email like 'bw-%'`, [mover.id])).rows[0].n,
+    )
     if (written !== ctx.writerInserts) throw new Error(`the writer committed ${ctx.writerInserts} insert(s); ${written} are at ${at.database}/${at.schema}`)
 
     // The neighbour's rows are untouched, the mover's are gone from the shared placement.
-    const left = (await query(db.url, `select (select count(*) from ${qi(mover.placement.schema)}.audit_logs where tenant_id = $1)::int as mover,
-        (select count(*) from ${qi(mover.placement.schema)}.audit_logs where tenant_id = $2)::int as neighbour`, [mover.id, neighbour.id])).rows[0]
-    if (left.mover !== 0 || left.neighbour !== otherCounts.audit_logs) throw new Error(`after the moves: shared audit_logs hold ${left.mover} row(s) of mover, ${left.neighbour} of neighbour (expected 0 and ${otherCounts.audit_logs})`)
+    const left = (
+      await query(
+        db.url,
+        `select (select count(*) from ${qi(mover.placement.schema)}.audit_logs where tenant_id = $1)::int as mover,
+        (select count(*) from ${qi(mover.placement.schema)}.audit_logs where tenant_id = $2)::int as neighbour`,
+        [mover.id, neighbour.id],
+      )
+    ).rows[0]
+    if (left.mover !== 0 || left.neighbour !== otherCounts.audit_logs)
+      throw new Error(`after the moves: shared audit_logs hold ${left.mover} row(s) of mover, ${left.neighbour} of neighbour (expected 0 and ${otherCounts.audit_logs})`)
 
     // --- report ---
     const out = []
     out.push('')
     out.push('janua move benchmark (npm run bench -- move)')
-    out.push(`server: ${redactUrl(server)} (PostgreSQL ${pgVersion}; shared_buffers ${settings.shared_buffers}, max_wal_size ${settings.max_wal_size}, ` +
-      `wal_level ${settings.wal_level}, synchronous_commit ${settings.synchronous_commit}), ${os.cpus().length} cores, node ${process.version}; built code from dist/`)
-    out.push(`tenant "mover": ${total} rows (${Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ')}) + its 4 seeded roles; ` +
-      `"neighbour": ${otherTotal} rows in the same shared tables. Generated in ${fmtS(seedMs)}.`)
-    out.push(table(['SHARED TABLE (both tenants)', 'HEAP', 'INDEXES'], sizes.map((s) => [s.t, fmtMB(Number(s.heap)), fmtMB(Number(s.idx))])))
+    out.push(
+      `server: ${redactUrl(server)} (PostgreSQL ${pgVersion}; shared_buffers ${settings.shared_buffers}, max_wal_size ${settings.max_wal_size}, ` +
+        `wal_level ${settings.wal_level}, synchronous_commit ${settings.synchronous_commit}), ${os.cpus().length} cores, node ${process.version}; built code from dist/`,
+    )
+    out.push(
+      `tenant "mover": ${total} rows (${Object.entries(counts)
+        .map(([t, n]) => `${t} ${n}`)
+        .join(', ')}) + its 4 seeded roles; ` + `"neighbour": ${otherTotal} rows in the same shared tables. Generated in ${fmtS(seedMs)}.`,
+    )
+    out.push(
+      table(
+        ['SHARED TABLE (both tenants)', 'HEAP', 'INDEXES'],
+        sizes.map((s) => [s.t, fmtMB(Number(s.heap)), fmtMB(Number(s.idx))]),
+      ),
+    )
     out.push('')
     out.push(directionReport(a, overheadMs))
     out.push('')
     out.push(directionReport(b, overheadMs))
     out.push('')
     const runs = [
-      { label: 'A', report: a.report, writer: a.writer }, { label: 'B', report: b.report, writer: b.writer },
+      { label: 'A', report: a.report, writer: a.writer },
+      { label: 'B', report: b.report, writer: b.writer },
       ...offline.map((o) => ({ label: o.label, report: o.report, writer: o.writer })),
     ]
-    out.push(`Writes during the moves (writer: inserts and updates of mover's users as ${janua.appRole}, at the placement the control plane names, retrying on 55000). ` +
-      `${ctx.writerInserts} inserts committed over all runs, all found at the final placement.`)
-    out.push(table(['RUN', 'MOVE', 'CAPTURE', 'COPY', 'FENCED', 'LONGEST WRITE GAP', 'TOTAL', 'WRITES', 'FENCED RETRIES', 'ERRORS', `GAP < ${fmtS(WRITER_TARGET_MS)}`],
-      runs.map((r) => [r.label, `${r.report.from.isolation} -> ${r.report.to.isolation}`, r.report.capture, fmtS(r.report.copyMs), fmtS(r.report.fencedMs), fmtS(r.writer.longestGapMs),
-        fmtS(r.report.durationMs), r.writer.commits, r.writer.fenced, r.writer.errorCount, r.writer.longestGapMs < WRITER_TARGET_MS ? 'PASS' : 'FAIL']),
-    ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']))
+    out.push(
+      `Writes during the moves (writer: inserts and updates of mover's users as ${janua.appRole}, at the placement the control plane names, retrying on 55000). ` +
+        `${ctx.writerInserts} inserts committed over all runs, all found at the final placement.`,
+    )
+    out.push(
+      table(
+        ['RUN', 'MOVE', 'CAPTURE', 'COPY', 'FENCED', 'LONGEST WRITE GAP', 'TOTAL', 'WRITES', 'FENCED RETRIES', 'ERRORS', `GAP < ${fmtS(WRITER_TARGET_MS)}`],
+        runs.map((r) => [
+          r.label,
+          `${r.report.from.isolation} -> ${r.report.to.isolation}`,
+          r.report.capture,
+          fmtS(r.report.copyMs),
+          fmtS(r.report.fencedMs),
+          fmtS(r.writer.longestGapMs),
+          fmtS(r.report.durationMs),
+          r.writer.commits,
+          r.writer.fenced,
+          r.writer.errorCount,
+          r.writer.longestGapMs < WRITER_TARGET_MS ? 'PASS' : 'FAIL',
+        ]),
+        ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+      ),
+    )
     out.push('')
-    out.push('JANUA = report.tables[].copyMs (one COPY TO STDOUT streamed into COPY FROM STDIN per table, all tables in ONE target transaction with ' +
-      'session_replication_role = replica, one repeatable-read snapshot on the source). COPY STREAM = bytes of the binary COPY stream janua counted.')
-    out.push('PIPE (p) = `psql -X -q -c "COPY (SELECT <cols> FROM <src> WHERE tenant_id = ...) TO STDOUT (FORMAT binary)" <src> | ' +
-      'PGOPTIONS="-c session_replication_role=replica" psql -X -q -c "COPY <scratch>.<t> (<cols>) FROM STDIN (FORMAT binary)" <dst>`, ' +
-      'one pipe per table in janua\'s order, SEPARATE psql sessions (each table its own transaction and snapshot), into a truncated scratch ' +
-      'placement with the same catalog as janua\'s target (a throw-away database tenant for A, a schema tenant for B): same indexes maintained, ' +
-      'foreign-key triggers off like janua\'s. PIPE (p0) = the same without PGOPTIONS: foreign keys checked row by row.')
+    out.push(
+      'JANUA = report.tables[].copyMs (one COPY TO STDOUT streamed into COPY FROM STDIN per table, all tables in ONE target transaction with ' +
+        'session_replication_role = replica, one repeatable-read snapshot on the source). COPY STREAM = bytes of the binary COPY stream janua counted.',
+    )
+    out.push(
+      'PIPE (p) = `psql -X -q -c "COPY (SELECT <cols> FROM <src> WHERE tenant_id = ...) TO STDOUT (FORMAT binary)" <src> | ' +
+        'PGOPTIONS="-c session_replication_role=replica" psql -X -q -c "COPY <scratch>.<t> (<cols>) FROM STDIN (FORMAT binary)" <dst>`, ' +
+        "one pipe per table in janua's order, SEPARATE psql sessions (each table its own transaction and snapshot), into a truncated scratch " +
+        "placement with the same catalog as janua's target (a throw-away database tenant for A, a schema tenant for B): same indexes maintained, " +
+        "foreign-key triggers off like janua's. PIPE (p0) = the same without PGOPTIONS: foreign keys checked row by row.",
+    )
     out.push(`Before every timed run: no autovacuum worker in the bench's databases, then CHECKPOINT; median cost of a psql pair with no data: ${fmtMs(overheadMs)}.`)
     out.push('')
     console.log(out.join('\n'))
 
     const dirJson = (d) => ({
-      from: d.report.from, to: d.report.to, rows: d.rows, bytes: d.bytes, mb: round(d.bytes / MB, 1),
-      januaCopyMs: d.report.copyMs, januaTablesMs: d.tablesMs, fencedMs: d.report.fencedMs, durationMs: d.report.durationMs, wallMs: round(d.wallMs),
-      pipeMs: round(d.pipe.ms), pipePlainMs: d.pipePlain ? round(d.pipePlain.ms) : undefined,
-      ratio: round(d.report.copyMs / d.pipe.ms, 3), pass: d.report.copyMs / d.pipe.ms <= TARGET_RATIO,
+      from: d.report.from,
+      to: d.report.to,
+      rows: d.rows,
+      bytes: d.bytes,
+      mb: round(d.bytes / MB, 1),
+      januaCopyMs: d.report.copyMs,
+      januaTablesMs: d.tablesMs,
+      fencedMs: d.report.fencedMs,
+      durationMs: d.report.durationMs,
+      wallMs: round(d.wallMs),
+      pipeMs: round(d.pipe.ms),
+      pipePlainMs: d.pipePlain ? round(d.pipePlain.ms) : undefined,
+      ratio: round(d.report.copyMs / d.pipe.ms, 3),
+      pass: d.report.copyMs / d.pipe.ms <= TARGET_RATIO,
       pipeNetMs: round(d.pipe.ms - overheadMs * d.jobs.length),
       ratioNet: d.pipe.ms - overheadMs * d.jobs.length > d.pipe.ms / 2 ? round(d.report.copyMs / (d.pipe.ms - overheadMs * d.jobs.length), 3) : null,
       loadavg1: d.load.map((l) => round(l, 2)),
       tables: d.jobs.map((j) => {
         const t = d.report.tables.find((x) => x.name === j.name)
-        return { name: j.name, mode: j.mode, rows: t.rows, bytes: t.bytes, januaMs: t.copyMs, pipeMs: round(d.pipe.perTable[j.name]), pipePlainMs: d.pipePlain ? round(d.pipePlain.perTable[j.name]) : undefined }
+        return {
+          name: j.name,
+          mode: j.mode,
+          rows: t.rows,
+          bytes: t.bytes,
+          januaMs: t.copyMs,
+          pipeMs: round(d.pipe.perTable[j.name]),
+          pipePlainMs: d.pipePlain ? round(d.pipePlain.perTable[j.name]) : undefined,
+        }
       }),
     })
     const json = {
-      bench: 'move', server: redactUrl(server), postgres: pgVersion, settings, cores: os.cpus().length, node: process.version,
+      bench: 'move',
+      server: redactUrl(server),
+      postgres: pgVersion,
+      settings,
+      cores: os.cpus().length,
+      node: process.version,
       rows: { mover: total, neighbour: otherTotal, spread: counts, seedMs: round(seedMs) },
       psqlPairOverheadMs: round(overheadMs, 1),
-      sharedToDatabase: dirJson(a), databaseToSchema: dirJson(b),
-      moves: runs.map((r) => ({ label: r.label, from: r.report.from.isolation, to: r.report.to.isolation, capture: r.report.capture, copyMs: r.report.copyMs, fencedMs: r.report.fencedMs,
-        fence: r.report.fence, durationMs: r.report.durationMs, writer: r.writer })),
+      sharedToDatabase: dirJson(a),
+      databaseToSchema: dirJson(b),
+      moves: runs.map((r) => ({
+        label: r.label,
+        from: r.report.from.isolation,
+        to: r.report.to.isolation,
+        capture: r.report.capture,
+        copyMs: r.report.copyMs,
+        fencedMs: r.report.fencedMs,
+        fence: r.report.fence,
+        durationMs: r.report.durationMs,
+        writer: r.writer,
+      })),
       writerTargetMs: WRITER_TARGET_MS,
       targetRatio: TARGET_RATIO,
       pipeNote: 'separate psql sessions per table (own transaction and snapshot each); target PGOPTIONS session_replication_role=replica',

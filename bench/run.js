@@ -9,7 +9,11 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const available = fs.readdirSync(here).filter((f) => f.endsWith('.js') && f !== 'run.js').map((f) => f.slice(0, -3)).sort()
+const available = fs
+  .readdirSync(here)
+  .filter((f) => f.endsWith('.js') && f !== 'run.js')
+  .map((f) => f.slice(0, -3))
+  .sort()
 const [name, ...args] = process.argv.slice(2)
 
 if (!name || name === '--help' || name === '-h') {

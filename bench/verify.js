@@ -13,9 +13,7 @@
 // BENCH_SCHEMAS (1000), BENCH_PARALLELISM (4: concurrent createTenant calls while building),
 // BENCH_VERIFY_RUNS (3), BENCH_VERIFY_SAMPLE (50), BENCH_VERIFY_CLI_SAMPLE (5).
 import os from 'node:os'
-import {
-  benchWorkspace, buildFleet, createBenchDatabase, fmtMs, fmtS, intEnv, log, now, query, redactUrl, round, runCleanups, runProcess, table,
-} from './lib/common.js'
+import { benchWorkspace, buildFleet, createBenchDatabase, fmtMs, fmtS, intEnv, log, now, query, redactUrl, round, runCleanups, runProcess, table } from './lib/common.js'
 import { importDist, JANUA_BIN, januaEnv, runJanuaJson } from './lib/data.js'
 
 const TARGET_MS = 5000
@@ -38,8 +36,16 @@ async function timedVerify(Janua, verifyFleet, ws, url, options) {
 
 function assertClean(label, report, minPlacements) {
   if (!report.ok) {
-    const bad = report.placements.filter((p) => p.findings.length).slice(0, 3)
-      .map((p) => `${p.placement.schema} [${p.tenants.join(',')}]: ${p.findings.slice(0, 3).map((f) => `${f.code} ${f.object} ${f.message}`).join('; ')}`)
+    const bad = report.placements
+      .filter((p) => p.findings.length)
+      .slice(0, 3)
+      .map(
+        (p) =>
+          `${p.placement.schema} [${p.tenants.join(',')}]: ${p.findings
+            .slice(0, 3)
+            .map((f) => `${f.code} ${f.object} ${f.message}`)
+            .join('; ')}`,
+      )
     throw new Error(`${label}: verify is not clean (${report.summary.findings} finding(s) in ${report.summary.withFindings} placement(s)): ${bad.join(' | ')}`)
   }
   if (report.summary.placements < minPlacements) throw new Error(`${label}: verified ${report.summary.placements} placement(s), expected at least ${minPlacements}`)
@@ -88,7 +94,8 @@ export async function run(args = []) {
     if (cli.code !== 0 || cli.json.ok !== true) {
       throw new Error(`janua db verify --json exited ${cli.code} with ok = ${cli.json.ok}: ${JSON.stringify(cli.json.error ?? cli.json.summary).slice(0, 1500)}`)
     }
-    if (cli.json.summary.placements < expectedPlacements) throw new Error(`janua db verify --json verified ${cli.json.summary.placements} placement(s), expected ${expectedPlacements}`)
+    if (cli.json.summary.placements < expectedPlacements)
+      throw new Error(`janua db verify --json verified ${cli.json.summary.placements} placement(s), expected ${expectedPlacements}`)
     const cliStart = await runProcess(process.execPath, [JANUA_BIN, '--version'], { env: januaEnv(db.url, ws.templatesDir), cwd: ws.dir })
     log(`(b) janua db verify --json: ${fmtS(cli.ms)}, exit ${cli.code}, ok ${cli.json.ok}`)
 
@@ -127,61 +134,135 @@ export async function run(args = []) {
     out.push('')
     out.push('janua verify benchmark (npm run bench -- verify)')
     out.push(`server: ${redactUrl(db.server)} (PostgreSQL ${pgVersion}), ${os.cpus().length} cores, node ${process.version}; built code from dist/`)
-    out.push(`fleet: ${schemas} schema tenants + the shared placement = ${fleetReport.summary.placements} placements in ${db.name} ` +
-      `(built through the core API in ${fmtS(fleet.schemaTenants.ms)}, ${parallelism} creates at a time)`)
+    out.push(
+      `fleet: ${schemas} schema tenants + the shared placement = ${fleetReport.summary.placements} placements in ${db.name} ` +
+        `(built through the core API in ${fmtS(fleet.schemaTenants.ms)}, ${parallelism} creates at a time)`,
+    )
     out.push(`load average (1 min) when the timed part began: ${loadBefore.toFixed(2)}, at its end: ${os.loadavg()[0].toFixed(2)} (other work on this machine skews the figures)`)
-    out.push(`fleet summary: ${fleetReport.summary.groups.map((g) => `${g.placements} placement(s) ${g.matchesTemplates ? `match version ${g.version}` : `differ (version ${g.version})`}`).join('; ')}`)
+    out.push(
+      `fleet summary: ${fleetReport.summary.groups.map((g) => `${g.placements} placement(s) ${g.matchesTemplates ? `match version ${g.version}` : `differ (version ${g.version})`}`).join('; ')}`,
+    )
     out.push('')
-    out.push(table(['RUN', 'PLACEMENTS', 'VERIFY', 'OPEN+VERIFY+CLOSE', 'NOTE'], [
-      ...fleetRuns.map((r, i) => [`(a) verifyFleet, whole fleet, run ${i + 1}`, r.report.summary.placements, fmtS(r.verifyMs), fmtS(r.totalMs), i === 0 ? 'fresh Janua, cold connections' : 'fresh Janua']),
-      ['(b) janua db verify --json (subprocess)', cli.json.summary.placements, fmtS(cli.json.summary.durationMs), fmtS(cli.ms),
-        `exit ${cli.code}, ok ${cli.json.ok}; wall time of the process (janua --version alone: ${fmtMs(cliStart.ms)})`],
-      [`(c) one tenant at a time: MEASURED, ${sampleSize} tenants`, `${sampleSize} x 1`, fmtS(perTenantVerify * sampleSize), fmtS(perTenantRun * sampleSize),
-        `mean ${fmtMs(perTenantVerify)} / ${fmtMs(perTenantRun)} per tenant`],
-      [`(c) EXTRAPOLATED (linear) to ${schemas} tenants`, schemas, fmtS(extrapolatedVerify), fmtS(extrapolatedRun), ''],
-      ...(cliPerTenant !== undefined ? [
-        [`(c') janua db verify --tenant <slug> --json: MEASURED, ${cliEach.length}`, `${cliEach.length} x 1`, '', fmtS(cliPerTenant * cliEach.length), `mean ${fmtMs(cliPerTenant)} per process`],
-        [`(c') EXTRAPOLATED (linear) to ${schemas} tenants`, schemas, '', fmtS(extrapolatedCli), ''],
-      ] : []),
-    ], ['l', 'r', 'r', 'r', 'l']))
+    out.push(
+      table(
+        ['RUN', 'PLACEMENTS', 'VERIFY', 'OPEN+VERIFY+CLOSE', 'NOTE'],
+        [
+          ...fleetRuns.map((r, i) => [
+            `(a) verifyFleet, whole fleet, run ${i + 1}`,
+            r.report.summary.placements,
+            fmtS(r.verifyMs),
+            fmtS(r.totalMs),
+            i === 0 ? 'fresh Janua, cold connections' : 'fresh Janua',
+          ]),
+          [
+            '(b) janua db verify --json (subprocess)',
+            cli.json.summary.placements,
+            fmtS(cli.json.summary.durationMs),
+            fmtS(cli.ms),
+            `exit ${cli.code}, ok ${cli.json.ok}; wall time of the process (janua --version alone: ${fmtMs(cliStart.ms)})`,
+          ],
+          [
+            `(c) one tenant at a time: MEASURED, ${sampleSize} tenants`,
+            `${sampleSize} x 1`,
+            fmtS(perTenantVerify * sampleSize),
+            fmtS(perTenantRun * sampleSize),
+            `mean ${fmtMs(perTenantVerify)} / ${fmtMs(perTenantRun)} per tenant`,
+          ],
+          [`(c) EXTRAPOLATED (linear) to ${schemas} tenants`, schemas, fmtS(extrapolatedVerify), fmtS(extrapolatedRun), ''],
+          ...(cliPerTenant !== undefined
+            ? [
+                [
+                  `(c') janua db verify --tenant <slug> --json: MEASURED, ${cliEach.length}`,
+                  `${cliEach.length} x 1`,
+                  '',
+                  fmtS(cliPerTenant * cliEach.length),
+                  `mean ${fmtMs(cliPerTenant)} per process`,
+                ],
+                [`(c') EXTRAPOLATED (linear) to ${schemas} tenants`, schemas, '', fmtS(extrapolatedCli), ''],
+              ]
+            : []),
+        ],
+        ['l', 'r', 'r', 'r', 'l'],
+      ),
+    )
     out.push('')
     // where the time goes: expected catalog (built, or read from the control-plane cache), each database's fingerprint pass, detailed diff
     const phaseRow = (label, r) => {
       const p = r.report.summary.phases
-      return [label, fmtMs(p.fleetMs), `${fmtMs(p.expectedMs)} (${p.expectedBuilt} built, ${p.expectedCached} cached)`, `${fmtMs(p.fingerprintMs)} / ${p.databases} db`, fmtMs(p.detailMs), fmtMs(r.verifyMs)]
+      return [
+        label,
+        fmtMs(p.fleetMs),
+        `${fmtMs(p.expectedMs)} (${p.expectedBuilt} built, ${p.expectedCached} cached)`,
+        `${fmtMs(p.fingerprintMs)} / ${p.databases} db`,
+        fmtMs(p.detailMs),
+        fmtMs(r.verifyMs),
+      ]
     }
-    out.push(table(['PHASES', 'FLEET+HISTORIES', 'EXPECTED CATALOG', 'FINGERPRINT PASSES', 'DETAIL DIFF', 'TOTAL'], [
-      ...fleetRuns.map((r, i) => phaseRow(`(a) whole fleet, run ${i + 1}`, r)),
-      phaseRow(`(c) --tenant ${sample[0]}`, each[0]),
-    ], ['l', 'r', 'r', 'r', 'r', 'r']))
+    out.push(
+      table(
+        ['PHASES', 'FLEET+HISTORIES', 'EXPECTED CATALOG', 'FINGERPRINT PASSES', 'DETAIL DIFF', 'TOTAL'],
+        [...fleetRuns.map((r, i) => phaseRow(`(a) whole fleet, run ${i + 1}`, r)), phaseRow(`(c) --tenant ${sample[0]}`, each[0])],
+        ['l', 'r', 'r', 'r', 'r', 'r'],
+      ),
+    )
     out.push('')
     const verdict = (ok) => (ok ? 'PASS' : 'FAIL')
-    out.push(table(['FIGURE', 'VALUE', 'TARGET', ''], [
-      [`whole-fleet verifyFleet (slowest of ${runs} runs)`, fmtS(worstFleet), '< 5.00 s', verdict(worstFleet < TARGET_MS)],
-      ...(cliPerTenant !== undefined ? [['janua db verify --tenant <slug> (CLI wall time, mean)', fmtMs(cliPerTenant), '< 500 ms', verdict(cliPerTenant < 500)]] : []),
-      ['verifyFleet --tenant (in process, mean)', fmtMs(perTenantVerify), '', ''],
-      ['whole-fleet janua db verify (CLI wall time)', fmtS(cli.ms), '< 5.00 s', verdict(cli.ms < TARGET_MS)],
-      ['one at a time / whole fleet (verifyFleet, median)', `${(extrapolatedVerify / fleetVerifyMedian).toFixed(1)}x`, '', ''],
-      ['one at a time / whole fleet (open+verify+close, median)', `${(extrapolatedRun / fleetTotalMedian).toFixed(1)}x`, '', ''],
-      ...(extrapolatedCli !== undefined ? [['CLI per tenant / CLI whole fleet', `${(extrapolatedCli / cli.ms).toFixed(1)}x`, '', '']] : []),
-    ], ['l', 'r', 'r', 'l']))
+    out.push(
+      table(
+        ['FIGURE', 'VALUE', 'TARGET', ''],
+        [
+          [`whole-fleet verifyFleet (slowest of ${runs} runs)`, fmtS(worstFleet), '< 5.00 s', verdict(worstFleet < TARGET_MS)],
+          ...(cliPerTenant !== undefined ? [['janua db verify --tenant <slug> (CLI wall time, mean)', fmtMs(cliPerTenant), '< 500 ms', verdict(cliPerTenant < 500)]] : []),
+          ['verifyFleet --tenant (in process, mean)', fmtMs(perTenantVerify), '', ''],
+          ['whole-fleet janua db verify (CLI wall time)', fmtS(cli.ms), '< 5.00 s', verdict(cli.ms < TARGET_MS)],
+          ['one at a time / whole fleet (verifyFleet, median)', `${(extrapolatedVerify / fleetVerifyMedian).toFixed(1)}x`, '', ''],
+          ['one at a time / whole fleet (open+verify+close, median)', `${(extrapolatedRun / fleetTotalMedian).toFixed(1)}x`, '', ''],
+          ...(extrapolatedCli !== undefined ? [['CLI per tenant / CLI whole fleet', `${(extrapolatedCli / cli.ms).toFixed(1)}x`, '', '']] : []),
+        ],
+        ['l', 'r', 'r', 'l'],
+      ),
+    )
     out.push('')
-    out.push('(c) is verifyFleet with tenants: [slug] on a fresh Janua per tenant: each run builds the expected catalog, lists the fleet and reads one schema. ' +
-      'Extrapolation is linear in the number of tenants.')
+    out.push(
+      '(c) is verifyFleet with tenants: [slug] on a fresh Janua per tenant: each run builds the expected catalog, lists the fleet and reads one schema. ' +
+        'Extrapolation is linear in the number of tenants.',
+    )
     out.push('')
     console.log(out.join('\n'))
 
     const json = {
-      bench: 'verify', server: redactUrl(db.server), postgres: pgVersion, cores: os.cpus().length, node: process.version,
+      bench: 'verify',
+      server: redactUrl(db.server),
+      postgres: pgVersion,
+      cores: os.cpus().length,
+      node: process.version,
       fleet: { schemaTenants: schemas, placements: fleetReport.summary.placements, buildMs: round(fleet.schemaTenants.ms), groups: fleetReport.summary.groups },
       wholeFleet: {
-        runs: fleetRuns.map((r) => ({ verifyMs: round(r.verifyMs), openVerifyCloseMs: round(r.totalMs), reportedMs: r.report.summary.durationMs, phases: r.report.summary.phases })),
-        verifyMedianMs: round(fleetVerifyMedian), verifyMaxMs: round(worstFleet), openVerifyCloseMedianMs: round(fleetTotalMedian),
+        runs: fleetRuns.map((r) => ({
+          verifyMs: round(r.verifyMs),
+          openVerifyCloseMs: round(r.totalMs),
+          reportedMs: r.report.summary.durationMs,
+          phases: r.report.summary.phases,
+        })),
+        verifyMedianMs: round(fleetVerifyMedian),
+        verifyMaxMs: round(worstFleet),
+        openVerifyCloseMedianMs: round(fleetTotalMedian),
       },
-      cli: { ms: round(cli.ms), reportedMs: cli.json.summary.durationMs, exitCode: cli.code, ok: cli.json.ok, placements: cli.json.summary.placements, versionOnlyMs: round(cliStart.ms) },
+      cli: {
+        ms: round(cli.ms),
+        reportedMs: cli.json.summary.durationMs,
+        exitCode: cli.code,
+        ok: cli.json.ok,
+        placements: cli.json.summary.placements,
+        versionOnlyMs: round(cliStart.ms),
+      },
       oneAtATime: {
-        sample: sampleSize, perTenantVerifyMs: round(perTenantVerify, 2), perTenantOpenVerifyCloseMs: round(perTenantRun, 2),
-        sampleVerifyMs: round(perTenantVerify * sampleSize), extrapolatedVerifyMs: round(extrapolatedVerify), extrapolatedOpenVerifyCloseMs: round(extrapolatedRun),
+        sample: sampleSize,
+        perTenantVerifyMs: round(perTenantVerify, 2),
+        perTenantOpenVerifyCloseMs: round(perTenantRun, 2),
+        sampleVerifyMs: round(perTenantVerify * sampleSize),
+        extrapolatedVerifyMs: round(extrapolatedVerify),
+        extrapolatedOpenVerifyCloseMs: round(extrapolatedRun),
         cli: cliPerTenant !== undefined ? { sample: cliEach.length, perTenantMs: round(cliPerTenant, 1), extrapolatedMs: round(extrapolatedCli) } : undefined,
       },
       ratios: {

@@ -21,7 +21,12 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 const BUNDLED = new Set(['kysely', 'pg', 'pg-connection-string'])
 /** pg's optional native binding and its Cloudflare socket: never used by janua, never installed. */
 const OPTIONAL = ['pg-native', 'pg-cloudflare', 'cloudflare:sockets']
-const external = [...Object.keys(pkg.dependencies ?? {}).filter((name) => !BUNDLED.has(name)).flatMap((name) => [name, `${name}/*`]), ...OPTIONAL]
+const external = [
+  ...Object.keys(pkg.dependencies ?? {})
+    .filter((name) => !BUNDLED.has(name))
+    .flatMap((name) => [name, `${name}/*`]),
+  ...OPTIONAL,
+]
 
 const commands = []
 const walk = (dir) => {

@@ -70,16 +70,18 @@ export function ensureBuilt() {
 export async function inParallel(items, limit, fn) {
   let next = 0
   let failure
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length && !failure) {
-      const index = next++
-      try {
-        await fn(items[index], index)
-      } catch (error) {
-        failure ??= error
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+      while (next < items.length && !failure) {
+        const index = next++
+        try {
+          await fn(items[index], index)
+        } catch (error) {
+          failure ??= error
+        }
       }
-    }
-  }))
+    }),
+  )
   if (failure) throw failure
 }
 
@@ -93,10 +95,15 @@ export function runProcess(command, args, { env = process.env, cwd = repoRoot, i
     child.stdout.on('data', (d) => out.push(d))
     child.stderr.on('data', (d) => err.push(d))
     child.on('error', reject)
-    child.on('close', (code, signal) => resolve({
-      code: code ?? (signal ? 128 : 1), signal, ms: now() - started,
-      stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'),
-    }))
+    child.on('close', (code, signal) =>
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        signal,
+        ms: now() - started,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
+    )
     if (input !== undefined) child.stdin.end(input)
   })
 }
@@ -140,7 +147,9 @@ export async function createBenchDatabase(label) {
   let dropped
   const drop = async () => {
     dropped ??= (async () => {
-      const cpId = await query(url, `select value from janua.meta where key = 'id'`).then((r) => r.rows[0]?.value).catch(() => undefined)
+      const cpId = await query(url, `select value from janua.meta where key = 'id'`)
+        .then((r) => r.rows[0]?.value)
+        .catch(() => undefined)
       const databases = cpId
         ? (await query(server, 'select datname from pg_database where datname like $1 order by datname', [`janua\\_${cpId}\\_%`])).rows.map((r) => r.datname)
         : []
@@ -206,6 +215,10 @@ export function table(headers, rows, align) {
   const cells = [headers, ...rows].map((r) => r.map((c) => String(c ?? '')))
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i].length)))
   const left = (i) => (align ? align[i] === 'l' : i === 0)
-  const line = (r) => r.map((c, i) => (left(i) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd()
+  const line = (r) =>
+    r
+      .map((c, i) => (left(i) ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd()
   return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n')
 }

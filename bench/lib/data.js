@@ -46,7 +46,8 @@ export async function waitForDist(files, { quietMs = 4000, timeoutMs = 300_000 }
       if (r.code !== 0) log(`npm run build failed (someone else's change in src/?): ${r.stderr.slice(-600)}${r.stdout.slice(-600)}`)
       continue
     }
-    if (now() - started > timeoutMs) throw new Error(`dist/ is not complete after ${Math.round(timeoutMs / 1000)} s (missing: ${missing.join(', ') || 'none, but still changing'}); run npm run build`)
+    if (now() - started > timeoutMs)
+      throw new Error(`dist/ is not complete after ${Math.round(timeoutMs / 1000)} s (missing: ${missing.join(', ') || 'none, but still changing'}); run npm run build`)
     if (!said) {
       log(`waiting for dist/ (${missing.length ? `missing ${missing.join(', ')}` : 'being written'}): someone is building`)
       said = true
@@ -236,7 +237,13 @@ export async function psqlPipe({ srcUrl, srcSql, dstUrl, dstSql, dstOptions = ''
 export async function psqlPairOverhead(srcUrl, dstUrl, times = 5) {
   const samples = []
   for (let i = 0; i < times; i++) {
-    const r = await runProcess('bash', ['-c', 'set -o pipefail; psql -X -q -c "copy (select 1) to stdout (format binary)" "$1" | psql -X -q -c "create temp table bench_pair (i int)" -c "copy bench_pair from stdin (format binary)" "$2"', 'pair', srcUrl, dstUrl])
+    const r = await runProcess('bash', [
+      '-c',
+      'set -o pipefail; psql -X -q -c "copy (select 1) to stdout (format binary)" "$1" | psql -X -q -c "create temp table bench_pair (i int)" -c "copy bench_pair from stdin (format binary)" "$2"',
+      'pair',
+      srcUrl,
+      dstUrl,
+    ])
     if (r.code !== 0) throw new Error(`psql pair failed: ${r.stderr.slice(0, 500)}`)
     samples.push(r.ms)
   }

@@ -10,7 +10,8 @@ export function diffCatalogs(expected: Catalog, actual: Catalog): Finding[] {
     const have = actual.get(id)
     const object = describe(id)
     if (!have) findings.push({ code: `drift/${want.kind}`, change: 'missing', object, expected: want.descr, message: `${object} is missing` })
-    else if (have.descr !== want.descr) findings.push({ code: `drift/${want.kind}`, change: 'different', object, expected: want.descr, actual: have.descr, message: `${object} differs` })
+    else if (have.descr !== want.descr)
+      findings.push({ code: `drift/${want.kind}`, change: 'different', object, expected: want.descr, actual: have.descr, message: `${object} differs` })
   }
   for (const [id, have] of actual) {
     if (!expected.has(id)) {

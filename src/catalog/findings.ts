@@ -31,14 +31,14 @@ export const LINT_RULES = {
   'lint/public-create': 'PUBLIC may create objects in a tenant schema',
   'lint/fk-without-tenant': 'a foreign key between tenant tables does not include tenant_id',
   'lint/index-not-tenant-led': 'a non-unique index on a tenant table does not lead with tenant_id',
-  'lint/view-not-security-invoker': 'a view runs with its owner\'s rights (no security_invoker): RLS is checked for the owner, not the caller',
+  'lint/view-not-security-invoker': "a view runs with its owner's rights (no security_invoker): RLS is checked for the owner, not the caller",
   'lint/public-grant': 'a table, view or sequence grants privileges to PUBLIC',
 } as const
 
 export const FLEET_CODES = {
-  'fleet/placement-missing': 'a tenant\'s schema or database does not exist',
-  'fleet/orphan': 'a schema or database looks like a tenant\'s but belongs to no tenant',
-  'fleet/version-mismatch': 'the control plane records another version than the placement\'s history',
+  'fleet/placement-missing': "a tenant's schema or database does not exist",
+  'fleet/orphan': "a schema or database looks like a tenant's but belongs to no tenant",
+  'fleet/version-mismatch': "the control plane records another version than the placement's history",
   'fleet/unreachable': 'the placement could not be read',
   'fleet/unplaced-rows': 'a shared placement holds rows of a tenant id that is not placed there (nobody reads them)',
   'fleet/stray-capture': 'a capture trigger or log table of a move that is not running',

@@ -21,7 +21,13 @@ export function lintCatalog(catalog: Catalog, appRole: string): Finding[] {
       const check = /check \((.*)\)$/.exec(p.descr)?.[1]
       return /\bpermissive\b/.test(p.descr) && /\btenant_id\b/.test(using) && (check === undefined ? /for (all|select)/.test(p.descr) : /\btenant_id\b/.test(check))
     })
-    if (!guards) add('lint/no-tenant-policy', `table ${table.key}`, policies.map((p) => p.descr).join('; ') || 'no policy', `${table.key} has no policy comparing tenant_id in USING and WITH CHECK`)
+    if (!guards)
+      add(
+        'lint/no-tenant-policy',
+        `table ${table.key}`,
+        policies.map((p) => p.descr).join('; ') || 'no policy',
+        `${table.key} has no policy comparing tenant_id in USING and WITH CHECK`,
+      )
   }
   for (const policy of objects.filter((o) => o.kind === 'policy')) {
     if (/\bpermissive\b/.test(policy.descr) && (/using \(true\)/.test(policy.descr) || /check \(true\)/.test(policy.descr))) {

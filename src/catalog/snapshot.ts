@@ -8,9 +8,7 @@ import { ident as quoteIdent } from '../sql/ident.js'
  * (schema, kind, key, descr): names are schema-local and texts never name the placement's own
  * schema, so the same templates give the same rows in every placement.
  */
-export type CatalogKind =
-  | 'schema' | 'table' | 'column' | 'index' | 'constraint' | 'policy' | 'grant' | 'function' | 'trigger'
-  | 'type' | 'sequence' | 'comment' | 'collation'
+export type CatalogKind = 'schema' | 'table' | 'column' | 'index' | 'constraint' | 'policy' | 'grant' | 'function' | 'trigger' | 'type' | 'sequence' | 'comment' | 'collation'
 export interface CatalogObject {
   kind: CatalogKind
   key: string
@@ -45,10 +43,11 @@ export function objectsSql(mode: 'detail' | 'fingerprint', few = false): string 
    * namespace (pg_depend's reference index): pg_class, pg_type and pg_proc have no index led by
    * the namespace, and scanning them costs seconds among ten thousand schemas.
    */
-  const inSchemas = (catalog: string, alias: string, column: string) => few
-    ? `${catalog} ${alias} join pg_depend nsdep on nsdep.classid = '${catalog}'::regclass and nsdep.objid = ${alias}.oid and nsdep.objsubid = 0 and nsdep.deptype = 'n'
+  const inSchemas = (catalog: string, alias: string, column: string) =>
+    few
+      ? `${catalog} ${alias} join pg_depend nsdep on nsdep.classid = '${catalog}'::regclass and nsdep.objid = ${alias}.oid and nsdep.objsubid = 0 and nsdep.deptype = 'n'
        join ns on ns.oid = nsdep.refobjid and nsdep.refclassid = 'pg_namespace'::regclass and ns.oid = ${alias}.${column}`
-    : `${catalog} ${alias} join ns on ns.oid = ${alias}.${column}`
+      : `${catalog} ${alias} join ns on ns.oid = ${alias}.${column}`
   /**
    * A deparsed text without the placement's schema prefix: pg_get_indexdef and pg_get_triggerdef
    * qualify the table whatever the search_path. Detail mode removes "<schema>." only where it
@@ -63,8 +62,10 @@ export function objectsSql(mode: 'detail' | 'fingerprint', few = false): string 
   /** A stored expression: raw, unless it is one of the few (deduplicated in deparse_needed) that mention a user object. */
   const nodeOr = (raw: string, deparsed: string, prefixRe?: string) =>
     detail ? strip(deparsed, prefixRe) : `case when ${raw}::text in (select t from deparse_needed) then ${strip(deparsed, prefixRe)} else ${raw}::text end`
-  const constraintDescr = (alias: string) => detail ? strip('pg_get_constraintdef(con.oid)', `${alias}.prefix_re`)
-    : `case when con.conbin::text in (select t from deparse_needed) or coalesce(con.conexclop::text, '') ~ '${OIDS_NEED_DEPARSE}'
+  const constraintDescr = (alias: string) =>
+    detail
+      ? strip('pg_get_constraintdef(con.oid)', `${alias}.prefix_re`)
+      : `case when con.conbin::text in (select t from deparse_needed) or coalesce(con.conexclop::text, '') ~ '${OIDS_NEED_DEPARSE}'
          then ${strip('pg_get_constraintdef(con.oid)', `${alias}.prefix_re`)}
          else concat_ws(' ', con.contype, con.condeferrable, con.condeferred, con.convalidated, con.connoinherit, con.conkey::text, con.confkey::text,
            (select f.relname from pg_class f where f.oid = con.confrelid), con.confupdtype, con.confdeltype, con.confmatchtype,
@@ -94,7 +95,10 @@ with ns as (
     from ${inSchemas('pg_proc', 'p', 'pronamespace')}
    where p.proname not like 'janua\_%'
      and not exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.deptype = 'e')
-)${detail ? '' : String.raw`, expression_texts as materialized (
+)${
+    detail
+      ? ''
+      : String.raw`, expression_texts as materialized (
   -- every stored expression once: the same templates give the same few texts in every schema
   select d.adbin::text as t from rel r join pg_attrdef d on d.adrelid = r.oid
   union select con.conbin::text from rel r join pg_constraint con on con.conrelid = r.oid where con.conbin is not null
@@ -107,7 +111,8 @@ with ns as (
     union all select x.indpred::text from pg_index x where x.indrelid = r.oid and x.indpred is not null offset 0) e
 ), deparse_needed as materialized (
   select t from expression_texts where t ~ '${NODE_NEEDS_DEPARSE}'
-)`}
+)`
+  }
 select ns.nspname::text as schema, 'schema'::text as kind, ''::text as key,
        concat_ws(' ', 'public-usage=' || has_schema_privilege('public', ns.oid, 'USAGE'), 'public-create=' || has_schema_privilege('public', ns.oid, 'CREATE'),
                  'app-usage=' || coalesce((select has_schema_privilege(app.oid, ns.oid, 'USAGE') from app), false),
@@ -150,10 +155,14 @@ select r.nspname, 'column', r.relname::text || '.' || a.attname::text,
  where r.relkind in ('r', 'p', 'v', 'm', 'f')
 union all
 select r.nspname, 'index', i.relname::text,
-       ${detail ? strip('pg_get_indexdef(i.oid)', 'r.prefix_re') : `case when concat_ws(' ', x.indclass, x.indcollation) ~ '${OIDS_NEED_DEPARSE}'
+       ${
+         detail
+           ? strip('pg_get_indexdef(i.oid)', 'r.prefix_re')
+           : `case when concat_ws(' ', x.indclass, x.indcollation) ~ '${OIDS_NEED_DEPARSE}'
                    or x.indexprs::text in (select t from deparse_needed) or x.indpred::text in (select t from deparse_needed) then ${strip('pg_get_indexdef(i.oid)', 'r.prefix_re')}
                  else concat_ws(' ', am.amname, x.indisunique, x.indisprimary, x.indisexclusion, x.indnullsnotdistinct, x.indkey::text,
-                   x.indclass::text, x.indoption::text, x.indcollation::text, x.indexprs::text, x.indpred::text) end`}
+                   x.indclass::text, x.indoption::text, x.indcollation::text, x.indexprs::text, x.indpred::text) end`
+       }
   from rel r join pg_index x on x.indrelid = r.oid join pg_class i on i.oid = x.indexrelid join pg_am am on am.oid = i.relam
 union all
 select r.nspname, 'constraint', r.relname::text || '.' || con.conname::text, ${constraintDescr('r')}
@@ -261,7 +270,9 @@ const DETAIL_SQL = objectsSql('detail', true)
 /** Changes whenever what a catalog row holds changes: part of the expected-catalog cache key. */
 export const CATALOG_FORMAT = createHash('sha256').update(DETAIL_SQL).update(objectsSql('fingerprint')).update(objectsSql('fingerprint', true)).digest('hex').slice(0, 16)
 /** md5 of each schema's objects: equal fingerprints mean equal catalogs. */
-const fingerprintSql = (few: boolean) => `select schema, md5(string_agg(kind || ':' || key || '=' || coalesce(descr, ''), E'\\n' order by kind collate "C", key collate "C")) as fingerprint
+const fingerprintSql = (
+  few: boolean,
+) => `select schema, md5(string_agg(kind || ':' || key || '=' || coalesce(descr, ''), E'\\n' order by kind collate "C", key collate "C")) as fingerprint
   from (${objectsSql('fingerprint', few)}) o group by schema`
 const FINGERPRINT_SQL = { many: fingerprintSql(false), few: fingerprintSql(true) }
 
@@ -299,7 +310,8 @@ const FINGERPRINT_SEARCH_PATH = 'pg_catalog'
 
 export async function fingerprints(client: pg.ClientBase, schemas: string[], appRole: string, options: { inTransaction?: boolean } = {}): Promise<Map<string, string>> {
   const { rows } = await withSettings(client, { searchPath: FINGERPRINT_SEARCH_PATH, schemas: schemas.length }, options.inTransaction ?? false, () =>
-    client.query<{ schema: string; fingerprint: string }>(schemas.length <= FEW_SCHEMAS ? FINGERPRINT_SQL.few : FINGERPRINT_SQL.many, [schemas, appRole]))
+    client.query<{ schema: string; fingerprint: string }>(schemas.length <= FEW_SCHEMAS ? FINGERPRINT_SQL.few : FINGERPRINT_SQL.many, [schemas, appRole]),
+  )
   return new Map(rows.map((r) => [r.schema, r.fingerprint]))
 }
 
@@ -313,7 +325,8 @@ export async function catalogs(client: pg.ClientBase, schemas: string[], appRole
   for (const schema of schemas) {
     const catalog: Catalog = new Map()
     const { rows } = await withSettings(client, { searchPath: `${quoteIdent(schema)}, ${EXTENSIONS_SCHEMA}`, schemas: 1 }, options.inTransaction ?? false, () =>
-      client.query<CatalogObject & { schema: string }>(DETAIL_SQL, [[schema], appRole]))
+      client.query<CatalogObject & { schema: string }>(DETAIL_SQL, [[schema], appRole]),
+    )
     for (const row of rows) catalog.set(objectId(row), { kind: row.kind, key: row.key, descr: row.descr ?? '' })
     result.set(schema, catalog)
   }
@@ -323,7 +336,8 @@ export async function catalogs(client: pg.ClientBase, schemas: string[], appRole
 /** The rows the fingerprints are made of (to see why two fingerprints differ). */
 export async function fingerprintObjects(client: pg.ClientBase, schemas: string[], appRole: string): Promise<Map<string, Catalog>> {
   const { rows } = await withSettings(client, { searchPath: FINGERPRINT_SEARCH_PATH, schemas: schemas.length }, false, () =>
-    client.query<CatalogObject & { schema: string }>(objectsSql('fingerprint', schemas.length <= FEW_SCHEMAS), [schemas, appRole]))
+    client.query<CatalogObject & { schema: string }>(objectsSql('fingerprint', schemas.length <= FEW_SCHEMAS), [schemas, appRole]),
+  )
   const result = new Map<string, Catalog>(schemas.map((s) => [s, new Map()]))
   for (const row of rows) result.get(row.schema)?.set(objectId(row), { kind: row.kind, key: row.key, descr: row.descr ?? '' })
   return result

@@ -20,7 +20,10 @@ function redactStderr(): void {
   stderrRedacted = true
   const write = process.stderr.write.bind(process.stderr) as (chunk: unknown, ...rest: unknown[]) => boolean
   process.stderr.write = ((chunk: unknown, ...rest: unknown[]) =>
-    write(typeof chunk === 'string' ? redactAll(chunk) : chunk instanceof Uint8Array ? redactAll(Buffer.from(chunk).toString('utf8')) : chunk, ...rest)) as typeof process.stderr.write
+    write(
+      typeof chunk === 'string' ? redactAll(chunk) : chunk instanceof Uint8Array ? redactAll(Buffer.from(chunk).toString('utf8')) : chunk,
+      ...rest,
+    )) as typeof process.stderr.write
 }
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof JanuaCommand)['baseFlags'] & T['flags']>

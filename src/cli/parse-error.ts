@@ -7,9 +7,11 @@ import { escapeControls } from '../sql/ident.js'
  * value escaped (a flag value must not drive the terminal).
  */
 export function parseErrorLine(message: string): string {
-  return escapeControls(message
-    .split('\n')
-    .map((part) => part.trim())
-    .filter((part) => part !== '' && !/^See more help with --help\.?$/.test(part))
-    .join(': '))
+  return escapeControls(
+    message
+      .split('\n')
+      .map((part) => part.trim())
+      .filter((part) => part !== '' && !/^See more help with --help\.?$/.test(part))
+      .join(': '),
+  )
 }

@@ -9,8 +9,10 @@ export function renderTenant(t: Tenant): string {
 
 export function renderTenantList(tenants: Tenant[]): string {
   if (tenants.length === 0) return 'no tenants'
-  return table(['SLUG', 'NAME', 'STATUS', 'ISOLATION', 'PLACEMENT', 'VERSION'],
-    tenants.map((t) => [t.slug, t.name, t.status, t.isolation, placementText(t), t.version]))
+  return table(
+    ['SLUG', 'NAME', 'STATUS', 'ISOLATION', 'PLACEMENT', 'VERSION'],
+    tenants.map((t) => [t.slug, t.name, t.status, t.isolation, placementText(t), t.version]),
+  )
 }
 
 export function renderInspection(t: TenantInspection): string {
@@ -19,17 +21,32 @@ export function renderInspection(t: TenantInspection): string {
     `pending: ${t.pending.length ? colour.yellow(t.pending.join(', ')) : 'none'}`,
     `size: ${formatBytes(t.sizeBytes)}`,
     '',
-    table(['TABLE', 'ROWS'], t.tables.map((r) => [r.name, r.rows])),
+    table(
+      ['TABLE', 'ROWS'],
+      t.tables.map((r) => [r.name, r.rows]),
+    ),
   ]
-  if (t.lastMove) lines.push(`last move: ${t.lastMove.status} at ${t.lastMove.at}, ${t.lastMove.capture === 'trigger' ? 'online' : 'offline'}, writes fenced ${t.lastMove.fencedMs ?? '-'} ms`)
+  if (t.lastMove)
+    lines.push(`last move: ${t.lastMove.status} at ${t.lastMove.at}, ${t.lastMove.capture === 'trigger' ? 'online' : 'offline'}, writes fenced ${t.lastMove.fencedMs ?? '-'} ms`)
   if (t.move) lines.push('', colour.yellow(`unfinished move at step ${t.move.step ?? 'planned'}: janua tenant move ${t.slug} --resume | --abort`))
   if (t.leftovers.length) {
-    lines.push('', colour.yellow(`${t.leftovers.length} leftover(s), removed by: janua tenant cleanup ${t.slug}`),
-      table(['KIND', 'WHAT', 'PLACEMENT', 'ERROR'], t.leftovers.map((l) => [l.kind, l.what, `${l.placement.server}/${l.placement.database}/${l.placement.schema}`, l.error ?? ''])))
+    lines.push(
+      '',
+      colour.yellow(`${t.leftovers.length} leftover(s), removed by: janua tenant cleanup ${t.slug}`),
+      table(
+        ['KIND', 'WHAT', 'PLACEMENT', 'ERROR'],
+        t.leftovers.map((l) => [l.kind, l.what, `${l.placement.server}/${l.placement.database}/${l.placement.schema}`, l.error ?? '']),
+      ),
+    )
   }
   if (t.operations.length) {
-    lines.push('', table(['OPERATION', 'STATUS', 'STEP', 'STARTED', 'ERROR'],
-      t.operations.map((o) => [o.kind, o.status, o.step ?? '', o.startedAt, o.error ?? ''])))
+    lines.push(
+      '',
+      table(
+        ['OPERATION', 'STATUS', 'STEP', 'STARTED', 'ERROR'],
+        t.operations.map((o) => [o.kind, o.status, o.step ?? '', o.startedAt, o.error ?? '']),
+      ),
+    )
   }
   return lines.join('\n')
 }

@@ -20,8 +20,9 @@ export const placementSearchPath = (schema: string) => `${ident(schema)}, ${EXTE
 /** Extensions a template file creates: `create extension [if not exists] name`. */
 export function extensionsIn(sql: string): string[] {
   const code = sql.replace(/--[^\n]*/g, '')
-  const names = [...code.matchAll(/\bcreate\s+extension\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")+"|[a-z_][a-z0-9_$-]*)/gi)]
-    .map((m) => (m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replaceAll('""', '"') : m[1]!.toLowerCase()))
+  const names = [...code.matchAll(/\bcreate\s+extension\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")+"|[a-z_][a-z0-9_$-]*)/gi)].map((m) =>
+    m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replaceAll('""', '"') : m[1]!.toLowerCase(),
+  )
   return [...new Set(names)]
 }
 
@@ -95,9 +96,13 @@ export function templateError(file: TemplateFile, error: unknown, where: string,
     location = `${file.name}:${line}:${column}`
   }
   const sqlstate = isPgError(error) ? error.code : undefined
-  return new JanuaError(`${where}: ${location}: ${message}`, ExitCode.failed,
-    `fix ${file.name} (or the placement), then run the command again: applied files are skipped`, 'template_failed',
-    { file: file.name, line, column, sqlstate, error: message })
+  return new JanuaError(
+    `${where}: ${location}: ${message}`,
+    ExitCode.failed,
+    `fix ${file.name} (or the placement), then run the command again: applied files are skipped`,
+    'template_failed',
+    { file: file.name, line, column, sqlstate, error: message },
+  )
 }
 
 /**
@@ -107,8 +112,13 @@ export function templateError(file: TemplateFile, error: unknown, where: string,
 export async function applyFile(client: pg.ClientBase, schema: string, file: TemplateFile, where: string, ownTransaction = true): Promise<void> {
   const started = Date.now()
   const record = async () =>
-    client.query(`insert into ${ident(schema)}.${ident(HISTORY_TABLE)} (version, file, sha256, duration_ms, no_transaction) values ($1, $2, $3, $4, $5)`,
-      [file.version, file.name, file.sha256, Date.now() - started, file.noTransaction])
+    client.query(`insert into ${ident(schema)}.${ident(HISTORY_TABLE)} (version, file, sha256, duration_ms, no_transaction) values ($1, $2, $3, $4, $5)`, [
+      file.version,
+      file.name,
+      file.sha256,
+      Date.now() - started,
+      file.noTransaction,
+    ])
   const extensions = extensionsIn(file.sql)
   try {
     if (file.noTransaction) {
@@ -219,8 +229,11 @@ export async function applyPending(
     const names: string[] = []
     for (const file of pending) {
       if (file.version < fromVersion) {
-        throw new JanuaError(`${options.where}: ${file.name} is older than the placement's version ${fromVersion} but was never applied there`, ExitCode.checksum,
-          `new template files must be numbered after the newest applied one (${fromVersion}); renumber ${file.name}`)
+        throw new JanuaError(
+          `${options.where}: ${file.name} is older than the placement's version ${fromVersion} but was never applied there`,
+          ExitCode.checksum,
+          `new template files must be numbered after the newest applied one (${fromVersion}); renumber ${file.name}`,
+        )
       }
       options.onFile?.(file)
       try {
@@ -239,13 +252,7 @@ export async function applyPending(
 }
 
 /** Per-tenant seed files, inside the caller's transaction, with the tenant in settings. */
-export async function runSeeds(
-  client: pg.ClientBase,
-  schema: string,
-  set: TemplateSet,
-  tenant: { id: string; slug: string; name: string },
-  where: string,
-): Promise<void> {
+export async function runSeeds(client: pg.ClientBase, schema: string, set: TemplateSet, tenant: { id: string; slug: string; name: string }, where: string): Promise<void> {
   await client.query(
     `select set_config('search_path', $1, true), set_config('janua.tenant_id', $2, true), set_config('janua.tenant_slug', $3, true),
             set_config('janua.tenant_name', $4, true), set_config('app.current_tenant', $2, true)`,

@@ -59,7 +59,10 @@ export function checkConfig(file: string, config: Record<string, unknown>): Conf
       throw usageError(`${file}: unknown key ${quoted(key)}`, `the keys are ${CONFIG_KEYS.join(', ')}; remove or rename it`)
     }
     if (typeof value !== 'string') {
-      throw usageError(`${file}: "${key}" must be a string, not ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`, `fix the file, e.g. ${CONFIG_EXAMPLE}`)
+      throw usageError(
+        `${file}: "${key}" must be a string, not ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
+        `fix the file, e.g. ${CONFIG_EXAMPLE}`,
+      )
     }
   }
   return config as ConfigFile

@@ -54,8 +54,11 @@ export async function ensureAppRole(client: pg.ClientBase, role: string): Promis
   const { rows } = await client.query<{ rolsuper: boolean; rolbypassrls: boolean }>('select rolsuper, rolbypassrls from pg_roles where rolname = $1', [role])
   if (rows[0]) {
     if (rows[0].rolsuper || rows[0].rolbypassrls) {
-      throw new JanuaError(`the app role ${role} is ${rows[0].rolsuper ? 'a superuser' : 'allowed to bypass RLS'}: Row-Level Security would not separate tenants`, 1,
-        `run: ALTER ROLE ${ident(role)} NOSUPERUSER NOBYPASSRLS`)
+      throw new JanuaError(
+        `the app role ${role} is ${rows[0].rolsuper ? 'a superuser' : 'allowed to bypass RLS'}: Row-Level Security would not separate tenants`,
+        1,
+        `run: ALTER ROLE ${ident(role)} NOSUPERUSER NOBYPASSRLS`,
+      )
     }
     return false
   }
@@ -131,12 +134,19 @@ async function readControlPlane(janua: Janua): Promise<ControlPlaneFacts> {
 
 /** The decision, pure: may a command that reads (or writes) go on with what janua.meta says? */
 export function judgeControlPlane(facts: ControlPlaneFacts, use: 'read' | 'write', database: string, known = CONTROL_PLANE_STEPS.length): { id: string; upgrade: boolean } {
-  if (!facts.present) throw new JanuaError(`there is no janua control plane in database ${database}: run \`janua db init\` to create it, or point --database-url at the database that holds it`, ExitCode.usage)
+  if (!facts.present)
+    throw new JanuaError(
+      `there is no janua control plane in database ${database}: run \`janua db init\` to create it, or point --database-url at the database that holds it`,
+      ExitCode.usage,
+    )
   if (facts.schemaVersion > known) {
     throw new JanuaError(`the control plane is at schema version ${facts.schemaVersion}, newer than this janua knows (${known})`, ExitCode.failed, 'upgrade janua')
   }
   if (facts.schemaVersion < known && use === 'read') {
-    throw new JanuaError(`the control plane in database ${database} is at schema version ${facts.schemaVersion}, older than this janua's ${known}: run \`janua db init\` to upgrade it (read-only commands change nothing)`, ExitCode.usage)
+    throw new JanuaError(
+      `the control plane in database ${database} is at schema version ${facts.schemaVersion}, older than this janua's ${known}: run \`janua db init\` to upgrade it (read-only commands change nothing)`,
+      ExitCode.usage,
+    )
   }
   return { id: facts.id, upgrade: facts.schemaVersion < known }
 }

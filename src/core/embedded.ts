@@ -103,12 +103,15 @@ export function readEmbeddedState(dir: string): EmbeddedState | undefined {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as EmbeddedState
   } catch (error) {
-    throw new JanuaError(`${file} is not valid JSON: ${(error as Error).message}`, ExitCode.unreachable, `remove ${dir} to start a new embedded server (its data is lost), or set JANUA_DATABASE_URL`)
+    throw new JanuaError(
+      `${file} is not valid JSON: ${(error as Error).message}`,
+      ExitCode.unreachable,
+      `remove ${dir} to start a new embedded server (its data is lost), or set JANUA_DATABASE_URL`,
+    )
   }
 }
 
-export const embeddedUrl = (state: EmbeddedState, database = 'postgres') =>
-  `postgres://${state.user}:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}/${database}`
+export const embeddedUrl = (state: EmbeddedState, database = 'postgres') => `postgres://${state.user}:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}/${database}`
 
 interface Account {
   uid: number
@@ -131,7 +134,11 @@ function runAs(): Account | undefined {
       return serverAccount
     }
   }
-  throw new JanuaError('running as root and no unprivileged user (postgres or nobody) exists to run the embedded PostgreSQL', ExitCode.unreachable, 'create a "postgres" user, or set JANUA_DATABASE_URL')
+  throw new JanuaError(
+    'running as root and no unprivileged user (postgres or nobody) exists to run the embedded PostgreSQL',
+    ExitCode.unreachable,
+    'create a "postgres" user, or set JANUA_DATABASE_URL',
+  )
 }
 
 /** The uid the server (and initdb, pg_ctl) runs as: the server user under root, else ourselves. */
@@ -155,8 +162,13 @@ interface PathRule {
 }
 
 function unsafe(target: string, why: string): JanuaError {
-  return new JanuaError(`refusing to use ${target}: ${why}; janua did not make it this way, so another user may have planted it`, ExitCode.unreachable,
-    `remove or fix ${target} (it must be a ${why.includes('folder') ? 'folder' : 'file'} janua created), or set JANUA_DATABASE_URL to use another server`, UNSAFE_PATH, { path: target })
+  return new JanuaError(
+    `refusing to use ${target}: ${why}; janua did not make it this way, so another user may have planted it`,
+    ExitCode.unreachable,
+    `remove or fix ${target} (it must be a ${why.includes('folder') ? 'folder' : 'file'} janua created), or set JANUA_DATABASE_URL to use another server`,
+    UNSAFE_PATH,
+    { path: target },
+  )
 }
 
 /**
@@ -177,7 +189,8 @@ export function checkPath(target: string, rule: PathRule): boolean {
   if (rule.type === 'file' && !st.isFile()) throw unsafe(target, 'it is not a regular file')
   if (st.uid !== rule.owner) throw unsafe(target, `it belongs to uid ${st.uid}, not ${rule.owner}`)
   const forbidden = rule.privateMode ? 0o077 : 0o022
-  if ((st.mode & forbidden) !== 0) throw unsafe(target, `its mode ${(st.mode & 0o777).toString(8)} lets ${rule.privateMode ? 'other users read or write it' : 'other users write it'}`)
+  if ((st.mode & forbidden) !== 0)
+    throw unsafe(target, `its mode ${(st.mode & 0o777).toString(8)} lets ${rule.privateMode ? 'other users read or write it' : 'other users write it'}`)
   return true
 }
 
@@ -256,7 +269,8 @@ function checkedCopy(copy: string): Binaries {
       if (entry.isSymbolicLink()) {
         const st = fs.lstatSync(target)
         const link = fs.readlinkSync(target)
-        if (st.uid !== ownUid() || path.isAbsolute(link) || !path.resolve(folder, link).startsWith(`${copy}${path.sep}`)) throw unsafe(target, `it is a symlink to ${link} outside ${copy}`)
+        if (st.uid !== ownUid() || path.isAbsolute(link) || !path.resolve(folder, link).startsWith(`${copy}${path.sep}`))
+          throw unsafe(target, `it is a symlink to ${link} outside ${copy}`)
       } else if (entry.isDirectory()) {
         checkPath(target, { type: 'dir', owner: ownUid() })
         walk(target)
@@ -395,9 +409,20 @@ async function initialise(dir: string, packageBins: Binaries, options: EmbeddedO
     // Settings go in through initdb (run as the server user): root never writes into the data folder.
     // Only TCP on loopback: a socket path under a deep folder can exceed the 107-byte limit.
     const result = run(bins.initdb, [
-      `--pgdata=${dataDir}`, '--auth=scram-sha-256', `--username=${state.user}`, `--pwfile=${pwfile}`,
-      '--encoding=UTF8', '--no-locale',
-      '--set', 'listen_addresses=127.0.0.1', '--set', 'unix_socket_directories=', '--set', 'max_connections=200', '--set', 'fsync=on',
+      `--pgdata=${dataDir}`,
+      '--auth=scram-sha-256',
+      `--username=${state.user}`,
+      `--pwfile=${pwfile}`,
+      '--encoding=UTF8',
+      '--no-locale',
+      '--set',
+      'listen_addresses=127.0.0.1',
+      '--set',
+      'unix_socket_directories=',
+      '--set',
+      'max_connections=200',
+      '--set',
+      'fsync=on',
     ])
     if (result.status !== 0) {
       throw new JanuaError(`initdb failed: ${lastLines(result.output)}`, ExitCode.unreachable, accessHint(dir))

@@ -21,7 +21,13 @@ const GUARD = 'janua_fence_guard'
  * long the writes queued behind the lock wait. 'share row exclusive' is what CREATE TRIGGER needs
  * (reads go on); DROP TRIGGER needs 'access exclusive'.
  */
-export async function lockForTriggers(client: pg.ClientBase, schema: string, tables: string[], mode: 'share row exclusive' | 'access exclusive', options: { attemptMs?: number; attempts?: number } = {}): Promise<void> {
+export async function lockForTriggers(
+  client: pg.ClientBase,
+  schema: string,
+  tables: string[],
+  mode: 'share row exclusive' | 'access exclusive',
+  options: { attemptMs?: number; attempts?: number } = {},
+): Promise<void> {
   if (!tables.length) return
   const attemptMs = options.attemptMs ?? 200
   const attempts = options.attempts ?? 150
@@ -48,8 +54,14 @@ export async function lockForTriggers(client: pg.ClientBase, schema: string, tab
       if (!isPgError(error) || !['57014', '55P03', '40P01'].includes(error.code ?? '')) throw error
       await client.query('rollback to savepoint janua_trigger_lock')
       if (attempt >= attempts) {
-        throw new JanuaError(`could not lock the tables of schema ${schema} for janua's triggers: ${attempts} tries of ${attemptMs} ms each met a busy table`, ExitCode.locked,
-          'a long transaction holds one of these tables (see pg_stat_activity); run the command again once it has ended', undefined, undefined, { cause: error })
+        throw new JanuaError(
+          `could not lock the tables of schema ${schema} for janua's triggers: ${attempts} tries of ${attemptMs} ms each met a busy table`,
+          ExitCode.locked,
+          'a long transaction holds one of these tables (see pg_stat_activity); run the command again once it has ended',
+          undefined,
+          undefined,
+          { cause: error },
+        )
       }
       await new Promise((resolve) => setTimeout(resolve, attemptMs / 2 + Math.random() * attemptMs))
     }

@@ -90,7 +90,9 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
       const config = await janua.conn.serverConfig(server)
       const read = async (client: pg.ClientBase) => {
         const { rows: present } = await client.query<{ nspname: string }>(
-          `select n.nspname from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relname = $1 and c.relkind = 'r'`, [HISTORY_TABLE])
+          `select n.nspname from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relname = $1 and c.relkind = 'r'`,
+          [HISTORY_TABLE],
+        )
         const { rows: schemas } = await client.query<{ nspname: string }>('select nspname from pg_namespace')
         const withHistory = new Set(present.map((r) => r.nspname))
         const existing = new Set(schemas.map((r) => r.nspname))
@@ -98,7 +100,9 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
         const rows: (AppliedFile & { schema: string })[] = []
         for (let i = 0; i < readable.length; i += 500) {
           const chunk = readable.slice(i, i + 500)
-          const text = chunk.map((p) => `select ${literal(p.placement.schema)}::text as schema, version, file, sha256 from ${ident(p.placement.schema)}.${ident(HISTORY_TABLE)}`).join('\nunion all\n')
+          const text = chunk
+            .map((p) => `select ${literal(p.placement.schema)}::text as schema, version, file, sha256 from ${ident(p.placement.schema)}.${ident(HISTORY_TABLE)}`)
+            .join('\nunion all\n')
           rows.push(...(await client.query<AppliedFile & { schema: string }>(text)).rows)
         }
         const bySchema = new Map<string, AppliedFile[]>()
@@ -124,7 +128,12 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
         }
       }
     } catch (error) {
-      const failure = isMissingDatabase(error) ? missingDatabaseError(group[0]!.placement, group.flatMap((p) => p.tenants)) : translateError(error, `reading ${server}/${database}`)
+      const failure = isMissingDatabase(error)
+        ? missingDatabaseError(
+            group[0]!.placement,
+            group.flatMap((p) => p.tenants),
+          )
+        : translateError(error, `reading ${server}/${database}`)
       for (const p of group) result.set(p, { applied: [], error: { message: redactAll(failure.message), exitCode: isUnreachable(error) ? 5 : failure.exitCode } })
     }
   })

@@ -33,7 +33,13 @@ export async function setOperationStep(janua: Janua, id: string, step: string): 
 }
 
 /** Closes a journal entry; `on` is a Janua (its own statement) or a Kysely transaction to join. */
-export async function finishOperation(on: Janua | Kysely<ControlPlane>, id: string, status: 'succeeded' | 'failed' | 'aborted', error?: unknown, detail?: Record<string, unknown>): Promise<void> {
+export async function finishOperation(
+  on: Janua | Kysely<ControlPlane>,
+  id: string,
+  status: 'succeeded' | 'failed' | 'aborted',
+  error?: unknown,
+  detail?: Record<string, unknown>,
+): Promise<void> {
   const db = 'conn' in on ? on.db : on
   await db
     .updateTable('janua.operations')

@@ -24,11 +24,25 @@ export interface Leftover {
 
 type Db = Kysely<ControlPlane>
 
-export async function recordLeftover(db: Db, input: { tenant: { id: string; slug: string }; operationId?: string; kind: Leftover['kind']; what: Leftover['what']; placement: Placement; detail?: Record<string, unknown> }): Promise<string> {
-  const row = await db.insertInto('janua.leftovers').values({
-    tenant_id: input.tenant.id, tenant_slug: input.tenant.slug, operation_id: input.operationId ?? null, kind: input.kind, what: input.what,
-    server: input.placement.server, database: input.placement.database, schema: input.placement.schema, detail: JSON.stringify(input.detail ?? {}),
-  }).returning('id').executeTakeFirstOrThrow()
+export async function recordLeftover(
+  db: Db,
+  input: { tenant: { id: string; slug: string }; operationId?: string; kind: Leftover['kind']; what: Leftover['what']; placement: Placement; detail?: Record<string, unknown> },
+): Promise<string> {
+  const row = await db
+    .insertInto('janua.leftovers')
+    .values({
+      tenant_id: input.tenant.id,
+      tenant_slug: input.tenant.slug,
+      operation_id: input.operationId ?? null,
+      kind: input.kind,
+      what: input.what,
+      server: input.placement.server,
+      database: input.placement.database,
+      schema: input.placement.schema,
+      detail: JSON.stringify(input.detail ?? {}),
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow()
   return String(row.id)
 }
 
@@ -38,8 +52,14 @@ export async function listLeftovers(janua: Janua, filter: { tenantId?: string; s
   if (filter.slug) query = query.where('tenant_slug', '=', filter.slug)
   if (filter.server) query = query.where('server', '=', filter.server)
   return (await query.execute()).map((r) => ({
-    id: String(r.id), tenantId: r.tenant_id, tenantSlug: r.tenant_slug, kind: r.kind, what: r.what,
-    placement: { server: r.server, database: r.database, schema: r.schema }, error: r.error, createdAt: new Date(r.created_at).toISOString(),
+    id: String(r.id),
+    tenantId: r.tenant_id,
+    tenantSlug: r.tenant_slug,
+    kind: r.kind,
+    what: r.what,
+    placement: { server: r.server, database: r.database, schema: r.schema },
+    error: r.error,
+    createdAt: new Date(r.created_at).toISOString(),
   }))
 }
 

@@ -57,14 +57,15 @@ export interface MigrateReport {
   journalErrors: string[]
 }
 
-export type MigrateEvent =
-  | { type: 'start'; total: number; pending: number }
-  | { type: 'done'; outcome: PlacementOutcome; done: number; failed: number; total: number }
+export type MigrateEvent = { type: 'start'; total: number; pending: number } | { type: 'done'; outcome: PlacementOutcome; done: number; failed: number; total: number }
 
 /** Connections to leave free on a server: janua never exhausts max_connections. */
 async function defaultConcurrency(janua: Janua, server = 'primary'): Promise<number> {
   const { rows } = await withClient(await janua.conn.adminPool(server), (c) =>
-    c.query<{ free: number }>(`select current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int - (select count(*) from pg_stat_activity)::int as free`))
+    c.query<{ free: number }>(
+      `select current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int - (select count(*) from pg_stat_activity)::int as free`,
+    ),
+  )
   return Math.max(1, Math.min(8, Math.floor(rows[0]!.free / 4)))
 }
 
@@ -116,7 +117,12 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
   const base = { templates: { dir: set.dir, latest: set.latest }, targetVersion: target, concurrency }
   if (options.dryRun) {
     const placements: PlacementOutcome[] = plan.map(({ planned, readError }) => ({
-      ...planned, status: readError ? 'failed' : planned.pending.length ? 'skipped' : 'up-to-date', applied: [], toVersion: planned.version, durationMs: 0, error: readError,
+      ...planned,
+      status: readError ? 'failed' : planned.pending.length ? 'skipped' : 'up-to-date',
+      applied: [],
+      toVersion: planned.version,
+      durationMs: 0,
+      error: readError,
     }))
     return { runId: null, dryRun: true, ...base, summary: summarise(placements, started), placements, journalErrors: [] }
   }
@@ -166,8 +172,19 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
         const exitCode = failure.exitCode
         const d = failure.details ?? {}
         outcome = {
-          ...planned, status: 'failed', applied: (d.applied as string[] | undefined) ?? [], toVersion: (d.version as number | undefined) ?? planned.version, durationMs: Date.now() - t0,
-          error: { message: redactAll(failure.message), exitCode, file: d.file as string | undefined, line: d.line as number | undefined, column: d.column as number | undefined, sqlstate: d.sqlstate as string | undefined },
+          ...planned,
+          status: 'failed',
+          applied: (d.applied as string[] | undefined) ?? [],
+          toVersion: (d.version as number | undefined) ?? planned.version,
+          durationMs: Date.now() - t0,
+          error: {
+            message: redactAll(failure.message),
+            exitCode,
+            file: d.file as string | undefined,
+            line: d.line as number | undefined,
+            column: d.column as number | undefined,
+            sqlstate: d.sqlstate as string | undefined,
+          },
         }
         if (serverStopped) serverDown.set(entry.placement.server, outcome.error!)
         if (options.failFast) stop = true
@@ -183,12 +200,19 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
   }
   const byServer = new Map<string, number[]>()
   plan.forEach((p, i) => byServer.set(p.entry.placement.server, [...(byServer.get(p.entry.placement.server) ?? []), i]))
-  await Promise.all([...byServer].map(async ([server, indices]) => {
-    // A server that cannot say how many connections it has free gets one: its placements then
-    // fail one by one with the real error (unreachable: all at once, see serverDown).
-    const limit = options.concurrency ?? (server === 'primary' ? concurrency : await defaultConcurrency(janua, server).catch(() => 1))
-    await forEachLimit(indices, limit, (i) => work(plan[i]!, i), () => stop)
-  }))
+  await Promise.all(
+    [...byServer].map(async ([server, indices]) => {
+      // A server that cannot say how many connections it has free gets one: its placements then
+      // fail one by one with the real error (unreachable: all at once, see serverDown).
+      const limit = options.concurrency ?? (server === 'primary' ? concurrency : await defaultConcurrency(janua, server).catch(() => 1))
+      await forEachLimit(
+        indices,
+        limit,
+        (i) => work(plan[i]!, i),
+        () => stop,
+      )
+    }),
+  )
 
   for (let i = 0; i < plan.length; i++) {
     outcomes[i] ??= { ...plan[i]!.planned, status: 'skipped', applied: [], toVersion: plan[i]!.planned.version, durationMs: 0 }
@@ -197,7 +221,12 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
   const summary = summarise(outcomes, started)
   await janua.db
     .updateTable('janua.operations')
-    .set({ status: summary.failed ? 'failed' : 'succeeded', finished_at: new Date(), detail: JSON.stringify({ target, concurrency, ...summary }), error: summary.failed ? `${summary.failed} placement(s) failed` : null })
+    .set({
+      status: summary.failed ? 'failed' : 'succeeded',
+      finished_at: new Date(),
+      detail: JSON.stringify({ target, concurrency, ...summary }),
+      error: summary.failed ? `${summary.failed} placement(s) failed` : null,
+    })
     .where('id', '=', runOp.id)
     .execute()
   return { runId, dryRun: false, ...base, summary, placements: outcomes, journalErrors: journal.errors }
@@ -206,14 +235,21 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
 function summarise(placements: PlacementOutcome[], started: number): MigrateReport['summary'] {
   const count = (s: PlacementOutcome['status']) => placements.filter((p) => p.status === s).length
   return {
-    placements: placements.length, migrated: count('migrated'), upToDate: count('up-to-date'), failed: count('failed'), skipped: count('skipped'),
-    filesApplied: placements.reduce((n, p) => n + p.applied.length, 0), durationMs: Date.now() - started,
+    placements: placements.length,
+    migrated: count('migrated'),
+    upToDate: count('up-to-date'),
+    failed: count('failed'),
+    skipped: count('skipped'),
+    filesApplied: placements.reduce((n, p) => n + p.applied.length, 0),
+    durationMs: Date.now() - started,
   }
 }
 
 async function applyTo(janua: Janua, entry: FleetPlacement, target: number, lockTimeoutMs?: number) {
   const { server, database, schema } = entry.placement
-  const where = entry.tenants.length ? `${describePlacement(entry.placement)} (${entry.tenants.length === 1 ? `tenant ${entry.tenants[0]}` : `${entry.tenants.length} tenants`})` : describePlacement(entry.placement)
+  const where = entry.tenants.length
+    ? `${describePlacement(entry.placement)} (${entry.tenants.length === 1 ? `tenant ${entry.tenants[0]}` : `${entry.tenants.length} tenants`})`
+    : describePlacement(entry.placement)
   const run = (client: pg.ClientBase) => applyPending(client, schema, janua.templates, { toVersion: target, lockTimeoutMs, where })
   let result
   if (ownsDatabase(entry)) {
@@ -240,7 +276,10 @@ class JournalBuffer {
   private rows: { entry: FleetPlacement; outcome: PlacementOutcome }[] = []
   private corrections: { placementId: string; version: number }[] = []
   readonly errors: string[] = []
-  constructor(private readonly janua: Janua, private readonly runId: string) {}
+  constructor(
+    private readonly janua: Janua,
+    private readonly runId: string,
+  ) {}
 
   async add(entry: FleetPlacement, outcome: PlacementOutcome) {
     this.rows.push({ entry, outcome })
@@ -266,28 +305,44 @@ class JournalBuffer {
     this.corrections = []
     // The versions janua records for `db status`, in one statement per batch.
     const versions = [
-      ...rows.filter(({ entry, outcome }) => entry.placementId && outcome.applied.length).map(({ entry, outcome }) => ({ placementId: entry.placementId!, version: outcome.toVersion })),
+      ...rows
+        .filter(({ entry, outcome }) => entry.placementId && outcome.applied.length)
+        .map(({ entry, outcome }) => ({ placementId: entry.placementId!, version: outcome.toVersion })),
       ...corrections,
     ].map((v) => sql`(${v.placementId}::bigint, ${v.version}::int)`)
     if (versions.length) {
       await this.attempt(`recording the versions of ${versions.length} placement(s) in janua.placements`, () =>
-        sql`update janua.placements p set version = v.version, updated_at = now() from (values ${sql.join(versions)}) as v(id, version) where p.id = v.id`.execute(this.janua.db))
+        sql`update janua.placements p set version = v.version, updated_at = now() from (values ${sql.join(versions)}) as v(id, version) where p.id = v.id`.execute(this.janua.db),
+      )
     }
     if (!rows.length) return
-    await this.attempt(`journaling ${rows.length} placement result(s) in janua.operations`, () => this.janua.db
-      .insertInto('janua.operations')
-      .values(rows.map(({ entry, outcome }) => ({
-        run_id: this.runId,
-        kind: 'migrate.placement',
-        placement_id: entry.placementId,
-        tenant_slug: entry.tenants.length === 1 ? entry.tenants[0]! : null,
-        status: outcome.status === 'failed' ? ('failed' as const) : ('succeeded' as const),
-        step: outcome.status,
-        detail: JSON.stringify({ placement: entry.placement, tenants: entry.tenants, fromVersion: outcome.version, toVersion: outcome.toVersion, applied: outcome.applied, durationMs: outcome.durationMs, file: outcome.error?.file, line: outcome.error?.line }),
-        error: outcome.error?.message ?? null,
-        finished_at: new Date(),
-        pid: process.pid,
-      })))
-      .execute())
+    await this.attempt(`journaling ${rows.length} placement result(s) in janua.operations`, () =>
+      this.janua.db
+        .insertInto('janua.operations')
+        .values(
+          rows.map(({ entry, outcome }) => ({
+            run_id: this.runId,
+            kind: 'migrate.placement',
+            placement_id: entry.placementId,
+            tenant_slug: entry.tenants.length === 1 ? entry.tenants[0]! : null,
+            status: outcome.status === 'failed' ? ('failed' as const) : ('succeeded' as const),
+            step: outcome.status,
+            detail: JSON.stringify({
+              placement: entry.placement,
+              tenants: entry.tenants,
+              fromVersion: outcome.version,
+              toVersion: outcome.toVersion,
+              applied: outcome.applied,
+              durationMs: outcome.durationMs,
+              file: outcome.error?.file,
+              line: outcome.error?.line,
+            }),
+            error: outcome.error?.message ?? null,
+            finished_at: new Date(),
+            pid: process.pid,
+          })),
+        )
+        .execute(),
+    )
   }
 }

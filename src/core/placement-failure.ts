@@ -32,8 +32,10 @@ export async function placementFailure(janua: Janua, placement: Placement, tenan
   if (!isUnreachable(error) && failure.exitCode !== ExitCode.unreachable) return { failure, serverDown: false }
   let listed: boolean
   try {
-    listed = await withClient(await janua.conn.adminPool(placement.server), async (c) =>
-      ((await c.query('select 1 from pg_database where datname = $1', [placement.database])).rowCount ?? 0) > 0)
+    listed = await withClient(
+      await janua.conn.adminPool(placement.server),
+      async (c) => ((await c.query('select 1 from pg_database where datname = $1', [placement.database])).rowCount ?? 0) > 0,
+    )
   } catch {
     // The server does not answer either: the original failure is reported, for this placement
     // and (serverDown) for the server's remaining ones.

@@ -25,8 +25,10 @@ function secretKey(): Buffer | undefined {
 export function sealServerPassword(server: string, password: string): string {
   const key = secretKey()
   if (!key) {
-    throw usageError(`the connection string of server "${server}" holds a password, and janua stores passwords only encrypted under $${SECRET_KEY_VARIABLE}, which is not set`,
-      `give the URL with --url-env NAME (the secret stays in your environment), or put the password in ~/.pgpass and the URL without it; or ${KEY_HINT}`)
+    throw usageError(
+      `the connection string of server "${server}" holds a password, and janua stores passwords only encrypted under $${SECRET_KEY_VARIABLE}, which is not set`,
+      `give the URL with --url-env NAME (the secret stays in your environment), or put the password in ~/.pgpass and the URL without it; or ${KEY_HINT}`,
+    )
   }
   const iv = randomBytes(12)
   const cipher = createCipheriv('aes-256-gcm', key, iv)
@@ -47,8 +49,17 @@ export function openServerPassword(server: string, stored: string): string {
     return stored
   }
   const key = secretKey()
-  if (!key) throw new JanuaError(`the password of server "${server}" is stored encrypted and $${SECRET_KEY_VARIABLE} is not set`, ExitCode.usage, `export the ${SECRET_KEY_VARIABLE} it was stored with`, SECRET_KEY_MISSING)
-  const [iv, tag, sealed] = stored.slice(PREFIX.length).split(':').map((part) => Buffer.from(part, 'base64'))
+  if (!key)
+    throw new JanuaError(
+      `the password of server "${server}" is stored encrypted and $${SECRET_KEY_VARIABLE} is not set`,
+      ExitCode.usage,
+      `export the ${SECRET_KEY_VARIABLE} it was stored with`,
+      SECRET_KEY_MISSING,
+    )
+  const [iv, tag, sealed] = stored
+    .slice(PREFIX.length)
+    .split(':')
+    .map((part) => Buffer.from(part, 'base64'))
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, iv!)
     decipher.setAAD(Buffer.from(`janua server ${server}`))
@@ -57,7 +68,11 @@ export function openServerPassword(server: string, stored: string): string {
     rememberSecret(password)
     return password
   } catch {
-    throw new JanuaError(`the stored password of server "${server}" does not decrypt with this $${SECRET_KEY_VARIABLE}`, ExitCode.usage,
-      `export the ${SECRET_KEY_VARIABLE} it was stored with`, SECRET_KEY_MISSING)
+    throw new JanuaError(
+      `the stored password of server "${server}" does not decrypt with this $${SECRET_KEY_VARIABLE}`,
+      ExitCode.usage,
+      `export the ${SECRET_KEY_VARIABLE} it was stored with`,
+      SECRET_KEY_MISSING,
+    )
   }
 }

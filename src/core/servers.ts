@@ -69,7 +69,8 @@ export async function checkServer(config: pg.ClientConfig): Promise<ServerCheck>
     await client.connect()
     const { rows } = await client.query<{ version: string; num: number; rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean; rolbypassrls: boolean }>(
       `select current_setting('server_version') as version, current_setting('server_version_num')::int as num, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolbypassrls
-         from pg_roles r where r.rolname = current_user`)
+         from pg_roles r where r.rolname = current_user`,
+    )
     const r = rows[0]!
     const missing: string[] = []
     if (r.num < 150000) missing.push(`PostgreSQL 15 or newer (this is ${r.version})`)
@@ -99,14 +100,22 @@ export function registeredAs(identity: ClusterIdentity, registrations: Registrat
   return registrations.find((r) => r.identity && sameCluster(r.identity, identity) && r.identity.database === identity.database)
 }
 
-const identityOfRow = (r: { system_identifier: string | null; port: number | null; maintenance_database: string | null; server_version_num: number | null }): ClusterIdentity | null =>
-  r.port === null || r.maintenance_database === null ? null
+const identityOfRow = (r: {
+  system_identifier: string | null
+  port: number | null
+  maintenance_database: string | null
+  server_version_num: number | null
+}): ClusterIdentity | null =>
+  r.port === null || r.maintenance_database === null
+    ? null
     : { systemIdentifier: r.system_identifier, port: r.port, database: r.maintenance_database, versionNum: r.server_version_num ?? 0 }
 
 async function recordIdentity(janua: Janua, name: string, identity: ClusterIdentity): Promise<void> {
-  await janua.db.updateTable('janua.servers')
+  await janua.db
+    .updateTable('janua.servers')
     .set({ system_identifier: identity.systemIdentifier, port: identity.port, maintenance_database: identity.database, server_version_num: identity.versionNum })
-    .where('name', '=', name).execute()
+    .where('name', '=', name)
+    .execute()
 }
 
 /**
@@ -147,7 +156,7 @@ export interface AddedServer extends ServerInfo {
 export async function addServer(janua: Janua, input: { name: string; url?: string; urlEnv?: string }): Promise<AddedServer> {
   const name = validateServerName(input.name)
   if (name === 'primary') throw usageError('"primary" is the control plane\'s own server', 'choose another name')
-  if (!!input.url === !!input.urlEnv) throw usageError('give the server\'s URL or --url-env (one of them)', 'prefer --url-env NAME: the secret then stays in your environment')
+  if (!!input.url === !!input.urlEnv) throw usageError("give the server's URL or --url-env (one of them)", 'prefer --url-env NAME: the secret then stays in your environment')
   if (input.urlEnv && !/^[A-Z_][A-Z0-9_]*$/.test(input.urlEnv)) throw usageError(`invalid environment variable name "${input.urlEnv}"`, 'use e.g. --url-env EU1_DATABASE_URL')
   const rawUrl = input.url ?? process.env[input.urlEnv!]
   if (!rawUrl) throw usageError(`$${input.urlEnv} is not set`, `export ${input.urlEnv}=postgres://USER@HOST:5432/postgres (with :PASSWORD after USER)`)
@@ -160,13 +169,19 @@ export async function addServer(janua: Janua, input: { name: string; url?: strin
   if (existing) throw usageError(`server "${name}" is already registered`, `remove it first: janua server remove ${name}`)
   const check = await checkServer(config)
   if (check.missing.length) {
-    throw new JanuaError(`server "${name}" cannot host tenants: missing ${check.missing.join('; ')}`, ExitCode.usage, 'connect as a superuser or a role with CREATEDB, CREATEROLE and BYPASSRLS, on PostgreSQL 15+')
+    throw new JanuaError(
+      `server "${name}" cannot host tenants: missing ${check.missing.join('; ')}`,
+      ExitCode.usage,
+      'connect as a superuser or a role with CREATEDB, CREATEROLE and BYPASSRLS, on PostgreSQL 15+',
+    )
   }
   const { known, unknown } = await registrations(janua)
   const first = registeredAs(check.identity, known)
   if (first) {
-    throw usageError(`server "${name}" is already registered as "${first.name}": the same cluster (system identifier ${check.identity.systemIdentifier}, port ${check.identity.port}) and database ${check.identity.database}`,
-      `use --server ${first.name}; to place tenants apart on that cluster, register another of its databases (postgres://USER@HOST:PORT/OTHER_DATABASE)`)
+    throw usageError(
+      `server "${name}" is already registered as "${first.name}": the same cluster (system identifier ${check.identity.systemIdentifier}, port ${check.identity.port}) and database ${check.identity.database}`,
+      `use --server ${first.name}; to place tenants apart on that cluster, register another of its databases (postgres://USER@HOST:PORT/OTHER_DATABASE)`,
+    )
   }
   const client = new pg.Client({ ...config, connectionTimeoutMillis: 10_000 })
   client.on('error', () => {
@@ -183,11 +198,31 @@ export async function addServer(janua: Janua, input: { name: string; url?: strin
   }
   const url = input.url ? parsed.safe : null
   const { identity } = check
-  await janua.db.insertInto('janua.servers').values({
-    name, url, url_env: input.urlEnv ?? null, password: sealedPassword,
-    system_identifier: identity.systemIdentifier, port: identity.port, maintenance_database: identity.database, server_version_num: identity.versionNum,
-  }).execute()
-  return { name, url, urlEnv: input.urlEnv ?? null, passwordStored: !!sealedPassword, cluster: identity, tenants: 0, reachable: true, version: check.version, check, unverified: unknown }
+  await janua.db
+    .insertInto('janua.servers')
+    .values({
+      name,
+      url,
+      url_env: input.urlEnv ?? null,
+      password: sealedPassword,
+      system_identifier: identity.systemIdentifier,
+      port: identity.port,
+      maintenance_database: identity.database,
+      server_version_num: identity.versionNum,
+    })
+    .execute()
+  return {
+    name,
+    url,
+    urlEnv: input.urlEnv ?? null,
+    passwordStored: !!sealedPassword,
+    cluster: identity,
+    tenants: 0,
+    reachable: true,
+    version: check.version,
+    check,
+    unverified: unknown,
+  }
 }
 
 /** A stored URL as it may be shown: rebuilt without a password (rows from before may hold one). */
@@ -206,32 +241,44 @@ export async function listServers(janua: Janua, options: { check?: boolean } = {
     .selectFrom('janua.servers as s')
     .leftJoin('janua.placements as p', 'p.server', 's.name')
     .leftJoin('janua.tenants as t', 't.placement_id', 'p.id')
-    .select(['s.name', 's.url', 's.url_env', 's.password', 's.system_identifier', 's.port', 's.maintenance_database', 's.server_version_num', sql<number>`count(t.id)`.as('tenants')])
+    .select([
+      's.name',
+      's.url',
+      's.url_env',
+      's.password',
+      's.system_identifier',
+      's.port',
+      's.maintenance_database',
+      's.server_version_num',
+      sql<number>`count(t.id)`.as('tenants'),
+    ])
     .groupBy(['s.name', 's.url', 's.url_env', 's.password', 's.system_identifier', 's.port', 's.maintenance_database', 's.server_version_num'])
     .orderBy(sql`s.name <> 'primary'`)
     .orderBy('s.name')
     .execute()
   const primaryIdentity = await withClient(janua.conn.primaryPool(), readIdentity)
-  return Promise.all(rows.map(async (r) => {
-    const info: ServerInfo = {
-      name: r.name,
-      url: r.name === 'primary' ? janua.primarySafeUrl : shownUrl(r.url),
-      urlEnv: r.url_env,
-      passwordStored: !!r.password,
-      cluster: r.name === 'primary' ? primaryIdentity : identityOfRow(r),
-      tenants: Number(r.tenants),
-    }
-    if (options.check) {
-      try {
-        const check = await checkServer(await janua.conn.serverConfig(r.name))
-        // Shown, not recorded: a listing changes nothing (add and remove fill in a missing identity).
-        Object.assign(info, { reachable: true, version: check.version, cluster: check.identity })
-      } catch (error) {
-        Object.assign(info, { reachable: false, error: redactAll((error as Error).message) })
+  return Promise.all(
+    rows.map(async (r) => {
+      const info: ServerInfo = {
+        name: r.name,
+        url: r.name === 'primary' ? janua.primarySafeUrl : shownUrl(r.url),
+        urlEnv: r.url_env,
+        passwordStored: !!r.password,
+        cluster: r.name === 'primary' ? primaryIdentity : identityOfRow(r),
+        tenants: Number(r.tenants),
       }
-    }
-    return info
-  }))
+      if (options.check) {
+        try {
+          const check = await checkServer(await janua.conn.serverConfig(r.name))
+          // Shown, not recorded: a listing changes nothing (add and remove fill in a missing identity).
+          Object.assign(info, { reachable: true, version: check.version, cluster: check.identity })
+        } catch (error) {
+          Object.assign(info, { reachable: false, error: redactAll((error as Error).message) })
+        }
+      }
+      return info
+    }),
+  )
 }
 
 /** What `server remove` found, read before anything is changed. */
@@ -264,9 +311,14 @@ const listed = (items: string[], max = 5) => `${items.slice(0, max).join(', ')}$
 export function decideServerRemoval(facts: ServerRemovalFacts): { refusals: string[]; plan: ServerRemovalPlan } {
   const refusals: string[] = []
   if (facts.tenants.length) refusals.push(`it holds tenants (${listed(facts.tenants)}): move them first with janua tenant move <slug> --to <level> --server <other>`)
-  for (const m of facts.moves) refusals.push(`the unfinished move of tenant ${m.tenant ?? '?'} (operation ${m.operation}, step ${m.step ?? 'planned'}) involves it: finish it with janua tenant move ${m.tenant ?? '<slug>'} --resume or --abort`)
+  for (const m of facts.moves)
+    refusals.push(
+      `the unfinished move of tenant ${m.tenant ?? '?'} (operation ${m.operation}, step ${m.step ?? 'planned'}) involves it: finish it with janua tenant move ${m.tenant ?? '<slug>'} --resume or --abort`,
+    )
   if (facts.leftovers.length) {
-    refusals.push(`it holds leftovers of moves (${listed(facts.leftovers.map((l) => `${l.what} ${l.database}/${l.schema}${l.tenant ? ` of ${l.tenant}` : ''}`))}): remove them first (janua tenant inspect <slug> lists them)`)
+    refusals.push(
+      `it holds leftovers of moves (${listed(facts.leftovers.map((l) => `${l.what} ${l.database}/${l.schema}${l.tenant ? ` of ${l.tenant}` : ''}`))}): remove them first (janua tenant inspect <slug> lists them)`,
+    )
   }
   for (const d of facts.januaDatabases) {
     if (d.placementsOf.length) refusals.push(`${d.database} there also holds placements of ${d.placementsOf.join(', ')} (the same cluster)`)
@@ -287,8 +339,11 @@ export function decideServerRemoval(facts: ServerRemovalFacts): { refusals: stri
       const reason = sharedWith(database)
       if (reason) plan.keep.push({ database, reason })
       else {
-        plan.notRemoved.push({ database, error: facts.unreachable ?? 'the server could not be reached',
-          finish: `when ${facts.name} is back, if no other registration shares its cluster and ${database} holds no tenant data: psql "${facts.connection}" -c 'DROP DATABASE IF EXISTS ${ident(database)} WITH (FORCE)'` })
+        plan.notRemoved.push({
+          database,
+          error: facts.unreachable ?? 'the server could not be reached',
+          finish: `when ${facts.name} is back, if no other registration shares its cluster and ${database} holds no tenant data: psql "${facts.connection}" -c 'DROP DATABASE IF EXISTS ${ident(database)} WITH (FORCE)'`,
+        })
       }
     }
   } else {
@@ -307,18 +362,25 @@ async function gatherRemovalFacts(janua: Janua, cpId: string, name: string): Pro
   if (!row) throw usageError(`no server "${name}"`, 'list servers with `janua server list`')
   const januaDatabases = [serverSharedDatabase(cpId), templateDatabase(cpId)]
   const kinds = ['shared', 'template'] as const
-  const tenants = await janua.db.selectFrom('janua.tenants as t').innerJoin('janua.placements as p', 'p.id', 't.placement_id')
-    .select('t.slug').where('p.server', '=', name).orderBy('t.slug').execute()
-  const moves = await janua.db.selectFrom('janua.operations').select(['id', 'tenant_slug', 'step'])
-    .where('kind', '=', 'tenant.move').where('status', '=', 'running')
-    .where((eb) => eb.or([
-      eb(sql`detail #>> '{plan,from,placement,server}'`, '=', name),
-      eb(sql`detail #>> '{plan,to,placement,server}'`, '=', name),
-    ])).orderBy('id').execute()
+  const tenants = await janua.db
+    .selectFrom('janua.tenants as t')
+    .innerJoin('janua.placements as p', 'p.id', 't.placement_id')
+    .select('t.slug')
+    .where('p.server', '=', name)
+    .orderBy('t.slug')
+    .execute()
+  const moves = await janua.db
+    .selectFrom('janua.operations')
+    .select(['id', 'tenant_slug', 'step'])
+    .where('kind', '=', 'tenant.move')
+    .where('status', '=', 'running')
+    .where((eb) => eb.or([eb(sql`detail #>> '{plan,from,placement,server}'`, '=', name), eb(sql`detail #>> '{plan,to,placement,server}'`, '=', name)]))
+    .orderBy('id')
+    .execute()
   const leftovers = await janua.db.selectFrom('janua.leftovers').select(['tenant_slug', 'database', 'schema', 'what']).where('server', '=', name).orderBy('id').execute()
   const facts: ServerRemovalFacts = {
     name,
-    connection: row.url_env ? `$${row.url_env}` : shownUrl(row.url) ?? '',
+    connection: row.url_env ? `$${row.url_env}` : (shownUrl(row.url) ?? ''),
     tenants: tenants.map((t) => t.slug),
     moves: moves.map((m) => ({ tenant: m.tenant_slug, operation: String(m.id), step: m.step })),
     leftovers: leftovers.map((l) => ({ tenant: l.tenant_slug, database: l.database, schema: l.schema, what: l.what })),
@@ -346,7 +408,12 @@ async function gatherRemovalFacts(janua: Janua, cpId: string, name: string): Pro
     facts.sameCluster = others.filter((r) => r.identity && sameCluster(r.identity, identity!)).map((r) => r.name)
   }
   if (facts.sameCluster?.length) {
-    const placements = await janua.db.selectFrom('janua.placements').select(['server', 'database']).where('server', 'in', facts.sameCluster).where('database', 'in', januaDatabases).execute()
+    const placements = await janua.db
+      .selectFrom('janua.placements')
+      .select(['server', 'database'])
+      .where('server', 'in', facts.sameCluster)
+      .where('database', 'in', januaDatabases)
+      .execute()
     for (const d of facts.januaDatabases) d.placementsOf = [...new Set(placements.filter((p) => p.database === d.database).map((p) => p.server))]
   }
   if (found) facts.found = await Promise.all(found.map(async (database) => ({ database, tenantData: await tenantDataIn(janua, name, database) })))
@@ -358,13 +425,19 @@ async function tenantDataIn(janua: Janua, server: string, database: string): Pro
   const config = await janua.conn.serverConfig(server)
   try {
     return await withClient(janua.conn.pool(config, database), async (client) => {
-      const found = (await client.query<{ nspname: string }>(`select nspname from pg_namespace where starts_with(nspname, $1) order by nspname`, [TENANT_SCHEMA_PREFIX])).rows.map((r) => `schema ${r.nspname}`)
+      const found = (await client.query<{ nspname: string }>(`select nspname from pg_namespace where starts_with(nspname, $1) order by nspname`, [TENANT_SCHEMA_PREFIX])).rows.map(
+        (r) => `schema ${r.nspname}`,
+      )
       const { rows: tables } = await client.query<{ schema: string; table: string }>(
         `select n.nspname as schema, c.relname as table from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
-          where a.attname = 'tenant_id' and not a.attisdropped and c.relkind in ('r', 'p') and n.nspname = any($1) order by 1, 2`, [[SHARED_SCHEMA, DATABASE_TENANT_SCHEMA]])
+          where a.attname = 'tenant_id' and not a.attisdropped and c.relkind in ('r', 'p') and n.nspname = any($1) order by 1, 2`,
+        [[SHARED_SCHEMA, DATABASE_TENANT_SCHEMA]],
+      )
       if (tables.length) {
-        const { rows } = await client.query<{ name: string }>(tables.map((t, i) =>
-          `select $${i + 1}::text as name where exists (select 1 from ${ident(t.schema)}.${ident(t.table)})`).join(' union all '), tables.map((t) => `${t.schema}.${t.table}`))
+        const { rows } = await client.query<{ name: string }>(
+          tables.map((t, i) => `select $${i + 1}::text as name where exists (select 1 from ${ident(t.schema)}.${ident(t.table)})`).join(' union all '),
+          tables.map((t) => `${t.schema}.${t.table}`),
+        )
         found.push(...rows.map((r) => `rows in ${r.name}`))
       }
       return found
@@ -375,7 +448,11 @@ async function tenantDataIn(janua: Janua, server: string, database: string): Pro
   }
 }
 
-export async function removeServer(janua: Janua, nameInput: string, options: { confirm?: (plan: ServerRemovalPlan) => Promise<boolean> }): Promise<ServerRemovalPlan & { removed: true }> {
+export async function removeServer(
+  janua: Janua,
+  nameInput: string,
+  options: { confirm?: (plan: ServerRemovalPlan) => Promise<boolean> },
+): Promise<ServerRemovalPlan & { removed: true }> {
   const name = validateServerName(nameInput)
   if (name === 'primary') throw usageError('the primary server cannot be removed', 'it holds the control plane')
   const cpId = await ensureControlPlane(janua)

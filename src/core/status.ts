@@ -23,15 +23,39 @@ export async function fleetStatus(janua: Janua): Promise<FleetStatus> {
   // One connection, one query after the other: six small queries cost less than the five more
   // backends the server would start to run them side by side.
   const { byIsolation, byServer, byStatus, byVersion, unfinished, lastRun } = await janua.db.connection().execute(async (db) => ({
-    byIsolation: await db.selectFrom('janua.tenants').select(['isolation as key', sql<number>`count(*)`.as('n')]).groupBy('isolation').execute(),
-    byServer: await db.selectFrom('janua.tenants as t').innerJoin('janua.placements as p', 'p.id', 't.placement_id').select(['p.server as key', sql<number>`count(*)`.as('n')]).groupBy('p.server').execute(),
-    byStatus: await db.selectFrom('janua.tenants').select(['status as key', sql<number>`count(*)`.as('n')]).groupBy('status').execute(),
-    byVersion: await db.selectFrom('janua.placements').select([sql<string>`version::text`.as('key'), sql<number>`count(*)`.as('n')]).groupBy('version').execute(),
+    byIsolation: await db
+      .selectFrom('janua.tenants')
+      .select(['isolation as key', sql<number>`count(*)`.as('n')])
+      .groupBy('isolation')
+      .execute(),
+    byServer: await db
+      .selectFrom('janua.tenants as t')
+      .innerJoin('janua.placements as p', 'p.id', 't.placement_id')
+      .select(['p.server as key', sql<number>`count(*)`.as('n')])
+      .groupBy('p.server')
+      .execute(),
+    byStatus: await db
+      .selectFrom('janua.tenants')
+      .select(['status as key', sql<number>`count(*)`.as('n')])
+      .groupBy('status')
+      .execute(),
+    byVersion: await db
+      .selectFrom('janua.placements')
+      .select([sql<string>`version::text`.as('key'), sql<number>`count(*)`.as('n')])
+      .groupBy('version')
+      .execute(),
     unfinished: await db.selectFrom('janua.operations').selectAll().where('status', '=', 'running').where('kind', '<>', 'migrate.placement').orderBy('started_at').execute(),
     lastRun: await db.selectFrom('janua.operations').selectAll().where('kind', '=', 'tenant.migrate').orderBy('started_at', 'desc').limit(1).executeTakeFirst(),
   }))
   const versions = tally(byVersion)
-  const pending = set.files.map((f) => ({ file: f.name, placements: Object.entries(versions).filter(([v]) => Number(v) < f.version).reduce((n, [, c]) => n + c, 0) })).filter((p) => p.placements > 0)
+  const pending = set.files
+    .map((f) => ({
+      file: f.name,
+      placements: Object.entries(versions)
+        .filter(([v]) => Number(v) < f.version)
+        .reduce((n, [, c]) => n + c, 0),
+    }))
+    .filter((p) => p.placements > 0)
   const total = Object.values(tally(byIsolation)).reduce((a, b) => a + b, 0)
   return {
     controlPlane: { id: cpId, database: janua.conn.primaryDatabase },
@@ -40,11 +64,29 @@ export async function fleetStatus(janua: Janua): Promise<FleetStatus> {
     placements: {
       total: Object.values(versions).reduce((a, b) => a + b, 0),
       byVersion: versions,
-      behind: Object.entries(versions).filter(([v]) => Number(v) < set.latest).reduce((n, [, c]) => n + c, 0),
+      behind: Object.entries(versions)
+        .filter(([v]) => Number(v) < set.latest)
+        .reduce((n, [, c]) => n + c, 0),
     },
     pending,
-    unfinished: unfinished.map((o) => ({ id: Number(o.id), kind: o.kind, tenant: o.tenant_slug, step: o.step, startedAt: new Date(o.started_at).toISOString(), pid: o.pid, host: o.host })),
+    unfinished: unfinished.map((o) => ({
+      id: Number(o.id),
+      kind: o.kind,
+      tenant: o.tenant_slug,
+      step: o.step,
+      startedAt: new Date(o.started_at).toISOString(),
+      pid: o.pid,
+      host: o.host,
+    })),
     leftovers: await listLeftovers(janua),
-    lastMigration: lastRun ? { runId: lastRun.run_id, status: lastRun.status, startedAt: new Date(lastRun.started_at).toISOString(), finishedAt: lastRun.finished_at ? new Date(lastRun.finished_at).toISOString() : null, error: lastRun.error } : null,
+    lastMigration: lastRun
+      ? {
+          runId: lastRun.run_id,
+          status: lastRun.status,
+          startedAt: new Date(lastRun.started_at).toISOString(),
+          finishedAt: lastRun.finished_at ? new Date(lastRun.finished_at).toISOString() : null,
+          error: lastRun.error,
+        }
+      : null,
   }
 }

@@ -22,7 +22,7 @@ export const TEMPLATE_CHECK_CODES = {
   'template/apply-failed': 'a file fails when applied to an empty schema',
   'template/checksum-changed': 'a file applied to the shared placement was edited since',
   'template/applied-missing': 'a file applied to the shared placement is no longer in the folder',
-  'template/out-of-order': 'a new file is numbered below the shared placement\'s version',
+  'template/out-of-order': "a new file is numbered below the shared placement's version",
   'template/needs-no-transaction': 'a statement cannot run in a transaction but the file has no `-- janua:no-transaction` header',
   'template/transaction-control': 'a file runs BEGIN/COMMIT/ROLLBACK itself (janua runs each file in its own transaction)',
   'template/misplaced-header': 'a `-- janua:no-transaction` marker below the first statement is ignored',
@@ -91,21 +91,35 @@ export function historyFindings(set: TemplateSet, applied: AppliedFile[]): Templ
   const byName = new Map(set.files.map((f) => [f.name, f]))
   for (const row of applied) {
     const file = byName.get(row.file)
-    if (!file) findings.push({ code: 'template/applied-missing', message: `${row.file} was applied to the shared placement but is not in ${set.dir}: applied files are immutable, restore it` })
+    if (!file)
+      findings.push({
+        code: 'template/applied-missing',
+        message: `${row.file} was applied to the shared placement but is not in ${set.dir}: applied files are immutable, restore it`,
+      })
     else if (file.sha256 !== row.sha256) {
-      findings.push({ code: 'template/checksum-changed', file: fileOf(set, file.name), line: 1,
-        message: `${file.name} was edited after it was applied (sha256 ${row.sha256.slice(0, 12)}, now ${file.sha256.slice(0, 12)}): restore it and put the change in a new file` })
+      findings.push({
+        code: 'template/checksum-changed',
+        file: fileOf(set, file.name),
+        line: 1,
+        message: `${file.name} was edited after it was applied (sha256 ${row.sha256.slice(0, 12)}, now ${file.sha256.slice(0, 12)}): restore it and put the change in a new file`,
+      })
     }
   }
   const version = applied.reduce((m, a) => Math.max(m, a.version), 0)
   const done = new Set(applied.map((a) => a.file))
   for (const file of set.files.filter((f) => !done.has(f.name) && f.version < version)) {
-    findings.push({ code: 'template/out-of-order', file: fileOf(set, file.name), line: 1, message: `${file.name} is numbered below the shared placement's version ${version} but was never applied: renumber it after ${version}` })
+    findings.push({
+      code: 'template/out-of-order',
+      file: fileOf(set, file.name),
+      line: 1,
+      message: `${file.name} is numbered below the shared placement's version ${version} but was never applied: renumber it after ${version}`,
+    })
   }
   return findings
 }
 
-const NEEDS_NO_TRANSACTION = /^\s*(?:(?:create|drop)\s+index\s+concurrently|reindex\b.*\bconcurrently|vacuum\b|create\s+database\b|alter\s+system\b|(?:refresh\s+materialized\s+view|detach\s+partition)\b.*\bconcurrently\b|alter\s+table\b.*\bdetach\s+partition\b.*\bconcurrently\b)/is
+const NEEDS_NO_TRANSACTION =
+  /^\s*(?:(?:create|drop)\s+index\s+concurrently|reindex\b.*\bconcurrently|vacuum\b|create\s+database\b|alter\s+system\b|(?:refresh\s+materialized\s+view|detach\s+partition)\b.*\bconcurrently\b|alter\s+table\b.*\bdetach\s+partition\b.*\bconcurrently\b)/is
 const TRANSACTION_CONTROL = /^\s*(?:begin|start\s+transaction|commit|end|rollback|abort)\s*(?:transaction|work)?\s*;?\s*$/is
 
 /** Checks of the files' text (pure). */
@@ -117,18 +131,30 @@ export function staticFindings(set: TemplateSet): TemplateFinding[] {
       const text = withoutLeadingComments(statement.text)
       const lead = statement.offset // after the statement's leading comments
       if (!file.noTransaction && NEEDS_NO_TRANSACTION.test(text)) {
-        findings.push({ code: 'template/needs-no-transaction', file: fileOf(set, file.name), line: at(lead),
-          message: `${firstWords(text)} cannot run inside a transaction: put it in a file of its own whose header has \`-- janua:no-transaction\`` })
+        findings.push({
+          code: 'template/needs-no-transaction',
+          file: fileOf(set, file.name),
+          line: at(lead),
+          message: `${firstWords(text)} cannot run inside a transaction: put it in a file of its own whose header has \`-- janua:no-transaction\``,
+        })
       }
       if (TRANSACTION_CONTROL.test(text)) {
-        findings.push({ code: 'template/transaction-control', file: fileOf(set, file.name), line: at(lead),
-          message: `${firstWords(text)}: janua runs each file in a transaction of its own; remove it` })
+        findings.push({
+          code: 'template/transaction-control',
+          file: fileOf(set, file.name),
+          line: at(lead),
+          message: `${firstWords(text)}: janua runs each file in a transaction of its own; remove it`,
+        })
       }
     }
     const marker = /^\s*--\s*janua:no-transaction\b/m.exec(file.sql)
     if (marker && !NO_TRANSACTION_HEADER.test(headerOf(file.sql))) {
-      findings.push({ code: 'template/misplaced-header', file: fileOf(set, file.name), line: at(marker.index),
-        message: '`-- janua:no-transaction` counts only in the leading comment lines, before the first statement: move it to the top' })
+      findings.push({
+        code: 'template/misplaced-header',
+        file: fileOf(set, file.name),
+        line: at(marker.index),
+        message: '`-- janua:no-transaction` counts only in the leading comment lines, before the first statement: move it to the top',
+      })
     }
   }
   return findings
@@ -143,8 +169,14 @@ export function levelsOf(catalog: Catalog): { levels: LevelSupport[]; referenceT
   const tables = objects.filter((o) => o.kind === 'table' && /^(table|partitioned-table)\b/.test(o.descr))
   const withTenant = new Set(objects.filter((o) => o.kind === 'column' && o.key.endsWith('.tenant_id')).map((o) => o.key.slice(0, -'.tenant_id'.length)))
   const tenantTables = tables.filter((t) => withTenant.has(t.key))
-  const referenceTables = tables.filter((t) => !withTenant.has(t.key)).map((t) => t.key).sort()
-  const unprotected = tenantTables.filter((t) => /\b(no-rls|not-forced)\b/.test(t.descr)).map((t) => t.key).sort()
+  const referenceTables = tables
+    .filter((t) => !withTenant.has(t.key))
+    .map((t) => t.key)
+    .sort()
+  const unprotected = tenantTables
+    .filter((t) => /\b(no-rls|not-forced)\b/.test(t.descr))
+    .map((t) => t.key)
+    .sort()
   let reason: string | undefined
   if (tenantTables.length === 0) reason = 'no table has a tenant_id column: shared tenants are separated only by Row-Level Security on tenant_id'
   else if (unprotected.length) reason = `table(s) ${unprotected.join(', ')} have tenant_id but no forced Row-Level Security`
@@ -177,12 +209,16 @@ const word = (name: string) => `"?${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}
 function patternsFor(finding: Finding): RegExp[] {
   const [kind, ...rest] = finding.object.split(' ')
   const name = rest.join(' ')
-  const creates = (what: string, n: string) => new RegExp(`\\bcreate\\s+(?:or\\s+replace\\s+)?(?:unique\\s+)?(?:materialized\\s+)?${what}\\s+(?:if\\s+not\\s+exists\\s+)?${word(n)}(?![\\w$])`, 'i')
+  const creates = (what: string, n: string) =>
+    new RegExp(`\\bcreate\\s+(?:or\\s+replace\\s+)?(?:unique\\s+)?(?:materialized\\s+)?${what}\\s+(?:if\\s+not\\s+exists\\s+)?${word(n)}(?![\\w$])`, 'i')
   switch (kind) {
     case 'table':
     case 'view': {
       if (finding.code === 'lint/rls-disabled' || finding.code === 'lint/rls-not-forced') {
-        return [new RegExp(`\\balter\\s+table\\s+(?:only\\s+)?${word(name)}\\s+(?:enable|force|no\\s+force|disable)\\s+row\\s+level\\s+security`, 'i'), creates('(?:table|view)', name)]
+        return [
+          new RegExp(`\\balter\\s+table\\s+(?:only\\s+)?${word(name)}\\s+(?:enable|force|no\\s+force|disable)\\s+row\\s+level\\s+security`, 'i'),
+          creates('(?:table|view)', name),
+        ]
       }
       return [creates('(?:table|view)', name)]
     }
@@ -190,7 +226,10 @@ function patternsFor(finding: Finding): RegExp[] {
       return [creates('index', name)]
     case 'policy': {
       const [table, policy] = name.split('.') as [string, string]
-      return [new RegExp(`\\bcreate\\s+policy\\s+${word(policy)}\\s+on\\s+${word(table)}(?![\\w$])`, 'i'), new RegExp(`\\balter\\s+policy\\s+${word(policy)}\\s+on\\s+${word(table)}`, 'i')]
+      return [
+        new RegExp(`\\bcreate\\s+policy\\s+${word(policy)}\\s+on\\s+${word(table)}(?![\\w$])`, 'i'),
+        new RegExp(`\\balter\\s+policy\\s+${word(policy)}\\s+on\\s+${word(table)}`, 'i'),
+      ]
     }
     case 'constraint': {
       const [table, constraint] = name.split('.') as [string, string]

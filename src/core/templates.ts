@@ -43,10 +43,14 @@ export function headerOf(sql: string): string {
 
 export function parseTemplateFile(name: string, filePath: string, sql: string): TemplateFile {
   const match = FILE_PATTERN.exec(name)
-  if (!match) throw usageError(`template file name ${quoted(name)} does not match NNNN_name.sql`, 'rename it, e.g. 0005_add_invoices.sql (digits, "_", lowercase letters, digits and "_")')
+  if (!match)
+    throw usageError(`template file name ${quoted(name)} does not match NNNN_name.sql`, 'rename it, e.g. 0005_add_invoices.sql (digits, "_", lowercase letters, digits and "_")')
   const version = Number(match[1])
   if (version < 1 || version > MAX_VERSION) {
-    throw usageError(`template file ${quoted(name)}: version ${match[1]} is out of range`, `number template files from 1 to ${MAX_VERSION} (versions are stored as PostgreSQL integers)`)
+    throw usageError(
+      `template file ${quoted(name)}: version ${match[1]} is out of range`,
+      `number template files from 1 to ${MAX_VERSION} (versions are stored as PostgreSQL integers)`,
+    )
   }
   return {
     version,
@@ -86,7 +90,10 @@ function readFolder(dir: string): TemplateFile[] {
       try {
         isFile = fs.statSync(filePath).isFile()
       } catch (error) {
-        throw usageError(`template ${filePath} is a symlink to ${fs.readlinkSync(filePath)}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'fix or remove the link')
+        throw usageError(
+          `template ${filePath} is a symlink to ${fs.readlinkSync(filePath)}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+          'fix or remove the link',
+        )
       }
     }
     if (!isFile) throw usageError(`template ${filePath} is not a regular file`, 'template entries ending in .sql must be files (or symlinks to files)')
@@ -151,12 +158,18 @@ export function checkApplied(set: TemplateSet, applied: AppliedFile[], where: st
   for (const row of applied) {
     const file = byName.get(row.file)
     if (!file) {
-      throw new JanuaError(`${where}: applied template ${row.file} is missing from ${set.dir}`, ExitCode.checksum,
-        'applied files are immutable: restore the file as it was, or point --templates at the right folder')
+      throw new JanuaError(
+        `${where}: applied template ${row.file} is missing from ${set.dir}`,
+        ExitCode.checksum,
+        'applied files are immutable: restore the file as it was, or point --templates at the right folder',
+      )
     }
     if (file.sha256 !== row.sha256) {
-      throw new JanuaError(`template ${row.file} was edited after it was applied (${where}: sha256 ${row.sha256.slice(0, 12)}, file now ${file.sha256.slice(0, 12)})`,
-        ExitCode.checksum, `applied files are immutable: restore ${row.file} and put the change in a new file numbered after ${set.files.at(-1)!.name}`)
+      throw new JanuaError(
+        `template ${row.file} was edited after it was applied (${where}: sha256 ${row.sha256.slice(0, 12)}, file now ${file.sha256.slice(0, 12)})`,
+        ExitCode.checksum,
+        `applied files are immutable: restore ${row.file} and put the change in a new file numbered after ${set.files.at(-1)!.name}`,
+      )
     }
   }
 }

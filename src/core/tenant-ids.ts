@@ -18,7 +18,10 @@ export async function tenantIdsIn(client: pg.ClientBase, schema: string): Promis
        )
        select tenant_id::text from ids where tenant_id is not null`,
     )
-    result.set(table.name, rows.map((r) => r.tenant_id))
+    result.set(
+      table.name,
+      rows.map((r) => r.tenant_id),
+    )
   }
   return result
 }

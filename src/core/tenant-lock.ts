@@ -34,6 +34,7 @@ export function parseLockTimeout(text: string | undefined): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$/i.exec(text)
   if (!match) throw usageError(`invalid --lock-timeout ${JSON.stringify(text)}: not a number of milliseconds or a duration`, hint)
   const ms = Math.round(Number(match[1]) * UNITS[(match[2] ?? 'ms').toLowerCase()]!)
-  if (!Number.isSafeInteger(ms) || ms > MAX_LOCK_TIMEOUT_MS) throw usageError(`invalid --lock-timeout ${JSON.stringify(text)}: more than ${formatDuration(MAX_LOCK_TIMEOUT_MS)}`, hint)
+  if (!Number.isSafeInteger(ms) || ms > MAX_LOCK_TIMEOUT_MS)
+    throw usageError(`invalid --lock-timeout ${JSON.stringify(text)}: more than ${formatDuration(MAX_LOCK_TIMEOUT_MS)}`, hint)
   return ms
 }

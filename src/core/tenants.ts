@@ -112,8 +112,11 @@ async function deleteTenantRows(janua: Janua, row: TenantRow): Promise<void> {
   await janua.db.transaction().execute(async (trx) => {
     await trx.deleteFrom('janua.tenants').where('id', '=', row.id).execute()
     if (!driverFor(row.isolation).sharesPlacement) {
-      await trx.deleteFrom('janua.placements').where('id', '=', row.placement_id).where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('janua.tenants').select('id').whereRef('placement_id', '=', 'janua.placements.id')))).execute()
+      await trx
+        .deleteFrom('janua.placements')
+        .where('id', '=', row.placement_id)
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('janua.tenants').select('id').whereRef('placement_id', '=', 'janua.placements.id'))))
+        .execute()
     }
   })
 }
@@ -146,32 +149,58 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
   return withTenantLock(janua, slug, async () => {
     const existing = await findTenantRow(janua, slug)
     if (existing?.status === 'provisioning') await discardUnfinished(janua, existing)
-    else if (existing) throw usageError(`tenant "${slug}" already exists (${existing.isolation}, ${existing.status})`, 'choose another slug, or inspect it with `janua tenant inspect ' + slug + '`')
+    else if (existing)
+      throw usageError(`tenant "${slug}" already exists (${existing.isolation}, ${existing.status})`, 'choose another slug, or inspect it with `janua tenant inspect ' + slug + '`')
 
     const placement = driver.locate(locateContext(janua), slug, server)
     // A schema or database of that name that no tenant owns is someone's data: refuse, touch nothing.
     if (await placementTaken(janua, placement, isolation)) {
-      throw new JanuaError(`${describePlacement(placement)} already exists but belongs to no tenant`, ExitCode.usage,
-        'inspect it and drop it if it is a leftover, or choose another slug', PLACEMENT_TAKEN)
+      throw new JanuaError(
+        `${describePlacement(placement)} already exists but belongs to no tenant`,
+        ExitCode.usage,
+        'inspect it and drop it if it is a leftover, or choose another slug',
+        PLACEMENT_TAKEN,
+      )
     }
     const tenant: TenantRef = { id: randomUUID(), slug, name }
     // The rows come first, as 'provisioning': a killed run is then found and cleaned by the next one.
-    const { placementId, operationId } = await janua.db.transaction().execute(async (trx) => {
-      const p = await trx
-        .insertInto('janua.placements')
-        .values({ server: placement.server, database: placement.database, schema: placement.schema, kind: isolation })
-        .onConflict((oc) => oc.columns(['server', 'database', 'schema']).doUpdateSet({ updated_at: sql`now()` }))
-        .returning('id')
-        .executeTakeFirstOrThrow()
-      await trx
-        .insertInto('janua.tenants')
-        .values({
-          id: tenant.id, slug, name, status: 'provisioning', isolation, placement_id: String(p.id),
-          domain: input.domain ?? null, plan: input.plan ?? null, billing_email: input.billingEmail ?? null, updated_at: new Date(),
-        })
-        .execute()
-      return { placementId: String(p.id), operationId: '' }
-    }).then(async (r) => ({ ...r, operationId: await startOperation(janua, { kind: 'tenant.create', tenantId: tenant.id, tenantSlug: slug, placementId: r.placementId, step: 'provision', detail: { isolation, placement } }) }))
+    const { placementId, operationId } = await janua.db
+      .transaction()
+      .execute(async (trx) => {
+        const p = await trx
+          .insertInto('janua.placements')
+          .values({ server: placement.server, database: placement.database, schema: placement.schema, kind: isolation })
+          .onConflict((oc) => oc.columns(['server', 'database', 'schema']).doUpdateSet({ updated_at: sql`now()` }))
+          .returning('id')
+          .executeTakeFirstOrThrow()
+        await trx
+          .insertInto('janua.tenants')
+          .values({
+            id: tenant.id,
+            slug,
+            name,
+            status: 'provisioning',
+            isolation,
+            placement_id: String(p.id),
+            domain: input.domain ?? null,
+            plan: input.plan ?? null,
+            billing_email: input.billingEmail ?? null,
+            updated_at: new Date(),
+          })
+          .execute()
+        return { placementId: String(p.id), operationId: '' }
+      })
+      .then(async (r) => ({
+        ...r,
+        operationId: await startOperation(janua, {
+          kind: 'tenant.create',
+          tenantId: tenant.id,
+          tenantSlug: slug,
+          placementId: r.placementId,
+          step: 'provision',
+          detail: { isolation, placement },
+        }),
+      }))
 
     faultPoint('recorded')
     try {
@@ -195,8 +224,13 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
         await finishOperation(janua, operationId, 'failed', failure)
       } catch (undoError) {
         // The tenant stays 'provisioning': the next create of this slug removes what is left.
-        throw new JanuaError(`${failure.message}; removing what the create made also failed: ${translateError(undoError).message}`, failure.exitCode,
-          `run \`janua tenant create ${slug}\` again once the cause is fixed: it removes the leftovers of this run first`, failure.code, failure.details)
+        throw new JanuaError(
+          `${failure.message}; removing what the create made also failed: ${translateError(undoError).message}`,
+          failure.exitCode,
+          `run \`janua tenant create ${slug}\` again once the cause is fixed: it removes the leftovers of this run first`,
+          failure.code,
+          failure.details,
+        )
       }
       throw failure
     }
@@ -250,9 +284,17 @@ export async function inspectTenant(janua: Janua, slug: string): Promise<TenantI
     .orderBy('id', 'desc')
     .limit(10)
     .execute()
-  const move = row.status === 'moving'
-    ? await janua.db.selectFrom('janua.operations').select(['step', 'detail', 'started_at']).where('tenant_id', '=', row.id).where('kind', '=', 'tenant.move').where('status', '=', 'running').orderBy('id', 'desc').executeTakeFirst()
-    : undefined
+  const move =
+    row.status === 'moving'
+      ? await janua.db
+          .selectFrom('janua.operations')
+          .select(['step', 'detail', 'started_at'])
+          .where('tenant_id', '=', row.id)
+          .where('kind', '=', 'tenant.move')
+          .where('status', '=', 'running')
+          .orderBy('id', 'desc')
+          .executeTakeFirst()
+      : undefined
   return {
     ...tenant,
     move: move ? { step: move.step, to: (move.detail as { plan?: { to?: unknown } }).plan?.to ?? null, startedAt: new Date(move.started_at).toISOString() } : null,
@@ -261,15 +303,27 @@ export async function inspectTenant(janua: Janua, slug: string): Promise<TenantI
     tables: facts.tables,
     sizeBytes: facts.sizeBytes,
     operations: operations.map((o) => ({
-      id: Number(o.id), kind: o.kind, status: o.status, step: o.step, error: o.error,
-      startedAt: new Date(o.started_at).toISOString(), finishedAt: o.finished_at ? new Date(o.finished_at).toISOString() : null, detail: o.detail,
+      id: Number(o.id),
+      kind: o.kind,
+      status: o.status,
+      step: o.step,
+      error: o.error,
+      startedAt: new Date(o.started_at).toISOString(),
+      finishedAt: o.finished_at ? new Date(o.finished_at).toISOString() : null,
+      detail: o.detail,
     })),
     leftovers: await listLeftovers(janua, { tenantId: row.id }),
     lastMove: (() => {
       const last = operations.find((o) => o.kind === 'tenant.move' && o.status !== 'running')
       if (!last) return null
       const d = last.detail as { fenceRequestedAt?: number; switchedAt?: number; plan?: { capture?: { mode?: string }; to?: unknown } }
-      return { at: new Date(last.started_at).toISOString(), status: last.status, capture: d.plan?.capture?.mode ?? 'none', fencedMs: d.fenceRequestedAt && d.switchedAt ? d.switchedAt - d.fenceRequestedAt : null, to: d.plan?.to ?? null }
+      return {
+        at: new Date(last.started_at).toISOString(),
+        status: last.status,
+        capture: d.plan?.capture?.mode ?? 'none',
+        fencedMs: d.fenceRequestedAt && d.switchedAt ? d.switchedAt - d.fenceRequestedAt : null,
+        to: d.plan?.to ?? null,
+      }
     })(),
     lastMigration: (() => {
       const last = operations.find((o) => o.kind === 'migrate.placement')
@@ -316,8 +370,13 @@ export async function failOperation(janua: Janua, operationId: string, failure: 
     await finishOperation(janua, operationId, 'failed', failure)
     return failure
   } catch (error) {
-    return new JanuaError(`${failure.message} (and the journal entry ${operationId} could not be closed: ${translateError(error).message})`, failure.exitCode,
-      failure.hint ?? 'run the command again once the control plane is reachable', failure.code, failure.details)
+    return new JanuaError(
+      `${failure.message} (and the journal entry ${operationId} could not be closed: ${translateError(error).message})`,
+      failure.exitCode,
+      failure.hint ?? 'run the command again once the control plane is reachable',
+      failure.code,
+      failure.details,
+    )
   }
 }
 
@@ -338,7 +397,10 @@ export async function dropTenant(janua: Janua, slug: string, options: { confirme
       const warnings = await removeTombstones(janua, row.id)
       await deleteTenantRows(janua, row)
       const remaining = leftovers.filter((l) => !l.removed)
-      await finishOperation(janua, operationId, 'succeeded', undefined, { placement, leftoversNotRemoved: remaining.map((l) => ({ placement: l.placement, what: l.what, error: l.error })) })
+      await finishOperation(janua, operationId, 'succeeded', undefined, {
+        placement,
+        leftoversNotRemoved: remaining.map((l) => ({ placement: l.placement, what: l.what, error: l.error })),
+      })
       return { ...toTenant(row), dropped: true as const, leftovers: remaining, warnings }
     } catch (error) {
       throw await failOperation(janua, operationId, translateError(error, `dropping ${slug}`))
@@ -359,8 +421,13 @@ export async function cleanupLeftovers(janua: Janua, slug: string): Promise<Clea
     const result = await cleanupTenant(janua, slug, row ? { status: row.status, placement: { server: row.server, database: row.database, schema: row.schema } } : null)
     if (result.remaining.length) {
       const first = result.remaining[0]!
-      throw new JanuaError(`${result.remaining.length} leftover(s) of ${slug} could not be removed: ${result.remaining.map((l) => `${l.what} ${describePlacement(l.placement)} (${l.error})`).join('; ')}`,
-        ExitCode.failed, `once ${first.placement.server} is reachable, run again: janua tenant cleanup ${slug}`, 'cleanup_incomplete', { removed: result.removed, remaining: result.remaining })
+      throw new JanuaError(
+        `${result.remaining.length} leftover(s) of ${slug} could not be removed: ${result.remaining.map((l) => `${l.what} ${describePlacement(l.placement)} (${l.error})`).join('; ')}`,
+        ExitCode.failed,
+        `once ${first.placement.server} is reachable, run again: janua tenant cleanup ${slug}`,
+        'cleanup_incomplete',
+        { removed: result.removed, remaining: result.remaining },
+      )
     }
     return result
   })

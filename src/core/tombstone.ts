@@ -20,7 +20,9 @@ export async function installTombstone(client: pg.ClientBase, schema: string, ta
   const g = ident(GUARD_SCHEMA)
   await client.query(`create schema if not exists ${g}`)
   await client.query(`revoke all on schema ${g} from public`)
-  await client.query(`create table if not exists ${g}.${ident(TABLE)} (tenant_id uuid primary key, slug text not null, moved_to text not null, at timestamptz not null default now())`)
+  await client.query(
+    `create table if not exists ${g}.${ident(TABLE)} (tenant_id uuid primary key, slug text not null, moved_to text not null, at timestamptz not null default now())`,
+  )
   await client.query(`revoke all on ${g}.${ident(TABLE)} from public`)
   // SECURITY DEFINER: the app role writes the rows, and must not read janua's list.
   await client.query(`create or replace function ${g}.${ident(FUNCTION)}() returns trigger language plpgsql security definer set search_path = pg_catalog as $tomb$
@@ -36,7 +38,10 @@ begin
 end
 $tomb$`)
   await client.query(`revoke all on function ${g}.${ident(FUNCTION)}() from public`)
-  await client.query(`insert into ${g}.${ident(TABLE)} (tenant_id, slug, moved_to) values ($1, $2, $3) on conflict (tenant_id) do update set slug = excluded.slug, moved_to = excluded.moved_to, at = now()`, [tenant.id, tenant.slug, movedTo])
+  await client.query(
+    `insert into ${g}.${ident(TABLE)} (tenant_id, slug, moved_to) values ($1, $2, $3) on conflict (tenant_id) do update set slug = excluded.slug, moved_to = excluded.moved_to, at = now()`,
+    [tenant.id, tenant.slug, movedTo],
+  )
   for (const table of tables) {
     await client.query(`create or replace trigger ${ident(TRIGGER)} before insert or update of tenant_id on ${ident(schema)}.${ident(table)}
       for each row execute function ${g}.${ident(FUNCTION)}()`)

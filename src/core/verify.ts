@@ -133,15 +133,24 @@ async function cachedExpected(janua: Janua, version: number, major: number, buil
     const { rows } = await c.query<{ present: boolean }>(`select to_regclass('janua.expected_catalogs') is not null as present`)
     if (!rows[0]!.present) return { table: false }
     const hit = await c.query<{ fingerprint: string; catalog: [string, CatalogObject][]; lint: Finding[] }>(
-      'select fingerprint, catalog, lint from janua.expected_catalogs where key = $1', [key])
+      'select fingerprint, catalog, lint from janua.expected_catalogs where key = $1',
+      [key],
+    )
     return { table: true, row: hit.rows[0] }
   })
   if (stored.row) return { expected: { fingerprint: stored.row.fingerprint, catalog: new Map(stored.row.catalog), lint: stored.row.lint }, cached: true }
   const expected = await build()
   if (stored.table) {
-    await withClient(pool, (c) => c.query(
-      `insert into janua.expected_catalogs (key, server_major, version, fingerprint, catalog, lint) values ($1, $2, $3, $4, $5, $6) on conflict (key) do nothing`,
-      [key, major, version, expected.fingerprint, JSON.stringify([...expected.catalog]), JSON.stringify(expected.lint)]))
+    await withClient(pool, (c) =>
+      c.query(`insert into janua.expected_catalogs (key, server_major, version, fingerprint, catalog, lint) values ($1, $2, $3, $4, $5, $6) on conflict (key) do nothing`, [
+        key,
+        major,
+        version,
+        expected.fingerprint,
+        JSON.stringify([...expected.catalog]),
+        JSON.stringify(expected.lint),
+      ]),
+    )
   }
   return { expected, cached: false }
 }
@@ -167,7 +176,9 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   const isolation = options.isolation ? validateIsolation(options.isolation) : undefined
   if (options.server) await requireKnownServer(janua, options.server)
   const ignore = options.ignore ?? []
-  for (const code of ignore) if (!/^(drift|lint|fleet)(\/[a-z-]+)?$/.test(code)) throw usageError(`unknown finding code "${code}" for --ignore`, 'codes look like lint/index-not-tenant-led, drift/grant, fleet/orphan, or a family: lint')
+  for (const code of ignore)
+    if (!/^(drift|lint|fleet)(\/[a-z-]+)?$/.test(code))
+      throw usageError(`unknown finding code "${code}" for --ignore`, 'codes look like lint/index-not-tenant-led, drift/grant, fleet/orphan, or a family: lint')
   const cpId = await requireControlPlane(janua)
   const concurrency = options.concurrency ?? 4
   const filtered = tenants.length > 0 || !!isolation || !!options.server
@@ -181,7 +192,16 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   const verdicts: PlacementVerdict[] = []
   const verdictOf = new Map<FleetPlacement, PlacementVerdict>()
   for (const p of fleet) {
-    const v: PlacementVerdict = { placement: p.placement, kind: p.kind, tenants: p.tenants, version: null, serverVersion: null, fingerprint: null, expectedFingerprint: null, findings: [] }
+    const v: PlacementVerdict = {
+      placement: p.placement,
+      kind: p.kind,
+      tenants: p.tenants,
+      version: null,
+      serverVersion: null,
+      fingerprint: null,
+      expectedFingerprint: null,
+      findings: [],
+    }
     verdicts.push(v)
     verdictOf.set(p, v)
   }
@@ -193,21 +213,25 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   const publicConnect = new Map<string, boolean>()
   const versionOf = new Map<string, ServerVersion>()
   const primaryVersion = withClient(janua.conn.primaryPool(), readServerVersion)
-  await Promise.all(servers.map(async (server) => {
-    try {
-      const pool = await janua.conn.adminPool(server)
-      await withClient(pool, async (c) => {
-        versionOf.set(server, await readServerVersion(c))
-        const { rows } = await c.query<{ datname: string; public_connect: boolean }>(`select datname, has_database_privilege('public', datname, 'CONNECT') as public_connect from pg_database`)
-        databasesOn.set(server, new Set(rows.map((r) => r.datname)))
-        for (const r of rows) publicConnect.set(`${server}\u0000${r.datname}`, r.public_connect)
-        const role = await c.query<{ rolsuper: boolean; rolbypassrls: boolean }>('select rolsuper, rolbypassrls from pg_roles where rolname = $1', [janua.appRole])
-        appRoleOn.set(server, role.rows[0])
-      })
-    } catch (error) {
-      databasesOn.set(server, error as Error)
-    }
-  }))
+  await Promise.all(
+    servers.map(async (server) => {
+      try {
+        const pool = await janua.conn.adminPool(server)
+        await withClient(pool, async (c) => {
+          versionOf.set(server, await readServerVersion(c))
+          const { rows } = await c.query<{ datname: string; public_connect: boolean }>(
+            `select datname, has_database_privilege('public', datname, 'CONNECT') as public_connect from pg_database`,
+          )
+          databasesOn.set(server, new Set(rows.map((r) => r.datname)))
+          for (const r of rows) publicConnect.set(`${server}\u0000${r.datname}`, r.public_connect)
+          const role = await c.query<{ rolsuper: boolean; rolbypassrls: boolean }>('select rolsuper, rolbypassrls from pg_roles where rolname = $1', [janua.appRole])
+          appRoleOn.set(server, role.rows[0])
+        })
+      } catch (error) {
+        databasesOn.set(server, error as Error)
+      }
+    }),
+  )
 
   const readable: FleetPlacement[] = []
   for (const p of fleet) {
@@ -232,8 +256,12 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
     }
     v.version = h.applied.reduce((m, a) => Math.max(m, a.version), 0)
     if (p.placementId && v.version !== p.recordedVersion) {
-      v.findings.push(finding('fleet/version-mismatch', 'different', 'version', `the control plane records version ${p.recordedVersion}, the placement's history says ${v.version}`,
-        { expected: String(p.recordedVersion), actual: String(v.version) }))
+      v.findings.push(
+        finding('fleet/version-mismatch', 'different', 'version', `the control plane records version ${p.recordedVersion}, the placement's history says ${v.version}`, {
+          expected: String(p.recordedVersion),
+          actual: String(v.version),
+        }),
+      )
     }
     present.push(p)
   }
@@ -246,20 +274,23 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
     const major = versionOf.get(placement.server)!.major
     const key = `${version}:${major}`
     if (!expectedBy.has(key)) {
-      expectedBy.set(key, (async () => {
-        const t0 = Date.now()
-        const build = async () => expectedCatalog(janua, version, major === primaryMajor ? janua.conn.primaryPool() : await janua.conn.serverPool(placement.server, placement.database))
-        const result = await cachedExpected(janua, version, major, build)
-        phases.expectedMs += Date.now() - t0
-        if (result.cached) phases.expectedCached++
-        else phases.expectedBuilt++
-        return result.expected
-      })())
+      expectedBy.set(
+        key,
+        (async () => {
+          const t0 = Date.now()
+          const build = async () =>
+            expectedCatalog(janua, version, major === primaryMajor ? janua.conn.primaryPool() : await janua.conn.serverPool(placement.server, placement.database))
+          const result = await cachedExpected(janua, version, major, build)
+          phases.expectedMs += Date.now() - t0
+          if (result.cached) phases.expectedCached++
+          else phases.expectedBuilt++
+          return result.expected
+        })(),
+      )
     }
     return expectedBy.get(key)!
   }
   for (const p of present) verdictOf.get(p)!.serverVersion = versionOf.get(p.placement.server)!.version
-
 
   // Who may have rows or move objects where: tenants placed there, kept sources, running moves.
   const whereabouts = await tenantWhereabouts(janua)
@@ -275,9 +306,17 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
         for (const p of group.filter((x) => x.kind !== 'template' && driverFor(x.kind).sharesPlacement)) {
           const expectedIds = whereabouts.rowsAllowed(p.placement)
           for (const { table, tenantIds } of unplacedTenantRows(await tenantIdsIn(client, p.placement.schema), expectedIds)) {
-            verdictOf.get(p)!.findings.push(finding('fleet/unplaced-rows', 'unexpected', `table ${table}`,
-              `${table} holds rows of ${tenantIds.length} tenant id(s) not placed in ${describePlacement(p.placement)} (${tenantIds.slice(0, 3).join(', ')}${tenantIds.length > 3 ? ', ...' : ''}): nobody reads them`,
-              { actual: tenantIds.join(', ') }))
+            verdictOf
+              .get(p)!
+              .findings.push(
+                finding(
+                  'fleet/unplaced-rows',
+                  'unexpected',
+                  `table ${table}`,
+                  `${table} holds rows of ${tenantIds.length} tenant id(s) not placed in ${describePlacement(p.placement)} (${tenantIds.slice(0, 3).join(', ')}${tenantIds.length > 3 ? ', ...' : ''}): nobody reads them`,
+                  { actual: tenantIds.join(', ') },
+                ),
+              )
           }
         }
       }
@@ -285,9 +324,12 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
       // The expected catalogs (shared by every group) are built or fetched while this database is read.
       const wanted = Promise.all(group.map((p) => expected(verdictOf.get(p)!.version!, p.placement)))
       const t0 = Date.now()
-      const [prints, wants] = await Promise.all([fingerprints(client, schemas, janua.appRole).finally(() => {
-        phases.fingerprintMs += Date.now() - t0
-      }), wanted])
+      const [prints, wants] = await Promise.all([
+        fingerprints(client, schemas, janua.appRole).finally(() => {
+          phases.fingerprintMs += Date.now() - t0
+        }),
+        wanted,
+      ])
       phases.databases++
       const differing: FleetPlacement[] = []
       for (const [i, p] of group.entries()) {
@@ -300,13 +342,21 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
       }
       if (differing.length) {
         const t1 = Date.now()
-        const details = await catalogs(client, differing.map((p) => p.placement.schema), janua.appRole)
+        const details = await catalogs(
+          client,
+          differing.map((p) => p.placement.schema),
+          janua.appRole,
+        )
         for (const p of differing) {
           const v = verdictOf.get(p)!
           const actual = details.get(p.placement.schema)!
           const where = `on server ${server} (PostgreSQL ${v.serverVersion})`
-          const drift = diffCatalogs((await expected(v.version!, p.placement)).catalog, actual)
-            .map((f) => ({ ...f, server, serverVersion: v.serverVersion!, message: `${f.message} ${where}` }))
+          const drift = diffCatalogs((await expected(v.version!, p.placement)).catalog, actual).map((f) => ({
+            ...f,
+            server,
+            serverVersion: v.serverVersion!,
+            message: `${f.message} ${where}`,
+          }))
           v.findings.push(...drift, ...lintCatalog(actual, janua.appRole))
         }
         phases.detailMs += Date.now() - t1
@@ -325,20 +375,35 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
         await withClient(await janua.conn.serverPool(server, database), read)
       }
     } catch (error) {
-      for (const p of group) verdictOf.get(p)!.findings.push(finding('fleet/unreachable', 'missing', 'catalog', `could not read ${server}/${database}: ${redactAll((error as Error).message)}`))
+      for (const p of group)
+        verdictOf.get(p)!.findings.push(finding('fleet/unreachable', 'missing', 'catalog', `could not read ${server}/${database}: ${redactAll((error as Error).message)}`))
     }
   })
 
   for (const p of present) {
     if (ownsDatabase(p) && publicConnect.get(`${p.placement.server}\u0000${p.placement.database}`)) {
-      verdictOf.get(p)!.findings.push(finding('lint/public-connect', 'different', `database ${p.placement.database}`, `PUBLIC may connect to ${p.placement.database}`, { actual: 'CONNECT granted to PUBLIC' }))
+      verdictOf
+        .get(p)!
+        .findings.push(
+          finding('lint/public-connect', 'different', `database ${p.placement.database}`, `PUBLIC may connect to ${p.placement.database}`, { actual: 'CONNECT granted to PUBLIC' }),
+        )
     }
   }
 
   for (const server of servers) {
     const role = appRoleOn.get(server)
-    const v: PlacementVerdict = { placement: { server, database: '*', schema: '*' }, kind: 'server', tenants: [], version: null, serverVersion: versionOf.get(server)?.version ?? null, fingerprint: null, expectedFingerprint: null, findings: [] }
-    if (role?.rolsuper) v.findings.push(finding('lint/app-role-superuser', 'different', `role ${janua.appRole}`, `the app role ${janua.appRole} is a superuser: RLS does not apply to it`))
+    const v: PlacementVerdict = {
+      placement: { server, database: '*', schema: '*' },
+      kind: 'server',
+      tenants: [],
+      version: null,
+      serverVersion: versionOf.get(server)?.version ?? null,
+      fingerprint: null,
+      expectedFingerprint: null,
+      findings: [],
+    }
+    if (role?.rolsuper)
+      v.findings.push(finding('lint/app-role-superuser', 'different', `role ${janua.appRole}`, `the app role ${janua.appRole} is a superuser: RLS does not apply to it`))
     if (role?.rolbypassrls) v.findings.push(finding('lint/app-role-bypassrls', 'different', `role ${janua.appRole}`, `the app role ${janua.appRole} has BYPASSRLS`))
     if (v.findings.length) verdicts.push(v)
   }
@@ -346,7 +411,8 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   verdicts.push(...extra)
   // Recorded leftovers (kept sources, aborted-move targets) are reported as such, never as orphans to drop by hand.
   const leftovers = (await listLeftovers(janua, { server: options.server })).filter((l) => !tenants.length || tenants.includes(l.tenantSlug ?? ''))
-  const recorded = (p: Placement) => leftovers.some((l) => l.placement.server === p.server && l.placement.database === p.database && (p.schema === '*' || l.placement.schema === p.schema))
+  const recorded = (p: Placement) =>
+    leftovers.some((l) => l.placement.server === p.server && l.placement.database === p.database && (p.schema === '*' || l.placement.schema === p.schema))
   if (!filtered) verdicts.push(...(await orphans(janua, cpId, fleet, databasesOn)).filter((v) => !recorded(v.placement)))
   verdicts.push(...leftovers.map(leftoverVerdict))
 
@@ -388,7 +454,11 @@ async function tenantWhereabouts(janua: Janua): Promise<Whereabouts> {
   const key = (p: Placement) => `${p.server}\u0000${p.database}\u0000${p.schema}`
   const allowed = new Map<string, string[]>()
   const allow = (p: Placement, id: string) => allowed.set(key(p), [...(allowed.get(key(p)) ?? []), id])
-  const placed = await janua.db.selectFrom('janua.tenants as t').innerJoin('janua.placements as p', 'p.id', 't.placement_id').select(['t.id', 'p.server', 'p.database', 'p.schema']).execute()
+  const placed = await janua.db
+    .selectFrom('janua.tenants as t')
+    .innerJoin('janua.placements as p', 'p.id', 't.placement_id')
+    .select(['t.id', 'p.server', 'p.database', 'p.schema'])
+    .execute()
   for (const t of placed) allow(t, t.id)
   const moves = await janua.db.selectFrom('janua.operations').select(['tenant_id', 'detail']).where('kind', '=', 'tenant.move').where('status', '=', 'running').execute()
   for (const m of moves) {
@@ -408,10 +478,18 @@ async function tenantWhereabouts(janua: Janua): Promise<Whereabouts> {
 async function moveLeftoversIn(client: pg.ClientBase, server: string, database: string, w: Whereabouts): Promise<PlacementVerdict[]> {
   return strayMoveObjects(await moveObjectsIn(client), w.running, w.kept).map((o) => {
     const code = o.kind === 'fence-trigger' ? 'fleet/stray-fence' : 'fleet/stray-capture'
-    const why = o.kind === 'fence-trigger' ? 'it refuses a tenant\'s writes' : 'it slows every write of its table, and a log grows'
+    const why = o.kind === 'fence-trigger' ? "it refuses a tenant's writes" : 'it slows every write of its table, and a log grows'
     return {
-      placement: { server, database, schema: o.object.split('.')[0]! }, kind: 'leftover', tenants: [], version: null, serverVersion: null, fingerprint: null, expectedFingerprint: null,
-      findings: [finding(code, 'unexpected', o.object, `${o.object} belongs to no running move (${why}); a --resume or --abort of that tenant's move removes it, or drop it by hand`)],
+      placement: { server, database, schema: o.object.split('.')[0]! },
+      kind: 'leftover',
+      tenants: [],
+      version: null,
+      serverVersion: null,
+      fingerprint: null,
+      expectedFingerprint: null,
+      findings: [
+        finding(code, 'unexpected', o.object, `${o.object} belongs to no running move (${why}); a --resume or --abort of that tenant's move removes it, or drop it by hand`),
+      ],
     }
   })
 }
@@ -421,7 +499,16 @@ function leftoverVerdict(l: Leftover): PlacementVerdict {
   const code = l.kind === 'kept-source' ? 'fleet/kept-source' : 'fleet/move-leftover'
   const what = l.what === 'rows' ? `rows and write fence of ${l.tenantSlug}` : `${l.what} ${driverForLeftover(l.what).ownsDatabase ? l.placement.database : l.placement.schema}`
   const message = `${what} ${l.kind === 'kept-source' ? 'kept by --keep-source' : 'left by an aborted move'}${l.error ? ` (${l.error})` : ''}; remove with: janua tenant cleanup ${l.tenantSlug}`
-  return { placement: l.placement, kind: 'leftover', tenants: l.tenantSlug ? [l.tenantSlug] : [], version: null, serverVersion: null, fingerprint: null, expectedFingerprint: null, findings: [finding(code, 'unexpected', what, message)] }
+  return {
+    placement: l.placement,
+    kind: 'leftover',
+    tenants: l.tenantSlug ? [l.tenantSlug] : [],
+    version: null,
+    serverVersion: null,
+    fingerprint: null,
+    expectedFingerprint: null,
+    findings: [finding(code, 'unexpected', what, message)],
+  }
 }
 
 /** Schemas and databases named like a tenant's that no placement claims. */
@@ -430,11 +517,18 @@ async function orphans(janua: Janua, cpId: string, fleet: FleetPlacement[], data
   const claimed = new Set(fleet.map((p) => `${p.placement.server}\u0000${p.placement.database}\u0000${p.placement.schema}`))
   const claimedDbs = new Set(fleet.map((p) => `${p.placement.server}\u0000${p.placement.database}`))
   const orphan = (placement: Placement, object: string): PlacementVerdict => ({
-    placement, kind: 'orphan', tenants: [], version: null, serverVersion: null, fingerprint: null, expectedFingerprint: null,
+    placement,
+    kind: 'orphan',
+    tenants: [],
+    version: null,
+    serverVersion: null,
+    fingerprint: null,
+    expectedFingerprint: null,
     findings: [finding('fleet/orphan', 'unexpected', object, `${object} looks like a tenant's but belongs to no tenant`)],
   })
   const { rows } = await withClient(janua.conn.primaryPool(), (c) =>
-    c.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like $1`, [`${TENANT_SCHEMA_PREFIX.replace('_', '\\_')}%`]))
+    c.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like $1`, [`${TENANT_SCHEMA_PREFIX.replace('_', '\\_')}%`]),
+  )
   for (const r of rows) {
     const placement = { server: 'primary', database: janua.conn.primaryDatabase, schema: r.nspname }
     if (!claimed.has(`primary\u0000${placement.database}\u0000${r.nspname}`)) result.push(orphan(placement, `schema ${r.nspname}`))

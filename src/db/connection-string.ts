@@ -28,8 +28,23 @@ export class ConnectionStringError extends Error {}
 /** Keys whose value is a secret: removed from the rebuilt string (only `password` is used). */
 const SECRET_KEYS = new Set(['password', 'sslpassword', 'pass', 'pwd'])
 /** libpq keys janua understands in key=value strings (URL query parameters are passed on as they are). */
-const KEY_VALUE_KEYS = new Set(['host', 'hostaddr', 'port', 'dbname', 'user', 'password', 'application_name', 'connect_timeout',
-  'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'options', 'target_session_attrs', 'sslpassword'])
+const KEY_VALUE_KEYS = new Set([
+  'host',
+  'hostaddr',
+  'port',
+  'dbname',
+  'user',
+  'password',
+  'application_name',
+  'connect_timeout',
+  'sslmode',
+  'sslrootcert',
+  'sslcert',
+  'sslkey',
+  'options',
+  'target_session_attrs',
+  'sslpassword',
+])
 const SSL_MODES = new Set(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'])
 
 export const isUrlForm = (text: string) => /^postgres(?:ql)?:\/\//i.test(text)
@@ -79,13 +94,17 @@ function parseUrl(text: string): Omit<ParsedConnection, 'safe' | 'secrets'> & { 
     if (colon !== -1) password = decode(userinfo.slice(colon + 1), 'password')
   }
   if (/\s/.test(hostText)) throw new ConnectionStringError('its host contains a space')
-  const hosts = hostText === '' ? [] : hostText.split(',').map((entry) => {
-    const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(entry)
-    const [host, port] = bracketed ? [bracketed[1]!, bracketed[2]] : [entry.replace(/:[^:]*$/, ''), /:([^:]*)$/.exec(entry)?.[1]]
-    if (host === '' && port !== undefined) throw new ConnectionStringError('a host is empty')
-    if (!bracketed && !/^[A-Za-z0-9._~%-]*$/.test(host)) throw new ConnectionStringError('a host has characters no host name has (percent-encode "@", ":", "/", "?" and "#" in a password)')
-    return { host: decode(host, 'host'), ...(port ? { port: parsePort(port) } : {}) }
-  })
+  const hosts =
+    hostText === ''
+      ? []
+      : hostText.split(',').map((entry) => {
+          const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(entry)
+          const [host, port] = bracketed ? [bracketed[1]!, bracketed[2]] : [entry.replace(/:[^:]*$/, ''), /:([^:]*)$/.exec(entry)?.[1]]
+          if (host === '' && port !== undefined) throw new ConnectionStringError('a host is empty')
+          if (!bracketed && !/^[A-Za-z0-9._~%-]*$/.test(host))
+            throw new ConnectionStringError('a host has characters no host name has (percent-encode "@", ":", "/", "?" and "#" in a password)')
+          return { host: decode(host, 'host'), ...(port ? { port: parsePort(port) } : {}) }
+        })
   const queryAt = tail.indexOf('?')
   const path = queryAt === -1 ? tail : tail.slice(0, queryAt)
   const query = queryAt === -1 ? '' : tail.slice(queryAt + 1)
@@ -111,7 +130,7 @@ function parseKeyValue(text: string): Omit<ParsedConnection, 'safe' | 'secrets'>
     end = pattern.lastIndex
     values.push([match[1]!, (match[2] ?? match[3]!).replace(/\\(.)/g, '$1')])
   }
-  if (text.slice(end).trim() !== '') throw new ConnectionStringError('it cannot be read as key=value pairs (quote values with spaces: key=\'a b\')')
+  if (text.slice(end).trim() !== '') throw new ConnectionStringError("it cannot be read as key=value pairs (quote values with spaces: key='a b')")
   let hostText: string | undefined
   let portText: string | undefined
   let user: string | undefined
@@ -127,8 +146,14 @@ function parseKeyValue(text: string): Omit<ParsedConnection, 'safe' | 'secrets'>
     else if (key === 'dbname') database = value
     else params.push([key, value])
   }
-  return { form: 'key-value', hosts: hostText === undefined ? [] : parseHostList(hostText, portText), user, password, database, params:
-    hostText === undefined && portText !== undefined ? [['port', portText], ...params] : params }
+  return {
+    form: 'key-value',
+    hosts: hostText === undefined ? [] : parseHostList(hostText, portText),
+    user,
+    password,
+    database,
+    params: hostText === undefined && portText !== undefined ? [['port', portText], ...params] : params,
+  }
 }
 
 const quoteValue = (value: string) => (value === '' || /[\s'\\]/.test(value) ? `'${value.replace(/[\\']/g, '\\$&')}'` : value)
@@ -138,7 +163,13 @@ function rebuild(parsed: Omit<ParsedConnection, 'safe' | 'secrets'> & { scheme?:
   if (parsed.form === 'key-value') {
     const hosts = parsed.hosts.length ? [['host', parsed.hosts.map((h) => h.host).join(',')]] : []
     const ports = parsed.hosts.some((h) => h.port) ? [['port', parsed.hosts.map((h) => h.port ?? '').join(',')]] : []
-    const pairs = [...hosts, ...ports, ...(parsed.user !== undefined ? [['user', parsed.user]] : []), ...(parsed.database !== undefined ? [['dbname', parsed.database]] : []), ...params]
+    const pairs = [
+      ...hosts,
+      ...ports,
+      ...(parsed.user !== undefined ? [['user', parsed.user]] : []),
+      ...(parsed.database !== undefined ? [['dbname', parsed.database]] : []),
+      ...params,
+    ]
     return pairs.map(([k, v]) => `${k}=${quoteValue(String(v))}`).join(' ')
   }
   const enc = (s: string) => encodeURIComponent(s)
@@ -159,7 +190,16 @@ export function parseConnectionString(text: string): ParsedConnection {
   if (passwordParam && parsed.password === undefined) parsed.password = passwordParam[1]
   const secrets = [parsed.password ?? '', ...parsed.params.filter(([key]) => SECRET_KEYS.has(key.toLowerCase())).map(([, v]) => v)].filter(Boolean)
   if (parsed.password === '') parsed.password = undefined
-  return { form: parsed.form, hosts: parsed.hosts, user: parsed.user, database: parsed.database, password: parsed.password, params: parsed.params.filter(([key]) => !SECRET_KEYS.has(key.toLowerCase())), safe: rebuild(parsed), secrets }
+  return {
+    form: parsed.form,
+    hosts: parsed.hosts,
+    user: parsed.user,
+    database: parsed.database,
+    password: parsed.password,
+    params: parsed.params.filter(([key]) => !SECRET_KEYS.has(key.toLowerCase())),
+    safe: rebuild(parsed),
+    secrets,
+  }
 }
 
 /**
@@ -171,7 +211,11 @@ function sslOptions(params: Map<string, string>): pg.ClientConfig['ssl'] {
   const mode = params.get('sslmode') ?? (params.get('ssl') === 'true' || params.get('ssl') === '1' ? 'verify-full' : undefined)
   if (mode !== undefined && !SSL_MODES.has(mode)) throw new ConnectionStringError(`sslmode "${mode}" is not one of ${[...SSL_MODES].join(', ')}`)
   const files: Record<string, string> = {}
-  for (const [key, option] of [['sslrootcert', 'ca'], ['sslcert', 'cert'], ['sslkey', 'key']] as const) {
+  for (const [key, option] of [
+    ['sslrootcert', 'ca'],
+    ['sslcert', 'cert'],
+    ['sslkey', 'key'],
+  ] as const) {
     const file = params.get(key)
     if (!file) continue
     try {

@@ -85,7 +85,8 @@ export function isMissingDatabase(error: unknown): boolean {
   if (error instanceof JanuaError) return error.code === MISSING_DATABASE
   return isPgError(error) && error.code === '3D000'
 }
-const TLS_NODE_CODES = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|ERR_TLS_CERT_ALTNAME_INVALID)$/
+const TLS_NODE_CODES =
+  /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|ERR_TLS_CERT_ALTNAME_INVALID)$/
 /** TLS the server cannot honour: not offered at all, or a certificate that does not verify. */
 const isTlsRefusal = (error: unknown): boolean =>
   error instanceof Error && (/server does not support SSL connections/i.test(error.message) || TLS_NODE_CODES.test(String((error as PgError).code ?? '')))
@@ -98,16 +99,27 @@ export function translateError(error: unknown, where?: string): JanuaError {
   if (isMissingDatabase(error)) {
     // The database a URL names is part of its configuration: for the primary or a server that is
     // exit 5. A tenant's own database is another matter: fleet code reports it per placement.
-    return new JanuaError(`${prefix}${message}`, ExitCode.unreachable,
-      'check the database name in the URL (--database-url, JANUA_DATABASE_URL, DATABASE_URL, or the server\'s URL)', MISSING_DATABASE, { sqlstate: '3D000' })
+    return new JanuaError(
+      `${prefix}${message}`,
+      ExitCode.unreachable,
+      "check the database name in the URL (--database-url, JANUA_DATABASE_URL, DATABASE_URL, or the server's URL)",
+      MISSING_DATABASE,
+      { sqlstate: '3D000' },
+    )
   }
   if (isTlsRefusal(error)) {
-    return new JanuaError(`${prefix}the connection asks for TLS (sslmode) and ${/does not support SSL/i.test(message) ? 'the server does not accept TLS connections' : `the server's certificate was refused (${message})`}`, ExitCode.unreachable,
-      'use sslmode=disable (or prefer) for this server, enable ssl on it, or give its CA with sslrootcert=FILE')
+    return new JanuaError(
+      `${prefix}the connection asks for TLS (sslmode) and ${/does not support SSL/i.test(message) ? 'the server does not accept TLS connections' : `the server's certificate was refused (${message})`}`,
+      ExitCode.unreachable,
+      'use sslmode=disable (or prefer) for this server, enable ssl on it, or give its CA with sslrootcert=FILE',
+    )
   }
   if (isUnreachable(error)) {
-    return new JanuaError(`${prefix}PostgreSQL is unreachable or refused the connection (${message})`, ExitCode.unreachable,
-      'check the server is running and the URL (--database-url, JANUA_DATABASE_URL, DATABASE_URL) is right')
+    return new JanuaError(
+      `${prefix}PostgreSQL is unreachable or refused the connection (${message})`,
+      ExitCode.unreachable,
+      'check the server is running and the URL (--database-url, JANUA_DATABASE_URL, DATABASE_URL) is right',
+    )
   }
   if (isPgError(error) && error.code === '55P03') {
     return new JanuaError(`${prefix}a lock is held by another run (${message})`, ExitCode.locked, 'wait for the other run to finish, or raise --lock-timeout')

@@ -36,8 +36,11 @@ export function formatDuration(ms: number): string {
 
 function lockedError(what: string, timeoutMs: number | undefined): JanuaError {
   const waited = timeoutMs ? ` (still held after ${formatDuration(timeoutMs)})` : ''
-  return new JanuaError(`${what} is locked by another janua run${waited}`, ExitCode.locked,
-    timeoutMs ? 'wait for that run to finish, or raise --lock-timeout (e.g. --lock-timeout 2m)' : 'wait for that run to finish, or pass --lock-timeout (e.g. 30s) to wait for it')
+  return new JanuaError(
+    `${what} is locked by another janua run${waited}`,
+    ExitCode.locked,
+    timeoutMs ? 'wait for that run to finish, or raise --lock-timeout (e.g. --lock-timeout 2m)' : 'wait for that run to finish, or pass --lock-timeout (e.g. 30s) to wait for it',
+  )
 }
 
 const LOCK = 'select pg_advisory_lock(hashtextextended($1, 0))'
@@ -65,12 +68,7 @@ async function waitForLock(client: pg.ClientBase, key: string, timeoutMs: number
  * A lock that is free is taken at once; a held one is waited for (onWait is told) up to
  * lockTimeoutMs, then exit 4. lockTimeoutMs 0 fails at once; undefined waits as long as it takes.
  */
-export async function withAdvisoryLock<T>(
-  client: pg.ClientBase,
-  key: string,
-  options: LockWait & { what?: string },
-  fn: () => Promise<T>,
-): Promise<T> {
+export async function withAdvisoryLock<T>(client: pg.ClientBase, key: string, options: LockWait & { what?: string }, fn: () => Promise<T>): Promise<T> {
   const what = options.what ?? key
   if (!(await tryAdvisoryLock(client, key))) {
     if (options.lockTimeoutMs === 0) throw lockedError(what, 0)

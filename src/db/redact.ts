@@ -5,10 +5,12 @@
  * (src/db/connection-string.ts), and redactAll removes every secret seen this run first.
  */
 export function redact(text: string): string {
-  return text
-    // The user info ends at the last "@" of the URL (a raw "@" belongs to the password, whole).
-    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s"']*:)([^\s"']*)@/gi, '$1***@')
-    .replace(/((?:^|[\s?&;"'])(?:password|pass|pwd|sslpassword)\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&;"']+)/gi, '$1***')
+  return (
+    text
+      // The user info ends at the last "@" of the URL (a raw "@" belongs to the password, whole).
+      .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s"']*:)([^\s"']*)@/gi, '$1***@')
+      .replace(/((?:^|[\s?&;"'])(?:password|pass|pwd|sslpassword)\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&;"']+)/gi, '$1***')
+  )
 }
 
 /** Remembers secrets seen this run, so that they are removed even from text that hides their shape. */

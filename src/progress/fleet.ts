@@ -57,18 +57,26 @@ export function fleetProgress(mode: ProgressMode, label: string): FleetProgress 
   const taskDone = new Promise<void>((r) => (resolveTask = r))
   const failures: string[] = []
   // listr2 is loaded only to draw on a terminal: a --json or CI run does not pay for it.
-  const running = import('listr2').then(({ Listr }) => new Listr([{
-    title: `${label}: planning`,
-    task: async (_ctx, task) => {
-      setTitle = (t) => (task.title = t)
-      addOutput = (t) => {
-        failures.push(t)
-        task.output = failures.slice(-10).join('\n')
-      }
-      await taskDone
-    },
-    rendererOptions: { persistentOutput: true, outputBar: 10 },
-  }], { renderer: 'default', rendererOptions: { collapseSubtasks: false }, exitOnError: false }).run())
+  const running = import('listr2')
+    .then(({ Listr }) =>
+      new Listr(
+        [
+          {
+            title: `${label}: planning`,
+            task: async (_ctx, task) => {
+              setTitle = (t) => (task.title = t)
+              addOutput = (t) => {
+                failures.push(t)
+                task.output = failures.slice(-10).join('\n')
+              }
+              await taskDone
+            },
+            rendererOptions: { persistentOutput: true, outputBar: 10 },
+          },
+        ],
+        { renderer: 'default', rendererOptions: { collapseSubtasks: false }, exitOnError: false },
+      ).run(),
+    )
     // The run's outcome is reported by the command whatever the display did: say why it is missing.
     .catch((error: Error) => void process.stderr.write(`progress display failed: ${error.message}\n`))
   return {

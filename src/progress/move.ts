@@ -4,10 +4,10 @@ import type { ProgressMode } from './fleet.js'
 
 const STEP_TITLES: Record<string, string> = {
   prepared: 'prepare the target placement',
-  capturing: 'capture the tenant\'s writes',
-  copied: 'copy the tenant\'s tables',
-  'caught-up': 'catch up with the tenant\'s writes',
-  fenced: 'fence the tenant\'s writes',
+  capturing: "capture the tenant's writes",
+  copied: "copy the tenant's tables",
+  'caught-up': "catch up with the tenant's writes",
+  fenced: "fence the tenant's writes",
   drained: 'drain the last writes',
   verified: 'verify row counts and checksums',
   switched: 'switch the placement',
@@ -33,28 +33,36 @@ export function moveProgress(mode: ProgressMode): { onEvent: (e: MoveEvent) => v
       async finish() {},
     }
   }
-  const gates = new Map(STEPS.map((s) => {
-    let resolve!: () => void
-    let reject!: (e: unknown) => void
-    const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)))
-    // Marks the rejection handled: listr shows the failed step, the command reports the error.
-    promise.catch(() => undefined)
-    return [s, { promise, resolve, reject, started: false }]
-  }))
+  const gates = new Map(
+    STEPS.map((s) => {
+      let resolve!: () => void
+      let reject!: (e: unknown) => void
+      const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)))
+      // Marks the rejection handled: listr shows the failed step, the command reports the error.
+      promise.catch(() => undefined)
+      return [s, { promise, resolve, reject, started: false }]
+    }),
+  )
   const outputs = new Map<string, (text: string) => void>()
   // Drawn from the first step on: a move refused while planning prints its error alone.
-  const start = () => new Listr(STEPS.map((step) => ({
-    title: STEP_TITLES[step]!,
-    task: async (_ctx: unknown, task: { output: string }) => {
-      const lines: string[] = []
-      outputs.set(step, (text) => {
-        lines.push(text)
-        task.output = lines.slice(-8).join('\n')
-      })
-      await gates.get(step)!.promise
-    },
-    rendererOptions: { persistentOutput: true },
-  })), { concurrent: false, exitOnError: true, rendererOptions: { collapseSubtasks: false } }).run().catch(() => undefined) // the failure is reported by the command
+  const start = () =>
+    new Listr(
+      STEPS.map((step) => ({
+        title: STEP_TITLES[step]!,
+        task: async (_ctx: unknown, task: { output: string }) => {
+          const lines: string[] = []
+          outputs.set(step, (text) => {
+            lines.push(text)
+            task.output = lines.slice(-8).join('\n')
+          })
+          await gates.get(step)!.promise
+        },
+        rendererOptions: { persistentOutput: true },
+      })),
+      { concurrent: false, exitOnError: true, rendererOptions: { collapseSubtasks: false } },
+    )
+      .run()
+      .catch(() => undefined) // the failure is reported by the command
   let running: Promise<unknown> | undefined
   let current = 'prepared'
   return {

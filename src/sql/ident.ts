@@ -20,8 +20,22 @@ export function literal(value: string): string {
 
 export const SLUG_PATTERN = /^[a-z][a-z0-9-]{0,39}$/
 const RESERVED_SLUGS = new Set([
-  'public', 'janua', 'shared', 'template', 'templates', 'postgres', 'admin', 'root', 'default', 'all',
-  'none', 'system', 'tenant', 'tenants', 'information-schema', 'information_schema',
+  'public',
+  'janua',
+  'shared',
+  'template',
+  'templates',
+  'postgres',
+  'admin',
+  'root',
+  'default',
+  'all',
+  'none',
+  'system',
+  'tenant',
+  'tenants',
+  'information-schema',
+  'information_schema',
 ])
 
 export function validateSlug(slug: string | undefined): string {

@@ -191,7 +191,8 @@ describe('the operator audit log', () => {
     expect(existing.code).toBe(2)
 
     const { rows } = await db.query<{ command: string; exit_code: number; args: string[]; error: string | null; actor: string; duration_ms: number }>(
-      `select command, exit_code, args, error, actor, duration_ms from janua.audit_log order by id`)
+      `select command, exit_code, args, error, actor, duration_ms from janua.audit_log order by id`,
+    )
     const pairs = rows.map((r) => `${r.command} ${r.exit_code}`)
     expect(pairs).toContain('tenant create 0')
     expect(pairs).toContain('tenant list 0')

@@ -40,7 +40,14 @@ describe('the embedded default (README quick start)', () => {
     const r = await cli(['tenant', 'create', 'acme', '--isolation', 'schema', '--json'])
     expect(r.code, `${r.stdout}${r.stderr}`).toBe(0)
     expect(r.json).toBeDefined()
-    expect(r.json).toMatchObject({ slug: 'acme', name: 'acme', status: 'active', isolation: 'schema', version: 4, placement: { server: 'primary', database: 'janua', schema: 'tenant_acme' } })
+    expect(r.json).toMatchObject({
+      slug: 'acme',
+      name: 'acme',
+      status: 'active',
+      isolation: 'schema',
+      version: 4,
+      placement: { server: 'primary', database: 'janua', schema: 'tenant_acme' },
+    })
     expect(Object.keys(r.json).sort()).toEqual(['id', 'isolation', 'name', 'placement', 'slug', 'status', 'version'])
     expect(stackLines(r.stderr)).toEqual([])
     expect(fs.existsSync(path.join(folder, '.janua'))).toBe(true)

@@ -33,7 +33,12 @@ describe('an unreachable server', () => {
 
   it('exits 5 and never prints the password (DATABASE_URL, JANUA_DATABASE_URL, --database-url; text and --json)', async () => {
     const runs: { label: string; args: string[]; env: NodeJS.ProcessEnv; json: boolean }[] = []
-    for (const args of [['tenant', 'list'], ['tenant', 'create', 'acme', '--isolation', 'database'], ['tenant', 'inspect', 'acme'], ['db', 'init']]) {
+    for (const args of [
+      ['tenant', 'list'],
+      ['tenant', 'create', 'acme', '--isolation', 'database'],
+      ['tenant', 'inspect', 'acme'],
+      ['db', 'init'],
+    ]) {
       for (const json of [false, true]) {
         runs.push({ label: `DATABASE_URL ${args.join(' ')}${json ? ' --json' : ''}`, args: json ? [...args, '--json'] : args, env: { ...noUrl, DATABASE_URL: url }, json })
       }
@@ -111,7 +116,13 @@ describe('help', () => {
 
 describe('colour', () => {
   it('NO_COLOR=1: no ANSI escapes in output, errors or help', async () => {
-    const commands = [['tenant', 'list'], ['tenant', 'inspect', 'out-shared'], ['tenant', 'create', 'Acme'], ['tenant', 'create', '--help'], ['db', 'init']]
+    const commands = [
+      ['tenant', 'list'],
+      ['tenant', 'inspect', 'out-shared'],
+      ['tenant', 'create', 'Acme'],
+      ['tenant', 'create', '--help'],
+      ['db', 'init'],
+    ]
     const results = await mapLimit(commands, 3, (args) => cli(args, { NO_COLOR: '1' }))
     results.forEach((r, i) => {
       expect(r.stdout + r.stderr, commands[i]!.join(' ')).not.toMatch(ANSI)
@@ -124,8 +135,15 @@ describe('colour', () => {
     expect(coloured.stdout, 'FORCE_COLOR alone should colour the table header').toMatch(ANSI)
 
     const runs: { extra: NodeJS.ProcessEnv; args: string[] }[] = []
-    for (const extra of [{ NO_COLOR: '1', FORCE_COLOR: '1' }, { NO_COLOR: undefined, TERM: 'dumb', FORCE_COLOR: '1' }]) {
-      for (const args of [['tenant', 'list'], ['tenant', 'create', 'Acme']]) runs.push({ extra, args })
+    for (const extra of [
+      { NO_COLOR: '1', FORCE_COLOR: '1' },
+      { NO_COLOR: undefined, TERM: 'dumb', FORCE_COLOR: '1' },
+    ]) {
+      for (const args of [
+        ['tenant', 'list'],
+        ['tenant', 'create', 'Acme'],
+      ])
+        runs.push({ extra, args })
     }
     runs.push({ extra: { NO_COLOR: undefined, FORCE_COLOR: '1' }, args: ['tenant', 'list', '--json'] })
     runs.push({ extra: { NO_COLOR: undefined, FORCE_COLOR: '1' }, args: ['tenant', 'create', 'Acme', '--json'] })

@@ -16,7 +16,13 @@ import { escapeSequence, propertyRuns, validSlug, withControl } from '../helpers
 let db: TestDatabase
 let cpId: string
 const scratch: string[] = []
-const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ DATABASE_URL: db.url, JANUA_DATABASE_URL: undefined, JANUA_TEMPLATES: undefined, JANUA_APP_ROLE: undefined, ...extra })
+const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+  DATABASE_URL: db.url,
+  JANUA_DATABASE_URL: undefined,
+  JANUA_TEMPLATES: undefined,
+  JANUA_APP_ROLE: undefined,
+  ...extra,
+})
 const cli = (args: string[], options: { cwd?: string } = {}) => runCli(args, { env: env(), cwd: options.cwd })
 
 /** What a create could leave behind: schemas, tenant databases, control-plane rows (not the audit log, which records refusals too). */
@@ -67,15 +73,27 @@ afterAll(async () => {
 
 describe('each bad input of issue 10 exits 2 with one line and creates nothing', () => {
   const cases: [string, () => Promise<{ args: string[]; cwd?: string }>, string | RegExp][] = [
-    ['--concurrency 0 keeps oclif\'s reason', async () => ({ args: ['tenant', 'migrate', '--concurrency', '0'] }), 'Parsing --concurrency: Expected an integer greater than or equal to 1 but received: 0'],
+    [
+      "--concurrency 0 keeps oclif's reason",
+      async () => ({ args: ['tenant', 'migrate', '--concurrency', '0'] }),
+      'Parsing --concurrency: Expected an integer greater than or equal to 1 but received: 0',
+    ],
     ['--concurrency abc', async () => ({ args: ['tenant', 'migrate', '--concurrency', 'abc'] }), 'Expected an integer but received: abc'],
-    ['"appRole": 5 in janua.config.json', async () => {
-      const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'janua-edge-config-'))
-      scratch.push(cwd)
-      fs.writeFileSync(path.join(cwd, 'janua.config.json'), JSON.stringify({ appRole: 5 }))
-      return { args: ['tenant', 'list'], cwd }
-    }, '"appRole" must be a string, not number'],
-    ['--name with a terminal escape sequence', async () => ({ args: ['tenant', 'create', 'edge-esc', '--name', '\u001b[31mEvil\u001b[0m'] }), 'the tenant name contains the control character U+001B'],
+    [
+      '"appRole": 5 in janua.config.json',
+      async () => {
+        const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'janua-edge-config-'))
+        scratch.push(cwd)
+        fs.writeFileSync(path.join(cwd, 'janua.config.json'), JSON.stringify({ appRole: 5 }))
+        return { args: ['tenant', 'list'], cwd }
+      },
+      '"appRole" must be a string, not number',
+    ],
+    [
+      '--name with a terminal escape sequence',
+      async () => ({ args: ['tenant', 'create', 'edge-esc', '--name', '\u001b[31mEvil\u001b[0m'] }),
+      'the tenant name contains the control character U+001B',
+    ],
     ['--billing-email with a newline', async () => ({ args: ['tenant', 'create', 'edge-mail', '--billing-email', 'a@b.example\nX-Injected: 1'] }), 'control character U+000A'],
     ['--billing-email without a domain', async () => ({ args: ['tenant', 'create', 'edge-mail', '--billing-email', 'nobody'] }), 'invalid email address "nobody"'],
     ['db verify --server typo', async () => ({ args: ['db', 'verify', '--server', 'typo'] }), 'unknown server "typo"'],
@@ -83,23 +101,35 @@ describe('each bad input of issue 10 exits 2 with one line and creates nothing',
     ['tenant list --server typo', async () => ({ args: ['tenant', 'list', '--server', 'typo'] }), 'unknown server "typo"'],
     ['tenant migrate --tenant typo', async () => ({ args: ['tenant', 'migrate', '--tenant', 'typo'] }), 'no tenant "typo"'],
     ['db verify --tenant typo', async () => ({ args: ['db', 'verify', '--tenant', 'typo'] }), 'no tenant "typo"'],
-    ['a Latin-1 template file', async () => {
-      const dir = templateFolder({ '0005_latin.sql': '' }, defaultTemplates)
-      scratch.push(dir)
-      fs.writeFileSync(path.join(dir, '0005_latin.sql'), Buffer.from("comment on schema public is 'caf\u00e9';\n", 'latin1'))
-      return { args: ['tenant', 'create', 'edge-latin', '--templates', dir] }
-    }, /template file .*0005_latin\.sql is not valid UTF-8/],
-    ['a template version above 2^31-1', async () => {
-      const dir = templateFolder({ '2147483648_big.sql': 'select 1;\n' }, defaultTemplates)
-      scratch.push(dir)
-      return { args: ['tenant', 'create', 'edge-big', '--templates', dir] }
-    }, 'version 2147483648 is out of range'],
-    ['a template symlink to nothing', async () => {
-      const dir = templateFolder({}, defaultTemplates)
-      scratch.push(dir)
-      fs.symlinkSync(path.join(dir, 'gone.sql'), path.join(dir, '0005_gone.sql'))
-      return { args: ['tenant', 'create', 'edge-link', '--templates', dir] }
-    }, /0005_gone\.sql is a symlink to .*gone\.sql, which cannot be read/],
+    [
+      'a Latin-1 template file',
+      async () => {
+        const dir = templateFolder({ '0005_latin.sql': '' }, defaultTemplates)
+        scratch.push(dir)
+        fs.writeFileSync(path.join(dir, '0005_latin.sql'), Buffer.from("comment on schema public is 'caf\u00e9';\n", 'latin1'))
+        return { args: ['tenant', 'create', 'edge-latin', '--templates', dir] }
+      },
+      /template file .*0005_latin\.sql is not valid UTF-8/,
+    ],
+    [
+      'a template version above 2^31-1',
+      async () => {
+        const dir = templateFolder({ '2147483648_big.sql': 'select 1;\n' }, defaultTemplates)
+        scratch.push(dir)
+        return { args: ['tenant', 'create', 'edge-big', '--templates', dir] }
+      },
+      'version 2147483648 is out of range',
+    ],
+    [
+      'a template symlink to nothing',
+      async () => {
+        const dir = templateFolder({}, defaultTemplates)
+        scratch.push(dir)
+        fs.symlinkSync(path.join(dir, 'gone.sql'), path.join(dir, '0005_gone.sql'))
+        return { args: ['tenant', 'create', 'edge-link', '--templates', dir] }
+      },
+      /0005_gone\.sql is a symlink to .*gone\.sql, which cannot be read/,
+    ],
   ]
 
   it.each(cases)('%s', async (_what, prepare, mentions) => {
@@ -132,16 +162,21 @@ describe('property: a bad tenant create input exits 2 and creates nothing', () =
       withControl(validSlug).map((slug) => ({ what: 'slug', args: [slug] })),
       fc.tuple(validSlug, fc.constantFrom('Upper', '1digit', 'under_score', 'trailing-', 'pg-reserved', 'a'.repeat(41))).map(([, slug]) => ({ what: 'slug', args: [slug] })),
       fc.tuple(validSlug, withControl(fc.string({ minLength: 1, maxLength: 12 }))).map(([slug, name]) => ({ what: 'name', args: [`p-${slug}`.slice(0, 40), '--name', name] })),
-      fc.tuple(validSlug, fc.oneof(withControl(fc.emailAddress()), fc.constantFrom('no-at', 'two@@x.example', 'a@nodot'))).map(([slug, email]) => ({ what: 'email', args: [`p-${slug}`.slice(0, 40), '--billing-email', email] })),
+      fc
+        .tuple(validSlug, fc.oneof(withControl(fc.emailAddress()), fc.constantFrom('no-at', 'two@@x.example', 'a@nodot')))
+        .map(([slug, email]) => ({ what: 'email', args: [`p-${slug}`.slice(0, 40), '--billing-email', email] })),
       fc.tuple(validSlug, fc.constantFrom('rls', 'SCHEMA', 'db', '')).map(([slug, level]) => ({ what: 'isolation', args: [`p-${slug}`.slice(0, 40), '--isolation', level] })),
       fc.tuple(validSlug, fc.constantFrom('typo', 'Bad Name', 'x'.repeat(40))).map(([slug, server]) => ({ what: 'server', args: [`p-${slug}`.slice(0, 40), '--server', server] })),
       fc.tuple(validSlug, escapeSequence).map(([slug, esc]) => ({ what: 'domain', args: [`p-${slug}`.slice(0, 40), '--domain', `x${esc}.example`] })),
     )
     const before = await snapshot()
-    await fc.assert(fc.asyncProperty(badInput, fc.boolean(), async ({ args }, json) => {
-      const r = await cli(['tenant', 'create', ...args, ...(json ? ['--json'] : [])])
-      expectUsage(r, json)
-      expect(await snapshot()).toEqual(before)
-    }), propertyRuns(8))
+    await fc.assert(
+      fc.asyncProperty(badInput, fc.boolean(), async ({ args }, json) => {
+        const r = await cli(['tenant', 'create', ...args, ...(json ? ['--json'] : [])])
+        expectUsage(r, json)
+        expect(await snapshot()).toEqual(before)
+      }),
+      propertyRuns(8),
+    )
   })
 })

@@ -68,13 +68,19 @@ async function snapshot(admin: pg.ClientConfig, databases: string[]): Promise<st
     for (const r of rows) ids.add(r.value)
   }
   const patterns = [...ids].map((id) => `janua\\_${id}\\_%`)
-  const pgDatabase = await query<{ datname: string }>(admin,
+  const pgDatabase = await query<{ datname: string }>(
+    admin,
     `select datname, pg_get_userbyid(datdba) as owner, datacl::text as acl, datallowconn, datistemplate, datconnlimit
-       from pg_database where datname = any($1) or datname like any($2) order by datname`, [databases, patterns])
-  const roles = await query(admin,
+       from pg_database where datname = any($1) or datname like any($2) order by datname`,
+    [databases, patterns],
+  )
+  const roles = await query(
+    admin,
     `select rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolbypassrls, rolconnlimit,
             array(select b.rolname from pg_auth_members m join pg_roles b on b.oid = m.roleid where m.member = r.oid order by 1)::text as member_of
-       from pg_roles r where rolname = any($1) order by 1`, [[APP_ROLE, String(admin.user ?? 'postgres')]])
+       from pg_roles r where rolname = any($1) order by 1`,
+    [[APP_ROLE, String(admin.user ?? 'postgres')]],
+  )
   const catalogs: Record<string, Record<string, unknown[]>> = {}
   for (const { datname } of pgDatabase) {
     const catalog: Record<string, unknown[]> = {}
@@ -89,7 +95,11 @@ function firstDifference(before: string, after: string): string {
   const a = before.split('\n')
   const b = after.split('\n')
   const i = a.findIndex((line, n) => line !== b[n])
-  return i < 0 ? (a.length === b.length ? 'none' : `after has ${b.length - a.length} more lines: ${b.slice(a.length, a.length + 5).join(' ')}`) : `line ${i}: before ${a[i]} / after ${b[i]}`
+  return i < 0
+    ? a.length === b.length
+      ? 'none'
+      : `after has ${b.length - a.length} more lines: ${b.slice(a.length, a.length + 5).join(' ')}`
+    : `line ${i}: before ${a[i]} / after ${b[i]}`
 }
 
 describe('read-only commands change nothing', () => {
@@ -119,7 +129,12 @@ describe('read-only commands change nothing', () => {
     // A second registered server: this server again, under another database. Written directly:
     // `server add` is being taught to refuse a second name for one cluster (issue 9 item 4).
     await db.query(`insert into janua.servers (name, url) values ('two', $1)`, [second.url])
-    for (const [slug, level] of [['ro-shared', 'shared'], ['ro-shared-b', 'shared'], ['ro-schema', 'schema'], ['ro-database', 'database']]) {
+    for (const [slug, level] of [
+      ['ro-shared', 'shared'],
+      ['ro-shared-b', 'shared'],
+      ['ro-schema', 'schema'],
+      ['ro-database', 'database'],
+    ]) {
       const r = await cli(db.url, ['tenant', 'create', slug!, '--isolation', level!, '--server', 'primary'])
       expect(r.code, r.stdout + r.stderr).toBe(0)
     }
@@ -203,7 +218,12 @@ describe('read-only commands change nothing', () => {
     const current = CONTROL_PLANE_STEPS.length
     await db.query(`update janua.meta set value = $1 where key = 'schema_version'`, [String(current - 1)])
     try {
-      for (const args of [['tenant', 'list'], ['db', 'status'], ['tenant', 'migrate', '--dry-run'], ['tenant', 'inspect', 'ro-schema']]) {
+      for (const args of [
+        ['tenant', 'list'],
+        ['db', 'status'],
+        ['tenant', 'migrate', '--dry-run'],
+        ['tenant', 'inspect', 'ro-schema'],
+      ]) {
         const r = await unchanged(db.url, args, fleetDatabases)
         expect(r.code, r.stdout + r.stderr).toBe(2)
         expect(r.json.error.message).toMatch(new RegExp(`schema version ${current - 1}.*run \`janua db init\``))
@@ -220,7 +240,10 @@ describe('read-only commands change nothing', () => {
     expect((await cli(db.url, ['tenant', 'inspect', 'nobody'])).code).toBe(2)
     const rows = (await db.query(`select command, exit_code, db_user from janua.audit_log order by id desc limit 2`)).rows
     expect(Number((await db.query(`select count(*)::int as n from janua.audit_log`)).rows[0].n)).toBe(before + 2)
-    expect(rows.map((r) => [r.command, r.exit_code])).toEqual([['tenant inspect', 2], ['tenant list', 0]])
+    expect(rows.map((r) => [r.command, r.exit_code])).toEqual([
+      ['tenant inspect', 2],
+      ['tenant list', 0],
+    ])
     expect(rows[0].db_user).toBeTruthy()
 
     // The audit table refuses rows: the command's outcome stands, stderr says the run was not recorded.

@@ -51,7 +51,9 @@ export async function freshDatabase(label = 't'): Promise<TestDatabase> {
     query: (text, values) => once(mine, text, values),
     queryIn: (database, text, values) => once({ ...admin, database }, text, values),
     async drop() {
-      const id = await once<{ value: string }>(mine, `select value from janua.meta where key = 'id'`).then((r) => r.rows[0]?.value).catch(() => undefined)
+      const id = await once<{ value: string }>(mine, `select value from janua.meta where key = 'id'`)
+        .then((r) => r.rows[0]?.value)
+        .catch(() => undefined)
       const databases = id
         ? (await once<{ datname: string }>(admin, `select datname from pg_database where datname like $1`, [`janua\\_${id}\\_%`])).rows.map((r) => r.datname)
         : []

@@ -99,10 +99,10 @@ export async function tenantDatabases(db: TestDatabase, cpId: string, slug: stri
 
 /** Every database of this control plane except its template and shared databases ("__" names). */
 export async function controlPlaneTenantDatabases(db: TestDatabase, cpId: string): Promise<string[]> {
-  const { rows } = await db.query<{ datname: string }>(
-    `select datname from pg_database where datname like $1 and datname not like $2 order by datname`,
-    [`janua\\_${cpId}\\_%`, `janua\\_${cpId}\\_\\_%`],
-  )
+  const { rows } = await db.query<{ datname: string }>(`select datname from pg_database where datname like $1 and datname not like $2 order by datname`, [
+    `janua\\_${cpId}\\_%`,
+    `janua\\_${cpId}\\_\\_%`,
+  ])
   return rows.map((r) => r.datname)
 }
 
@@ -112,8 +112,7 @@ export const stackLines = (text: string) => text.split('\n').filter((l) => /^\s+
 export const ANSI = /\u001b\[[0-9;]*[A-Za-z]/
 
 /** Lines of stderr that are not Node's own warnings (e.g. oclif's UnparsedCommand warning when NODE_ENV=test). */
-export const ownLines = (text: string) =>
-  text.split('\n').filter((l) => l.trim() !== '' && !/^\(node:\d+\)/.test(l) && !l.startsWith('(Use `node'))
+export const ownLines = (text: string) => text.split('\n').filter((l) => l.trim() !== '' && !/^\(node:\d+\)/.test(l) && !l.startsWith('(Use `node'))
 
 /** Maps with at most `limit` calls in flight (CLI runs are CPU-bound: a few at a time). */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {

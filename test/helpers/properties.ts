@@ -9,11 +9,13 @@ export const FC_SEED = Number(process.env.JANUA_FC_SEED ?? 20261130)
 export const propertyRuns = (runs: number): fc.Parameters<unknown> => ({ seed: FC_SEED, numRuns: Number(process.env.JANUA_FC_RUNS ?? runs) })
 
 /** Characters a terminal treats as controls: C0, DEL, C1 (ESC and CSI start escape sequences), bidi overrides. */
-export const controlCharacter = fc.oneof(
-  fc.integer({ min: 0, max: 0x1f }),
-  fc.integer({ min: 0x7f, max: 0x9f }),
-  fc.constantFrom(0x2028, 0x2029, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069),
-).map((code) => String.fromCodePoint(code))
+export const controlCharacter = fc
+  .oneof(
+    fc.integer({ min: 0, max: 0x1f }),
+    fc.integer({ min: 0x7f, max: 0x9f }),
+    fc.constantFrom(0x2028, 0x2029, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069),
+  )
+  .map((code) => String.fromCodePoint(code))
 
 /** Terminal escape sequences as an attacker would write them: colour, cursor moves, OSC titles and links. */
 export const escapeSequence = fc.constantFrom('\u001b[31m', '\u001b[2J', '\u001b[1;1H', '\u001b]0;pwned\u0007', '\u001b]8;;http://x\u001b\\', '\u009b31m', '\r', '\n', '\u0008')

@@ -67,7 +67,9 @@ export function startWriter(admin: pg.ClientConfig, controlDatabase: string, ten
 
   const where = async (): Promise<Where> => {
     const { rows } = await control.query<{ database: string; schema: string; status: string }>(
-      `select p.database, p.schema, t.status from janua.tenants t join janua.placements p on p.id = t.placement_id where t.id = $1`, [tenantId])
+      `select p.database, p.schema, t.status from janua.tenants t join janua.placements p on p.id = t.placement_id where t.id = $1`,
+      [tenantId],
+    )
     const r = rows[0]!
     return { key: `${r.database}/${r.schema}`, ...r }
   }
@@ -89,15 +91,30 @@ export function startWriter(admin: pg.ClientConfig, controlDatabase: string, ten
     const sessions = [...model.sessions.keys()].filter((id) => !stats.unknown.has(id))
     const roll = Math.random()
     if (roll < 0.35 || users.length < 5) {
-      const u = await c.query<{ id: string }>(`insert into users (tenant_id, email, display_name) values ($1, 'w-' || gen_random_uuid() || '@example.test', 'v0') returning id`, [tenantId])
+      const u = await c.query<{ id: string }>(`insert into users (tenant_id, email, display_name) values ($1, 'w-' || gen_random_uuid() || '@example.test', 'v0') returning id`, [
+        tenantId,
+      ])
       const userId = u.rows[0]!.id
-      const s = await c.query<{ id: string }>(`insert into sessions (tenant_id, user_id, refresh_token_hash, user_agent, expires_at)
-        values ($1, $2, sha256(convert_to(gen_random_uuid()::text, 'UTF8')), 'writer', now() + interval '1 day') returning id`, [tenantId, userId])
+      const s = await c.query<{ id: string }>(
+        `insert into sessions (tenant_id, user_id, refresh_token_hash, user_agent, expires_at)
+        values ($1, $2, sha256(convert_to(gen_random_uuid()::text, 'UTF8')), 'writer', now() + interval '1 day') returning id`,
+        [tenantId, userId],
+      )
       const sessionId = s.rows[0]!.id
-      return { ids: [userId, sessionId], apply: () => { model.users.set(userId, 'v0'); model.sessions.set(sessionId, 'writer'); sessionOwner.set(sessionId, userId) } }
+      return {
+        ids: [userId, sessionId],
+        apply: () => {
+          model.users.set(userId, 'v0')
+          model.sessions.set(sessionId, 'writer')
+          sessionOwner.set(sessionId, userId)
+        },
+      }
     }
     if (roll < 0.5) {
-      const e = await c.query<{ id: string; seq: string }>(`insert into analytics_events (tenant_id, event_name, properties) values ($1, 'writer', '{"n": 1}') returning id, seq::text`, [tenantId])
+      const e = await c.query<{ id: string; seq: string }>(
+        `insert into analytics_events (tenant_id, event_name, properties) values ($1, 'writer', '{"n": 1}') returning id, seq::text`,
+        [tenantId],
+      )
       const { id, seq } = e.rows[0]!
       return { ids: [id], apply: () => model.events.set(id, seq) }
     }
@@ -115,7 +132,13 @@ export function startWriter(admin: pg.ClientConfig, controlDatabase: string, ten
       const name = `v${Math.floor(Math.random() * 1e9)}`
       await c.query(`update sessions set user_agent = $2 where id = $1`, [sessionId, agent])
       await c.query(`update users set display_name = $2 where id = $1`, [userId, name])
-      return { ids: [sessionId, userId], apply: () => { model.sessions.set(sessionId, agent); model.users.set(userId, name) } }
+      return {
+        ids: [sessionId, userId],
+        apply: () => {
+          model.sessions.set(sessionId, agent)
+          model.users.set(userId, name)
+        },
+      }
     }
     const id = pick(users)!
     await c.query(`delete from users where id = $1`, [id])

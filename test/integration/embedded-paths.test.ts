@@ -73,11 +73,14 @@ describe.skipIf(!isRoot)('the embedded server refuses planted paths (as root)', 
   }
   /** Every path under root, links not followed (a planted link may point back up). */
   const listing = (root: string, prefix = ''): string[] =>
-    fs.readdirSync(root, { withFileTypes: true }).flatMap((e) => {
-      const rel = path.join(prefix, e.name)
-      if (rel === path.join('.janua', '.lock')) return [] // taken and released by the refused command
-      return e.isDirectory() ? [rel, ...listing(path.join(root, e.name), rel)] : [rel]
-    }).sort()
+    fs
+      .readdirSync(root, { withFileTypes: true })
+      .flatMap((e) => {
+        const rel = path.join(prefix, e.name)
+        if (rel === path.join('.janua', '.lock')) return [] // taken and released by the refused command
+        return e.isDirectory() ? [rel, ...listing(path.join(root, e.name), rel)] : [rel]
+      })
+      .sort()
 
   it.each([
     ['a symlink to a folder', (dir: string) => fs.symlinkSync(fs.mkdtempSync(path.join(scratch, 'elsewhere-')), dir)],
@@ -217,7 +220,7 @@ describe.skipIf(!isRoot)('the embedded server refuses planted paths (as root)', 
       expect((await ensureEmbedded(dir, { nativeDir: privateNative, tmpRoot })).started).toBe(false)
     })
 
-    it('a file planted in the copy of the binaries (another user\'s) is refused before every use', async () => {
+    it("a file planted in the copy of the binaries (another user's) is refused before every use", async () => {
       const state = JSON.parse(fs.readFileSync(path.join(dir, 'embedded.json'), 'utf8')) as EmbeddedState
       const planted = path.join(state.pgDir!, 'native', 'lib', 'planted.so')
       fs.writeFileSync(planted, '')

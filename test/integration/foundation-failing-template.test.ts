@@ -70,14 +70,15 @@ describe('a template that fails while a tenant is created', () => {
   })
 
   it('a failing seed file is reported with its name and line, and leaves nothing either', async () => {
-    const seedDir = templateFolder({ 'seed/0002_bad_seed.sql': "-- a seed\n\ninsert into roles (tenant_id, name) values (current_setting('janua.tenant_id')::uuid, null);\n" }, defaultTemplates)
+    const seedDir = templateFolder(
+      { 'seed/0002_bad_seed.sql': "-- a seed\n\ninsert into roles (tenant_id, name) values (current_setting('janua.tenant_id')::uuid, null);\n" },
+      defaultTemplates,
+    )
     const withSeed = await Janua.open({ databaseUrl: db.url, templates: seedDir })
     try {
       for (const isolation of ['shared', 'schema', 'database']) {
         const slug = `bad-seed-${isolation}`
-        await expect(createTenant(withSeed, { slug, isolation })).rejects.toSatisfy(
-          (e: unknown) => e instanceof JanuaError && e.message.includes('0002_bad_seed.sql'),
-        )
+        await expect(createTenant(withSeed, { slug, isolation })).rejects.toSatisfy((e: unknown) => e instanceof JanuaError && e.message.includes('0002_bad_seed.sql'))
         expect((await db.query(`select 1 from janua.tenants where slug = $1`, [slug])).rowCount, slug).toBe(0)
       }
       expect((await db.query(`select 1 from pg_namespace where nspname = 'tenant_bad-seed-schema'`)).rowCount).toBe(0)

@@ -73,13 +73,15 @@ describe.each(LEVELS)('a %s tenant', (isolation) => {
     const tables = await onPlacement(tenant, (c) => tablesOf(c, tenant.placement.schema))
     expect(tables).toEqual(sharedTables)
     const history = await onPlacement(tenant, (c) =>
-      c.query<{ version: number; file: string }>(`select version, file from ${quoteIdent(tenant.placement.schema)}.janua_template_history order by version`))
+      c.query<{ version: number; file: string }>(`select version, file from ${quoteIdent(tenant.placement.schema)}.janua_template_history order by version`),
+    )
     expect(history.rows.map((r) => r.file)).toEqual(['0001_identity.sql', '0002_teams_rbac.sql', '0003_billing.sql', '0004_audit_integrations.sql'])
   })
 
   it('got the seed roles (owner, admin, member, viewer)', async () => {
     const { rows } = await onPlacement(tenant, (c) =>
-      c.query<{ name: string }>(`select name from ${quoteIdent(tenant.placement.schema)}.roles where tenant_id = $1 order by name`, [tenant.id]))
+      c.query<{ name: string }>(`select name from ${quoteIdent(tenant.placement.schema)}.roles where tenant_id = $1 order by name`, [tenant.id]),
+    )
     expect(rows.map((r) => r.name)).toEqual(['admin', 'member', 'owner', 'viewer'])
   })
 
@@ -127,13 +129,15 @@ describe.each(LEVELS)('a %s tenant', (isolation) => {
         expect((await c.query('select name from roles')).rows).toHaveLength(4)
         await c.query(`insert into users (tenant_id, email) values ($1, 'app-check@example.test')`, [tenant.id])
         expect((await c.query('select email from users')).rows).toEqual([{ email: 'app-check@example.test' }])
-      }))
+      }),
+    )
     // ... and with no tenant set, nothing.
     await onPlacement(tenant, (c) =>
       asApp(c, schema, null, async () => {
         expect((await c.query('select 1 from roles')).rows).toHaveLength(0)
         expect((await c.query('select 1 from users')).rows).toHaveLength(0)
-      }))
+      }),
+    )
   })
 
   it('is dropped with its placement and control-plane rows; the journal and audit log are kept', async () => {
@@ -166,7 +170,10 @@ describe.each(LEVELS)('a %s tenant', (isolation) => {
     await expect(inspectTenant(janua, slug)).rejects.toMatchObject({ exitCode: 2 })
 
     const ops = await primary.query<{ kind: string; status: string }>(`select kind, status from janua.operations where tenant_id = $1 order by id`, [tenant.id])
-    expect(ops.rows).toEqual([{ kind: 'tenant.create', status: 'succeeded' }, { kind: 'tenant.drop', status: 'succeeded' }])
+    expect(ops.rows).toEqual([
+      { kind: 'tenant.create', status: 'succeeded' },
+      { kind: 'tenant.drop', status: 'succeeded' },
+    ])
     const auditAfter = Number((await primary.query(`select count(*) from janua.audit_log`)).rows[0].count)
     expect(auditAfter).toBe(auditBefore)
     expect((await primary.query(`select 1 from janua.audit_log where command = $1`, [`test marker for ${slug}`])).rowCount).toBe(1)
@@ -183,10 +190,7 @@ describe('concurrent creates', () => {
   it('two database tenants created at once both succeed (the template database is shared safely)', async () => {
     const second = await Janua.open({ databaseUrl: db.url })
     try {
-      const [x, y] = await Promise.all([
-        createTenant(janua, { slug: 'conc-x', isolation: 'database' }),
-        createTenant(second, { slug: 'conc-y', isolation: 'database' }),
-      ])
+      const [x, y] = await Promise.all([createTenant(janua, { slug: 'conc-x', isolation: 'database' }), createTenant(second, { slug: 'conc-y', isolation: 'database' })])
       expect([x.status, x.version, y.status, y.version]).toEqual(['active', 4, 'active', 4])
     } finally {
       await second.close()

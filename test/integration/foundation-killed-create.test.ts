@@ -156,7 +156,10 @@ describe('a killed `tenant create --isolation database`', () => {
 
   it('killed runs really were interrupted midway at least once, and no orphan database remains', async () => {
     // At least one kill left a 'provisioning' tenant row behind (i.e. it interrupted the create).
-    expect(kills.some((k) => k.exited !== 0 && k.leftStatus === 'provisioning'), JSON.stringify(kills)).toBe(true)
+    expect(
+      kills.some((k) => k.exited !== 0 && k.leftStatus === 'provisioning'),
+      JSON.stringify(kills),
+    ).toBe(true)
     const cpId = await controlPlaneId(db)
     const { rows } = await watcher.query(`select datname from pg_database where datname like $1`, [`janua\\_${cpId}\\_${SLUG}%`])
     expect(rows).toEqual([])

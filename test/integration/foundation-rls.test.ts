@@ -37,15 +37,36 @@ describe('Row-Level Security in the shared placement, as janua_app', () => {
 
   it('covers every tenant table of the templates (and the fixture filled each for both tenants)', async () => {
     expect(tables.length).toBeGreaterThanOrEqual(20)
-    for (const t of ['users', 'sessions', 'session_anomaly_reports', 'mfa_methods', 'passkeys', 'teams', 'team_members', 'team_invitations', 'roles',
-      'role_assignments', 'policies', 'payment_customers', 'payment_methods', 'billing_subscriptions', 'payment_intents', 'usage_records', 'api_keys',
-      'audit_logs', 'integrations', 'analytics_events']) {
+    for (const t of [
+      'users',
+      'sessions',
+      'session_anomaly_reports',
+      'mfa_methods',
+      'passkeys',
+      'teams',
+      'team_members',
+      'team_invitations',
+      'roles',
+      'role_assignments',
+      'policies',
+      'payment_customers',
+      'payment_methods',
+      'billing_subscriptions',
+      'payment_intents',
+      'usage_records',
+      'api_keys',
+      'audit_logs',
+      'integrations',
+      'analytics_events',
+    ]) {
       expect(tables).toContain(t)
     }
     // As the admin (who bypasses RLS): both tenants have rows in every tenant table.
     for (const table of tables) {
       const { rows } = await client.query<{ a: number; b: number }>(
-        `select count(*) filter (where tenant_id = $1)::int as a, count(*) filter (where tenant_id = $2)::int as b from ${SHARED}.${quoteIdent(table)}`, [a.id, b.id])
+        `select count(*) filter (where tenant_id = $1)::int as a, count(*) filter (where tenant_id = $2)::int as b from ${SHARED}.${quoteIdent(table)}`,
+        [a.id, b.id],
+      )
       expect(rows[0]!.a, table).toBeGreaterThan(0)
       expect(rows[0]!.b, table).toBeGreaterThan(0)
     }
@@ -54,18 +75,25 @@ describe('Row-Level Security in the shared placement, as janua_app', () => {
   it('every tenant table has RLS enabled and forced', async () => {
     const { rows } = await client.query<{ relname: string; relrowsecurity: boolean; relforcerowsecurity: boolean }>(
       `select c.relname, c.relrowsecurity, c.relforcerowsecurity from pg_class c join pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = $1 and c.relname = any($2)`, [SHARED, tables])
+        where n.nspname = $1 and c.relname = any($2)`,
+      [SHARED, tables],
+    )
     expect(rows).toHaveLength(tables.length)
     for (const r of rows) expect([r.relname, r.relrowsecurity, r.relforcerowsecurity]).toEqual([r.relname, true, true])
   })
 
-  it('with tenant A set, every tenant table returns only A\'s rows (and some)', async () => {
-    for (const [me, other] of [[a, b], [b, a]] as const) {
+  it("with tenant A set, every tenant table returns only A's rows (and some)", async () => {
+    for (const [me, other] of [
+      [a, b],
+      [b, a],
+    ] as const) {
       await asApp(client, SHARED, me.id, async () => {
         for (const table of tables) {
           const { rows } = await client.query<{ n: number; mine: number; others: number }>(
             `select count(*)::int as n, count(*) filter (where tenant_id = $1)::int as mine, count(*) filter (where tenant_id is distinct from $1)::int as others
-               from ${quoteIdent(table)}`, [me.id])
+               from ${quoteIdent(table)}`,
+            [me.id],
+          )
           expect(rows[0]!.others, `${me.slug} reading ${table}`).toBe(0)
           expect(rows[0]!.mine, `${me.slug} reading ${table}`).toBe(rows[0]!.n)
           expect(rows[0]!.n, `${me.slug} reading ${table}`).toBeGreaterThan(0)
@@ -76,7 +104,7 @@ describe('Row-Level Security in the shared placement, as janua_app', () => {
     }
   })
 
-  it('with the setting \'\' (what a pooled connection reads after a transaction that set it), zero rows everywhere', async () => {
+  it("with the setting '' (what a pooled connection reads after a transaction that set it), zero rows everywhere", async () => {
     await asApp(client, SHARED, '', async () => {
       for (const table of tables) {
         expect((await client.query(`select 1 from ${quoteIdent(table)}`)).rowCount, table).toBe(0)
@@ -97,10 +125,10 @@ describe('Row-Level Security in the shared placement, as janua_app', () => {
     }
   })
 
-  it('an insert into users carrying B\'s id while A is set fails with 42501', async () => {
-    await expect(
-      asApp(client, SHARED, a.id, () => client.query(`insert into users (tenant_id, email) values ($1, 'intruder@example.test')`, [b.id])),
-    ).rejects.toMatchObject({ code: '42501' })
+  it("an insert into users carrying B's id while A is set fails with 42501", async () => {
+    await expect(asApp(client, SHARED, a.id, () => client.query(`insert into users (tenant_id, email) values ($1, 'intruder@example.test')`, [b.id]))).rejects.toMatchObject({
+      code: '42501',
+    })
     // The same insert with A's id works.
     await asApp(client, SHARED, a.id, async () => {
       await client.query(`insert into users (tenant_id, email) values ($1, 'welcome@example.test')`, [a.id])
@@ -110,10 +138,8 @@ describe('Row-Level Security in the shared placement, as janua_app', () => {
     expect(asAdmin.rows).toEqual([{ tenant_id: a.id }])
   })
 
-  it('A cannot move its rows to B, nor touch B\'s rows', async () => {
-    await expect(
-      asApp(client, SHARED, a.id, () => client.query(`update analytics_events set tenant_id = $1`, [b.id])),
-    ).rejects.toMatchObject({ code: '42501' })
+  it("A cannot move its rows to B, nor touch B's rows", async () => {
+    await expect(asApp(client, SHARED, a.id, () => client.query(`update analytics_events set tenant_id = $1`, [b.id]))).rejects.toMatchObject({ code: '42501' })
     const result = await asApp(client, SHARED, a.id, async () => ({
       updated: (await client.query(`update users set display_name = 'hacked' where tenant_id = $1`, [b.id])).rowCount,
       deleted: (await client.query(`delete from analytics_events where tenant_id = $1`, [b.id])).rowCount,
@@ -136,7 +162,7 @@ describe('Row-Level Security in the shared placement, as janua_app', () => {
     await expect(asApp(client, SHARED, a.id, () => client.query(`select * from janua.tenants`))).rejects.toMatchObject({ code: '42501' })
   })
 
-  it('inspect counts only the tenant\'s own rows in the shared placement', async () => {
+  it("inspect counts only the tenant's own rows in the shared placement", async () => {
     const inspection = await inspectTenant(janua, 'tenant-a')
     expect(inspection.tables.map((t) => t.name).sort()).toEqual(tables)
     for (const table of tables) {
@@ -145,7 +171,7 @@ describe('Row-Level Security in the shared placement, as janua_app', () => {
     }
   })
 
-  it('dropping A removes every row of A from every tenant table, and none of B\'s', async () => {
+  it("dropping A removes every row of A from every tenant table, and none of B's", async () => {
     const countsOf = async (id: string) => {
       const counts: Record<string, number> = {}
       for (const table of tables) {

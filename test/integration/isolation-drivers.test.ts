@@ -27,7 +27,14 @@ describe.each(Object.values(drivers).map((d) => [d.level, d] as const))('isolati
       for (const t of (await placementTables(client, placement.schema)).filter((x) => x.hasTenantId)) {
         rows += Number((await client.query(`select count(*)::int as n from ${ident(placement.schema)}.${ident(t.name)} where tenant_id = $1`, [id])).rows[0].n)
       }
-      const fences = Number((await client.query(`select count(*)::int as n from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and t.tgname like 'janua_fence_%'`, [placement.schema])).rows[0].n)
+      const fences = Number(
+        (
+          await client.query(
+            `select count(*)::int as n from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and t.tgname like 'janua_fence_%'`,
+            [placement.schema],
+          )
+        ).rows[0].n,
+      )
       return { rows, fences }
     })
 

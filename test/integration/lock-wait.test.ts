@@ -65,7 +65,10 @@ describe('locks held by a dead run are waited out', () => {
 
   /** Databases of this control plane other than its template: tenant databases and leftovers. */
   async function tenantDatabases(): Promise<string[]> {
-    const { rows } = await watcher.query<{ datname: string }>(`select datname from pg_database where datname like $1 and datname <> $2 order by 1`, [`janua\\_${cpId}\\_%`, `janua_${cpId}__template`])
+    const { rows } = await watcher.query<{ datname: string }>(`select datname from pg_database where datname like $1 and datname <> $2 order by 1`, [
+      `janua\\_${cpId}\\_%`,
+      `janua_${cpId}__template`,
+    ])
     return rows.map((r) => r.datname)
   }
 
@@ -109,41 +112,49 @@ describe('locks held by a dead run are waited out', () => {
 
   const pastSwitch = (step: string) => MOVE_STEPS.indexOf(step as (typeof MOVE_STEPS)[number]) >= MOVE_STEPS.indexOf('switched')
 
-  it.each(MOVE_STEPS.flatMap((step) => (pastSwitch(step) ? [[step, '--resume']] : [[step, '--resume'], [step, '--abort']])))(
-    'tenant move killed after %s, then %s at once: it waits for the lock and finishes, every row once, no orphan',
-    async (step, finish) => {
-      const slug = `m-${step}-${finish.slice(2, 4)}`
-      const created = await cli(['tenant', 'create', slug, '--isolation', 'shared', '--json'])
-      expect(created.code, created.stdout).toBe(0)
-      const tenant = created.json
-      await seedAsApp(db.admin, tenant.placement, tenant.id, 1)
-      const before = await snapshotTenant(db.admin, tenant.placement, tenant.id)
+  it.each(
+    MOVE_STEPS.flatMap((step) =>
+      pastSwitch(step)
+        ? [[step, '--resume']]
+        : [
+            [step, '--resume'],
+            [step, '--abort'],
+          ],
+    ),
+  )('tenant move killed after %s, then %s at once: it waits for the lock and finishes, every row once, no orphan', async (step, finish) => {
+    const slug = `m-${step}-${finish.slice(2, 4)}`
+    const created = await cli(['tenant', 'create', slug, '--isolation', 'shared', '--json'])
+    expect(created.code, created.stdout).toBe(0)
+    const tenant = created.json
+    await seedAsApp(db.admin, tenant.placement, tenant.id, 1)
+    const before = await snapshotTenant(db.admin, tenant.placement, tenant.id)
 
-      const killed = await cli(['tenant', 'move', slug, '--to', 'database', '--yes', '--json'], { JANUA_FAULT_KILL_AFTER: step })
-      expect(killed.code, `${step}: ${killed.stdout}${killed.stderr}`).toBe(128)
-      const run = await rerunWhileLocked(slug, ['tenant', 'move', slug, finish, '--yes'])
-      expect(run.stderr, `${step} ${finish}`).toMatch(WAITING)
-      if (step === 'done') {
-        // The move had finished: nothing is left to resume.
-        expect(run.code, run.stderr).toBe(2)
-        expect(run.stderr).toContain('has no unfinished move')
-      } else {
-        expect(run.code, `${step} ${finish}: ${run.stderr}`).toBe(0)
-      }
+    const killed = await cli(['tenant', 'move', slug, '--to', 'database', '--yes', '--json'], { JANUA_FAULT_KILL_AFTER: step })
+    expect(killed.code, `${step}: ${killed.stdout}${killed.stderr}`).toBe(128)
+    const run = await rerunWhileLocked(slug, ['tenant', 'move', slug, finish, '--yes'])
+    expect(run.stderr, `${step} ${finish}`).toMatch(WAITING)
+    if (step === 'done') {
+      // The move had finished: nothing is left to resume.
+      expect(run.code, run.stderr).toBe(2)
+      expect(run.stderr).toContain('has no unfinished move')
+    } else {
+      expect(run.code, `${step} ${finish}: ${run.stderr}`).toBe(0)
+    }
 
-      const row = (await watcher.query(`select t.status, t.isolation, p.database, p.schema from janua.tenants t join janua.placements p on p.id = t.placement_id where t.slug = $1`, [slug])).rows[0]
-      const aborted = finish === '--abort'
-      expect(row, `${step} ${finish}`).toMatchObject({ status: 'active', isolation: aborted ? 'shared' : 'database' })
-      expect((await snapshotTenant(db.admin, row, tenant.id)).tables, `${step} ${finish}`).toEqual(before.tables)
-      expect(await tenantDatabases(), `${step} ${finish}`).toEqual(aborted ? [] : [`janua_${cpId}_${slug}`])
-      if (!aborted) expect(await tenantRowCount(db.admin, tenant.placement, tenant.id)).toBe(0)
-      expect((await watcher.query(`select id from janua.operations where tenant_slug = $1 and status = 'running'`, [slug])).rows).toEqual([])
-      expect((await watcher.query(`select count(*)::int as n from janua.placements where kind = 'database'`)).rows[0].n).toBe(aborted ? 0 : 1)
+    const row = (
+      await watcher.query(`select t.status, t.isolation, p.database, p.schema from janua.tenants t join janua.placements p on p.id = t.placement_id where t.slug = $1`, [slug])
+    ).rows[0]
+    const aborted = finish === '--abort'
+    expect(row, `${step} ${finish}`).toMatchObject({ status: 'active', isolation: aborted ? 'shared' : 'database' })
+    expect((await snapshotTenant(db.admin, row, tenant.id)).tables, `${step} ${finish}`).toEqual(before.tables)
+    expect(await tenantDatabases(), `${step} ${finish}`).toEqual(aborted ? [] : [`janua_${cpId}_${slug}`])
+    if (!aborted) expect(await tenantRowCount(db.admin, tenant.placement, tenant.id)).toBe(0)
+    expect((await watcher.query(`select id from janua.operations where tenant_slug = $1 and status = 'running'`, [slug])).rows).toEqual([])
+    expect((await watcher.query(`select count(*)::int as n from janua.placements where kind = 'database'`)).rows[0].n).toBe(aborted ? 0 : 1)
 
-      expect((await cli(['tenant', 'drop', slug, '--yes'])).code).toBe(0)
-      expect(await tenantDatabases()).toEqual([])
-    },
-  )
+    expect((await cli(['tenant', 'drop', slug, '--yes'])).code).toBe(0)
+    expect(await tenantDatabases()).toEqual([])
+  })
 
   it('a lock held longer than --lock-timeout: exit 4 after that long, with the line saying what it waited for; nothing created', async () => {
     const holder = new pg.Client({ ...db.admin, database: db.name })
@@ -189,7 +200,10 @@ describe('locks held by a dead run are waited out', () => {
       expect(run.code, `${value}: ${run.stderr}`).toBe(2)
       const lines = run.stderr.trim().split('\n')
       expect(lines[0], value).toMatch(/^error invalid --lock-timeout/)
-      expect(lines.slice(1).every((l) => l.startsWith('hint')), value).toBe(true)
+      expect(
+        lines.slice(1).every((l) => l.startsWith('hint')),
+        value,
+      ).toBe(true)
       expect(run.stderr, value).not.toMatch(/lock_timeout|\bat\s+\S+:\d+/)
     }
     expect((await watcher.query(`select 1 from janua.tenants where slug = 'bad'`)).rowCount).toBe(0)

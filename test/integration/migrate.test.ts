@@ -113,7 +113,9 @@ describe('tenant migrate across a fleet', () => {
     try {
       await holder.query(`select pg_advisory_lock(hashtextextended('janua:placement:tenant_s5', 0))`)
       templates.add('0008_bio.sql', 'alter table users add column bio text;\n')
-      const run = await runCli(['tenant', 'migrate', '--json', '--lock-timeout', '300', '--tenant', 's5', '--tenant', 's6'], { env: { DATABASE_URL: db.url, JANUA_DATABASE_URL: undefined, JANUA_TEMPLATES: templates.dir } })
+      const run = await runCli(['tenant', 'migrate', '--json', '--lock-timeout', '300', '--tenant', 's5', '--tenant', 's6'], {
+        env: { DATABASE_URL: db.url, JANUA_DATABASE_URL: undefined, JANUA_TEMPLATES: templates.dir },
+      })
       expect(run.code, run.stdout).toBe(4)
       const s5 = run.json.placements.find((p: { tenants: string[] }) => p.tenants.includes('s5'))
       expect(s5.status).toBe('failed')

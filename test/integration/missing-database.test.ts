@@ -57,7 +57,9 @@ describe('a tenant database dropped outside janua', () => {
     const d2 = bySlug(placements, 'd2')
     expect(d2.status).toBe('failed')
     expect(d2.error!.exitCode).toBe(1)
-    expect(d2.error!.message).toBe(`database ${databaseOf('d2')} of tenant d2 does not exist on server primary; it was dropped outside janua; restore it from a backup, or remove the tenant with \`janua tenant drop d2\``)
+    expect(d2.error!.message).toBe(
+      `database ${databaseOf('d2')} of tenant d2 does not exist on server primary; it was dropped outside janua; restore it from a backup, or remove the tenant with \`janua tenant drop d2\``,
+    )
     for (const p of placements.filter((x) => x !== d2)) expect(p.status, JSON.stringify(p)).toBe('migrated')
     expect(placements.filter((p) => p.kind === 'template')).toHaveLength(1)
     expect(run.json.summary).toMatchObject({ failed: 1, migrated: placements.length - 1 })

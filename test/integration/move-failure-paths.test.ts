@@ -29,7 +29,14 @@ describe('move failure paths', () => {
     }
   }
   const fenceTriggers = async (schema: string) =>
-    Number((await db.query(`select count(*)::int as n from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and t.tgname like 'janua_fence_%'`, [schema])).rows[0].n)
+    Number(
+      (
+        await db.query(
+          `select count(*)::int as n from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and t.tgname like 'janua_fence_%'`,
+          [schema],
+        )
+      ).rows[0].n,
+    )
 
   beforeAll(async () => {
     db = await freshDatabase('movefail')

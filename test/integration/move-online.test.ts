@@ -18,8 +18,12 @@ import { expectedRows, startWriter, withoutUnknown, writerRowsAt, type TenantWri
  * 55000; a kill at any new step is resumed or aborted without loss and without leftovers.
  */
 const DIRECTIONS = [
-  ['shared', 'schema'], ['shared', 'database'], ['schema', 'shared'],
-  ['schema', 'database'], ['database', 'shared'], ['database', 'schema'],
+  ['shared', 'schema'],
+  ['shared', 'database'],
+  ['schema', 'shared'],
+  ['schema', 'database'],
+  ['database', 'shared'],
+  ['database', 'schema'],
 ] as const
 
 describe('online tenant move with a concurrent writer', () => {
@@ -44,12 +48,14 @@ describe('online tenant move with a concurrent writer', () => {
     for (const database of databases) {
       const exists = await db.query('select 1 from pg_database where datname = $1', [database])
       if (!exists.rowCount) continue
-      const { rows } = await db.queryIn<{ what: string }>(database,
+      const { rows } = await db.queryIn<{ what: string }>(
+        database,
         `select 'trigger ' || t.tgname || ' on ' || c.relname as what from pg_trigger t join pg_class c on c.oid = t.tgrelid
           where t.tgname like 'janua\\_capture\\_%' or t.tgname like 'janua\\_fence\\_%'
          union all
          select 'table ' || n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-          where n.nspname = 'janua_capture' and c.relname like 'log\\_%'`)
+          where n.nspname = 'janua_capture' and c.relname like 'log\\_%'`,
+      )
       found.push(...rows.map((r) => `${database}: ${r.what}`))
     }
     return found
@@ -61,9 +67,15 @@ describe('online tenant move with a concurrent writer', () => {
     await c.connect()
     try {
       const s = `"${placement.schema}"`
-      for (const [table, writerRows] of [['users', `email like 'w-%'`], ['sessions', `user_agent like 'writer%'`], ['analytics_events', `event_name = 'writer'`]] as const) {
+      for (const [table, writerRows] of [
+        ['users', `email like 'w-%'`],
+        ['sessions', `user_agent like 'writer%'`],
+        ['analytics_events', `event_name = 'writer'`],
+      ] as const) {
         const { rows } = await c.query<{ n: string; h: string | null }>(
-          `select count(*) as n, md5(string_agg(md5(t::text), ',' order by md5(t::text))) as h from ${s}.${table} t where tenant_id = $1 and not (${writerRows})`, [tenantId])
+          `select count(*) as n, md5(string_agg(md5(t::text), ',' order by md5(t::text))) as h from ${s}.${table} t where tenant_id = $1 and not (${writerRows})`,
+          [tenantId],
+        )
         snap.tables[table] = `${rows[0]!.n}:${rows[0]!.h}`
       }
       return snap.tables
@@ -73,9 +85,12 @@ describe('online tenant move with a concurrent writer', () => {
   }
   /** The identity sequence of analytics_events at a placement is past every seq the tenant used. */
   const sequencePastEveryRow = async (placement: { database: string; schema: string }, tenantId: string) => {
-    const { rows } = await db.queryIn<{ last: string | null; max: string | null }>(placement.database,
+    const { rows } = await db.queryIn<{ last: string | null; max: string | null }>(
+      placement.database,
       `select (select last_value::text from pg_sequences where schemaname = $1 and sequencename = 'analytics_events_seq_seq') as last,
-              (select max(seq)::text from "${placement.schema}".analytics_events where tenant_id = $2) as max`, [placement.schema, tenantId])
+              (select max(seq)::text from "${placement.schema}".analytics_events where tenant_id = $2) as max`,
+      [placement.schema, tenantId],
+    )
     return BigInt(rows[0]!.last ?? '0') >= BigInt(rows[0]!.max ?? '0')
   }
   const writerFor = (tenantId: string) => startWriter(db.admin, db.name, tenantId)
@@ -106,95 +121,109 @@ describe('online tenant move with a concurrent writer', () => {
     await db?.drop()
   })
 
-  it.each(DIRECTIONS)('moves a tenant %s -> %s online while it writes: every committed write at the target, only 55000 seen', async (from: (typeof DIRECTIONS)[number][0], to: (typeof DIRECTIONS)[number][1]) => {
-    const slug = `on-${from}-${to}`
-    const tenant = await seeded(slug, from)
-    const before = await baseRows(tenant.placement, tenant.id)
-    const writer = writerFor(tenant.id)
-    let report: Awaited<ReturnType<typeof moveTenant>>
-    const steps: string[] = []
-    try {
-      await writer.commits(30) // rows that exist before the copy, then change during it
-      const t0 = Date.now()
-      report = await moveTenant(janua, { slug, to, onEvent: (e) => { if (e.type !== 'table') steps.push(`${Date.now() - t0}ms ${e.type === 'step' ? `${e.step} ${e.state}` : `${e.phase} round ${e.entries} entries`}`) } })
-      await writer.commits(10) // and writes at the target after the switch
-    } finally {
-      await writer.stop()
-    }
-    const now = await settle(writer, slug, tenant.id)
+  it.each(DIRECTIONS)(
+    'moves a tenant %s -> %s online while it writes: every committed write at the target, only 55000 seen',
+    async (from: (typeof DIRECTIONS)[number][0], to: (typeof DIRECTIONS)[number][1]) => {
+      const slug = `on-${from}-${to}`
+      const tenant = await seeded(slug, from)
+      const before = await baseRows(tenant.placement, tenant.id)
+      const writer = writerFor(tenant.id)
+      let report: Awaited<ReturnType<typeof moveTenant>>
+      const steps: string[] = []
+      try {
+        await writer.commits(30) // rows that exist before the copy, then change during it
+        const t0 = Date.now()
+        report = await moveTenant(janua, {
+          slug,
+          to,
+          onEvent: (e) => {
+            if (e.type !== 'table') steps.push(`${Date.now() - t0}ms ${e.type === 'step' ? `${e.step} ${e.state}` : `${e.phase} round ${e.entries} entries`}`)
+          },
+        })
+        await writer.commits(10) // and writes at the target after the switch
+      } finally {
+        await writer.stop()
+      }
+      const now = await settle(writer, slug, tenant.id)
 
-    expect(report.step).toBe('done')
-    expect(report.capture).toBe('trigger')
-    expect(report.fencedMs).toBeGreaterThanOrEqual(0)
-    expect(report.fence).toMatchObject({ acquiredMs: expect.any(Number), drainedMs: expect.any(Number), verifiedMs: expect.any(Number), switchedMs: expect.any(Number) })
-    expect(now.isolation).toBe(to)
-    expect(writer.stats.placements.length).toBeGreaterThanOrEqual(2) // it wrote at the source, then at the target
-    expect(await baseRows(now, tenant.id)).toEqual(before)
-    // nothing left at the source, no capture object anywhere
-    if (from === 'shared') expect(await tenantRowCount(db.admin, tenant.placement, tenant.id)).toBe(0)
-    if (from === 'schema') expect((await db.query('select 1 from pg_namespace where nspname = $1', [tenant.placement.schema])).rowCount).toBe(0)
-    if (from === 'database') expect((await db.query('select 1 from pg_database where datname = $1', [tenant.placement.database])).rowCount).toBe(0)
-    expect(await captureLeftovers([db.name, tenant.placement.database, now.database])).toEqual([])
-    expect((await snapshotTenant(db.admin, neighbour.placement, neighbour.id)).tables).toEqual(neighbourBefore.tables)
-    const verdict = await verifyFleet(janua)
-    expect(verdict.placements.flatMap((p) => p.findings)).toEqual([])
-    console.log(`${from} -> ${to}: fencedMs ${report.fencedMs} (${JSON.stringify(report.fence)}), writer: ${writer.stats.committed} commits, ${writer.stats.fenced} fenced retries, longest gap ${writer.stats.longestGapMs} ms, stale ${writer.stats.stale}; move ${report.durationMs} ms: ${steps.join(', ')}`)
-  })
+      expect(report.step).toBe('done')
+      expect(report.capture).toBe('trigger')
+      expect(report.fencedMs).toBeGreaterThanOrEqual(0)
+      expect(report.fence).toMatchObject({ acquiredMs: expect.any(Number), drainedMs: expect.any(Number), verifiedMs: expect.any(Number), switchedMs: expect.any(Number) })
+      expect(now.isolation).toBe(to)
+      expect(writer.stats.placements.length).toBeGreaterThanOrEqual(2) // it wrote at the source, then at the target
+      expect(await baseRows(now, tenant.id)).toEqual(before)
+      // nothing left at the source, no capture object anywhere
+      if (from === 'shared') expect(await tenantRowCount(db.admin, tenant.placement, tenant.id)).toBe(0)
+      if (from === 'schema') expect((await db.query('select 1 from pg_namespace where nspname = $1', [tenant.placement.schema])).rowCount).toBe(0)
+      if (from === 'database') expect((await db.query('select 1 from pg_database where datname = $1', [tenant.placement.database])).rowCount).toBe(0)
+      expect(await captureLeftovers([db.name, tenant.placement.database, now.database])).toEqual([])
+      expect((await snapshotTenant(db.admin, neighbour.placement, neighbour.id)).tables).toEqual(neighbourBefore.tables)
+      const verdict = await verifyFleet(janua)
+      expect(verdict.placements.flatMap((p) => p.findings)).toEqual([])
+      console.log(
+        `${from} -> ${to}: fencedMs ${report.fencedMs} (${JSON.stringify(report.fence)}), writer: ${writer.stats.committed} commits, ${writer.stats.fenced} fenced retries, longest gap ${writer.stats.longestGapMs} ms, stale ${writer.stats.stale}; move ${report.durationMs} ms: ${steps.join(', ')}`,
+      )
+    },
+  )
 
   const KILL_POINTS = ['capturing', 'copied', 'caught-up', 'fenced', 'drained'] as const
   it('kill points are steps of the online move', () => {
     for (const p of KILL_POINTS) expect(MOVE_STEPS).toContain(p)
   })
 
-  it.each(KILL_POINTS)('killed (SIGKILL) after %s while the tenant writes: --resume loses and duplicates nothing; --abort leaves no capture behind', async (point: (typeof KILL_POINTS)[number]) => {
-    for (const finish of ['--resume', '--abort'] as const) {
-      const slug = `ok-${point}-${finish.slice(2)}`
-      // one direction per kill point and finish, so every source kind is killed at some step
-      const from = (['shared', 'schema', 'database'] as const)[(KILL_POINTS.indexOf(point) + (finish === '--abort' ? 1 : 0)) % 3]
-      const to = from === 'database' ? 'shared' : 'database'
-      const tenant = await seeded(slug, from)
-      const before = await baseRows(tenant.placement, tenant.id)
-      const writer = writerFor(tenant.id)
-      let journaled: Awaited<ReturnType<typeof runCli>>
-      let run: Awaited<ReturnType<typeof runCli>>
-      try {
-        await writer.commits(20)
-        const killed = await runCli(['tenant', 'move', slug, '--to', to, '--yes', '--json'], { env: { ...env(), JANUA_FAULT_KILL_AFTER: point } })
-        expect(killed.code, killed.stderr).not.toBe(0)
-        journaled = await runCli(['tenant', 'inspect', slug, '--json'], { env: env() })
-        expect(journaled.json.move.step).toBe(point)
-        if (point === 'drained') {
-          // Fenced and drained: the source is final and the target must equal it already.
-          const target = journaled.json.move.to.placement
-          expect((await snapshotTenant(db.admin, target, tenant.id)).tables).toEqual((await snapshotTenant(db.admin, tenant.placement, tenant.id)).tables)
-        } else if (point !== 'fenced') {
-          await writer.commits(10) // the tenant writes on while the move is dead
+  it.each(KILL_POINTS)(
+    'killed (SIGKILL) after %s while the tenant writes: --resume loses and duplicates nothing; --abort leaves no capture behind',
+    async (point: (typeof KILL_POINTS)[number]) => {
+      for (const finish of ['--resume', '--abort'] as const) {
+        const slug = `ok-${point}-${finish.slice(2)}`
+        // one direction per kill point and finish, so every source kind is killed at some step
+        const from = (['shared', 'schema', 'database'] as const)[(KILL_POINTS.indexOf(point) + (finish === '--abort' ? 1 : 0)) % 3]
+        const to = from === 'database' ? 'shared' : 'database'
+        const tenant = await seeded(slug, from)
+        const before = await baseRows(tenant.placement, tenant.id)
+        const writer = writerFor(tenant.id)
+        let journaled: Awaited<ReturnType<typeof runCli>>
+        let run: Awaited<ReturnType<typeof runCli>>
+        try {
+          await writer.commits(20)
+          const killed = await runCli(['tenant', 'move', slug, '--to', to, '--yes', '--json'], { env: { ...env(), JANUA_FAULT_KILL_AFTER: point } })
+          expect(killed.code, killed.stderr).not.toBe(0)
+          journaled = await runCli(['tenant', 'inspect', slug, '--json'], { env: env() })
+          expect(journaled.json.move.step).toBe(point)
+          if (point === 'drained') {
+            // Fenced and drained: the source is final and the target must equal it already.
+            const target = journaled.json.move.to.placement
+            expect((await snapshotTenant(db.admin, target, tenant.id)).tables).toEqual((await snapshotTenant(db.admin, tenant.placement, tenant.id)).tables)
+          } else if (point !== 'fenced') {
+            await writer.commits(10) // the tenant writes on while the move is dead
+          }
+          run = await runCli(['tenant', 'move', slug, finish, '--yes', '--json'], { env: env() })
+          expect(run.code, run.stdout + run.stderr).toBe(0)
+          await writer.commits(10)
+        } finally {
+          await writer.stop()
         }
-        run = await runCli(['tenant', 'move', slug, finish, '--yes', '--json'], { env: env() })
-        expect(run.code, run.stdout + run.stderr).toBe(0)
-        await writer.commits(10)
-      } finally {
-        await writer.stop()
+        const now = await settle(writer, slug, tenant.id)
+        expect(now.status).toBe('active')
+        expect(now.isolation).toBe(finish === '--abort' ? from : to)
+        expect(await baseRows(now, tenant.id)).toEqual(before)
+        const target = journaled.json.move.to.placement
+        expect(await captureLeftovers([db.name, tenant.placement.database, target.database])).toEqual([])
+        if (finish === '--abort') {
+          expect(run.json.aborted).toBe(true)
+          if (to === 'shared') expect(await tenantRowCount(db.admin, target, tenant.id)).toBe(0)
+          else expect((await db.query('select 1 from pg_database where datname = $1', [target.database])).rowCount).toBe(0)
+        } else {
+          expect(run.json.fencedMs).toBeGreaterThanOrEqual(0)
+          if (from === 'shared') expect(await tenantRowCount(db.admin, tenant.placement, tenant.id)).toBe(0)
+          else if (from === 'schema') expect((await db.query('select 1 from pg_namespace where nspname = $1', [tenant.placement.schema])).rowCount).toBe(0)
+          else expect((await db.query('select 1 from pg_database where datname = $1', [tenant.placement.database])).rowCount).toBe(0)
+        }
       }
-      const now = await settle(writer, slug, tenant.id)
-      expect(now.status).toBe('active')
-      expect(now.isolation).toBe(finish === '--abort' ? from : to)
-      expect(await baseRows(now, tenant.id)).toEqual(before)
-      const target = journaled.json.move.to.placement
-      expect(await captureLeftovers([db.name, tenant.placement.database, target.database])).toEqual([])
-      if (finish === '--abort') {
-        expect(run.json.aborted).toBe(true)
-        if (to === 'shared') expect(await tenantRowCount(db.admin, target, tenant.id)).toBe(0)
-        else expect((await db.query('select 1 from pg_database where datname = $1', [target.database])).rowCount).toBe(0)
-      } else {
-        expect(run.json.fencedMs).toBeGreaterThanOrEqual(0)
-        if (from === 'shared') expect(await tenantRowCount(db.admin, tenant.placement, tenant.id)).toBe(0)
-        else if (from === 'schema') expect((await db.query('select 1 from pg_namespace where nspname = $1', [tenant.placement.schema])).rowCount).toBe(0)
-        else expect((await db.query('select 1 from pg_database where datname = $1', [tenant.placement.database])).rowCount).toBe(0)
-      }
-    }
-    expect((await snapshotTenant(db.admin, neighbour.placement, neighbour.id)).tables).toEqual(neighbourBefore.tables)
-  })
+      expect((await snapshotTenant(db.admin, neighbour.placement, neighbour.id)).tables).toEqual(neighbourBefore.tables)
+    },
+  )
 
   it('a template with a table without a primary key: the plan says capture none, and the move works offline', async () => {
     const dir = templateFolder({
@@ -239,4 +268,3 @@ create table tags (id int primary key, tenant_id uuid not null, label text);
     }
   })
 })
-

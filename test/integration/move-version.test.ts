@@ -32,7 +32,7 @@ describe('moving a tenant that is not at the newest template version', () => {
   })
 
   it('moves it at its own version to a placement of its own', async () => {
-    const before = (await inspectTenant(janua, 'old'))
+    const before = await inspectTenant(janua, 'old')
     expect(before.version).toBe(4)
     expect(before.pending).toEqual(['0005_phone.sql'])
     const snap = await snapshotTenant(db.admin, before.placement, before.id)

@@ -13,8 +13,12 @@ import { freshDatabase, type TestDatabase } from '../helpers/db.js'
 import { appReads, appWrite, seedAsApp, snapshotTenant, tenantRowCount } from '../helpers/tenant-data.js'
 
 const DIRECTIONS = [
-  ['shared', 'schema'], ['shared', 'database'], ['schema', 'shared'],
-  ['schema', 'database'], ['database', 'shared'], ['database', 'schema'],
+  ['shared', 'schema'],
+  ['shared', 'database'],
+  ['schema', 'shared'],
+  ['schema', 'database'],
+  ['database', 'shared'],
+  ['database', 'schema'],
 ] as const
 
 describe('tenant migrate-isolation', () => {
@@ -77,7 +81,7 @@ describe('tenant migrate-isolation', () => {
     expect(verdict.placements.flatMap((p) => p.findings)).toEqual([])
   })
 
-  it('fences only the moving tenant\'s writes, in the database, while reads go on', async () => {
+  it("fences only the moving tenant's writes, in the database, while reads go on", async () => {
     const tenant = await seeded('fenced', 'shared')
     const killed = await runCli(['tenant', 'move', 'fenced', '--to', 'schema', '--yes', '--json'], { env: { ...env(), JANUA_FAULT_KILL_AFTER: 'fenced' } })
     expect(killed.code).not.toBe(0)
@@ -172,7 +176,9 @@ describe('tenant migrate-isolation', () => {
         await initDb(own)
         const t = await createTenant(own, { slug: 'legacy', isolation: 'schema' })
         await other.query(`insert into tenant_legacy.things values (1, 'a'), (2, 'b')`)
-        const cli = await runCli(['tenant', 'move', 'legacy', '--to', 'shared', '--yes', '--json'], { env: { DATABASE_URL: other.url, JANUA_DATABASE_URL: undefined, JANUA_TEMPLATES: dir } })
+        const cli = await runCli(['tenant', 'move', 'legacy', '--to', 'shared', '--yes', '--json'], {
+          env: { DATABASE_URL: other.url, JANUA_DATABASE_URL: undefined, JANUA_TEMPLATES: dir },
+        })
         expect(cli.code).toBe(2)
         expect(cli.json.error.message).toMatch(/tenant_id/)
         expect((await other.query('select count(*)::int as n from tenant_legacy.things')).rows[0].n).toBe(2)

@@ -88,7 +88,14 @@ describe('many servers', () => {
     expect(new Set(migrated.map((p: { placement: { server: string } }) => p.placement.server))).toEqual(new Set(['primary', 'two']))
     for (const slug of ['p-schema', 't-schema', 't-database', 't-shared']) expect((await cli('tenant', 'inspect', slug)).json.version).toBe(5)
     const verify = await cli('db', 'verify')
-    expect(verify.code, JSON.stringify(verify.json?.placements?.filter((p: { findings: unknown[] }) => p.findings.length), null, 1)).toBe(0)
+    expect(
+      verify.code,
+      JSON.stringify(
+        verify.json?.placements?.filter((p: { findings: unknown[] }) => p.findings.length),
+        null,
+        1,
+      ),
+    ).toBe(0)
     const status = await cli('db', 'status')
     expect(status.json.tenants.byServer).toEqual({ primary: 3, two: 3 })
   })
@@ -137,9 +144,19 @@ describe('many servers', () => {
   it('stores and prints connection strings without their password: ?password=, a raw "@", key=value', async () => {
     const port = new URL(twoUrl).port
     const cases = [
-      { name: 'qp', role: 'qp_role', password: `QpSECRET${randomBytes(4).toString('hex')}`, url: (pw: string) => `postgres://qp_role@127.0.0.1:${port}/qp_db?password=${encodeURIComponent(pw)}` },
+      {
+        name: 'qp',
+        role: 'qp_role',
+        password: `QpSECRET${randomBytes(4).toString('hex')}`,
+        url: (pw: string) => `postgres://qp_role@127.0.0.1:${port}/qp_db?password=${encodeURIComponent(pw)}`,
+      },
       { name: 'raw', role: 'raw_role', password: `Rw@tSECRET${randomBytes(4).toString('hex')}`, url: (pw: string) => `postgres://raw_role:${pw}@127.0.0.1:${port}/raw_db` },
-      { name: 'kv', role: 'kv_role', password: `Kv SECRET'${randomBytes(4).toString('hex')}`, url: (pw: string) => `host=127.0.0.1 port=${port} user=kv_role password='${pw.replace(/'/g, "\\'")}' dbname=kv_db` },
+      {
+        name: 'kv',
+        role: 'kv_role',
+        password: `Kv SECRET'${randomBytes(4).toString('hex')}`,
+        url: (pw: string) => `host=127.0.0.1 port=${port} user=kv_role password='${pw.replace(/'/g, "\\'")}' dbname=kv_db`,
+      },
     ]
     for (const c of cases) {
       passwords.push(c.password, c.password.slice(c.password.indexOf('@') + 1))
@@ -178,7 +195,10 @@ describe('many servers', () => {
     const twice = await runCli(['server', 'add', 'twice', '--url-env', 'SAME_AS_TWO', '--json'], { env: { ...env(), SAME_AS_TWO: twoUrl } })
     expect(twice.code).toBe(2)
     expect(twice.json.error.message).toMatch(/already registered as "two"/)
-    expect((await db.query(`select system_identifier, maintenance_database from janua.servers where name = 'two'`)).rows[0]).toMatchObject({ system_identifier: expect.stringMatching(/^\d+$/), maintenance_database: 'postgres' })
+    expect((await db.query(`select system_identifier, maintenance_database from janua.servers where name = 'two'`)).rows[0]).toMatchObject({
+      system_identifier: expect.stringMatching(/^\d+$/),
+      maintenance_database: 'postgres',
+    })
     const primary = await cli('server', 'add', 'alias', db.url)
     expect(primary.code, primary.stdout).toBe(2)
     expect(primary.json.error.message).toMatch(/already registered as "primary"/)
@@ -196,7 +216,7 @@ describe('many servers', () => {
     expect(json.stderr).toBe('')
   })
 
-  it('server remove refuses a second name of a cluster whose shared database holds the other name\'s tenants', async () => {
+  it("server remove refuses a second name of a cluster whose shared database holds the other name's tenants", async () => {
     const before = (await onTwo(`select datname from pg_database where datname like 'janua%' order by 1`)).rows
     const removal = await cli('server', 'remove', 'kv', '--yes')
     expect(removal.code, removal.stdout).toBe(2)
@@ -253,7 +273,13 @@ describe('many servers', () => {
     expect((await runCli(['server', 'add', 'sc2', '--url-env', 'SC2_URL', '--json'], { env: scEnv })).code).toBe(0)
     const away = await runCli(['server', 'remove', 'sc2', '--yes', '--json'], { env: { ...scEnv, SC2_URL: undefined } })
     expect(away.code, away.stdout).toBe(0)
-    expect(away.json.notRemoved).toEqual([expect.objectContaining({ database: shared, error: expect.stringMatching(/SC2_URL/), finish: expect.stringContaining(`psql "$SC2_URL" -c 'DROP DATABASE IF EXISTS "${shared}" WITH (FORCE)'`) })])
+    expect(away.json.notRemoved).toEqual([
+      expect.objectContaining({
+        database: shared,
+        error: expect.stringMatching(/SC2_URL/),
+        finish: expect.stringContaining(`psql "$SC2_URL" -c 'DROP DATABASE IF EXISTS "${shared}" WITH (FORCE)'`),
+      }),
+    ])
     expect(away.json.keep).toEqual([expect.objectContaining({ database: `janua_${cpId}__template`, reason: expect.stringMatching(/primary/) })])
     expect((await db.query(`select 1 from janua.servers where name = 'sc2'`)).rowCount).toBe(0)
   })
@@ -291,8 +317,11 @@ describe('many servers', () => {
     expect(everything.length).toBeGreaterThan(1000)
     const primaryPassword = parseIntoClientConfig(db.url).password
     if (typeof primaryPassword === 'string' && primaryPassword.length > 2) passwords.push(primaryPassword)
-    const tables = await Promise.all(['janua.servers', 'janua.operations', 'janua.audit_log', 'janua.leftovers'].map(async (table) =>
-      (await db.query(`select t::text as row from ${table} t`)).rows.map((r) => r.row as string).join('\n')))
+    const tables = await Promise.all(
+      ['janua.servers', 'janua.operations', 'janua.audit_log', 'janua.leftovers'].map(async (table) =>
+        (await db.query(`select t::text as row from ${table} t`)).rows.map((r) => r.row as string).join('\n'),
+      ),
+    )
     expect(tables[0]).toContain('qp_db')
     expect(tables[2]).toContain('server add')
     for (const password of passwords) {

@@ -24,10 +24,32 @@ const DRIFTS: { slug: string; sql: (s: string) => string; code: string; object: 
   { slug: 'column-default', sql: (s) => `alter table ${s}.films alter column rating set default 'PG'`, code: 'drift/column', object: /films\.rating/ },
   { slug: 'partition', sql: (s) => `alter table ${s}.events detach partition ${s}.events_2026`, code: 'drift/table', object: /events_2026/ },
   { slug: 'view-invoker', sql: (s) => `alter view ${s}.current_bookings set (security_invoker = false)`, code: 'drift/table', object: /current_bookings/ },
-  { slug: 'view-definition', sql: (s) => `create or replace view ${s}.current_bookings with (security_invoker = true) as select b.tenant_id, b.id, r.name as room, b.during from ${s}.bookings b join ${s}.rooms r on r.tenant_id = b.tenant_id and r.id = b.room_id`, code: 'drift/table', object: /current_bookings/ },
-  { slug: 'matview', sql: (s) => `drop materialized view ${s}.film_counts; create materialized view ${s}.film_counts as select tenant_id, rating, count(*) as n from ${s}.films group by tenant_id, rating; create index film_counts_tenant_idx on ${s}.film_counts (tenant_id, rating)`, code: 'drift/table', object: /film_counts/ },
-  { slug: 'function-body', sql: (s) => `create or replace function ${s}.film_label(f ${s}.films) returns text language sql stable as $$ select f.title::text $$`, code: 'drift/function', object: /film_label/ },
-  { slug: 'function-sql-body', sql: (s) => `create or replace function ${s}.booking_hours(b ${s}.bookings) returns numeric language sql stable return 0`, code: 'drift/function', object: /booking_hours/ },
+  {
+    slug: 'view-definition',
+    sql: (s) =>
+      `create or replace view ${s}.current_bookings with (security_invoker = true) as select b.tenant_id, b.id, r.name as room, b.during from ${s}.bookings b join ${s}.rooms r on r.tenant_id = b.tenant_id and r.id = b.room_id`,
+    code: 'drift/table',
+    object: /current_bookings/,
+  },
+  {
+    slug: 'matview',
+    sql: (s) =>
+      `drop materialized view ${s}.film_counts; create materialized view ${s}.film_counts as select tenant_id, rating, count(*) as n from ${s}.films group by tenant_id, rating; create index film_counts_tenant_idx on ${s}.film_counts (tenant_id, rating)`,
+    code: 'drift/table',
+    object: /film_counts/,
+  },
+  {
+    slug: 'function-body',
+    sql: (s) => `create or replace function ${s}.film_label(f ${s}.films) returns text language sql stable as $$ select f.title::text $$`,
+    code: 'drift/function',
+    object: /film_label/,
+  },
+  {
+    slug: 'function-sql-body',
+    sql: (s) => `create or replace function ${s}.booking_hours(b ${s}.bookings) returns numeric language sql stable return 0`,
+    code: 'drift/function',
+    object: /booking_hours/,
+  },
   { slug: 'search-path', sql: (s) => `alter function ${s}.touch() reset search_path`, code: 'drift/function', object: /touch\(\)/ },
   { slug: 'procedure', sql: (s) => `alter procedure ${s}.archive_events(date) security definer`, code: 'drift/function', object: /archive_events/ },
   { slug: 'trigger-enabled', sql: (s) => `alter table ${s}.bookings enable trigger bookings_touch`, code: 'drift/trigger', object: /bookings\.bookings_touch/ },
@@ -39,7 +61,12 @@ const DRIFTS: { slug: string; sql: (s: string) => string; code: string; object: 
   { slug: 'collation', sql: (s) => `drop collation ${s}.spare`, code: 'drift/collation', object: /spare/ },
   { slug: 'column-collation', sql: (s) => `alter table ${s}.films alter column title type extensions.citext collate "default"`, code: 'drift/column', object: /films\.title/ },
   { slug: 'exclusion', sql: (s) => `alter table ${s}.bookings drop constraint bookings_no_overlap`, code: 'drift/constraint', object: /bookings\.bookings_no_overlap/ },
-  { slug: 'deferrable', sql: (s) => `alter table ${s}.bookings alter constraint bookings_tenant_id_room_id_fkey not deferrable`, code: 'drift/constraint', object: /bookings_tenant_id_room_id_fkey/ },
+  {
+    slug: 'deferrable',
+    sql: (s) => `alter table ${s}.bookings alter constraint bookings_tenant_id_room_id_fkey not deferrable`,
+    code: 'drift/constraint',
+    object: /bookings_tenant_id_room_id_fkey/,
+  },
   { slug: 'not-valid', sql: (s) => `alter table ${s}.invoices validate constraint invoices_amount_positive`, code: 'drift/constraint', object: /invoices_amount_positive/ },
 ]
 
@@ -80,9 +107,12 @@ describe('db verify on every kind of object a template may create', () => {
 
   it('the extension lives in the extensions schema: every placement of the database can use its types', async () => {
     const { rows } = await db.query<{ extname: string; schema: string }>(
-      `select extname, extnamespace::regnamespace::text as schema from pg_extension where extname in ('citext', 'btree_gist', 'pgcrypto') order by 1`)
+      `select extname, extnamespace::regnamespace::text as schema from pg_extension where extname in ('citext', 'btree_gist', 'pgcrypto') order by 1`,
+    )
     expect(rows).toEqual([
-      { extname: 'btree_gist', schema: 'extensions' }, { extname: 'citext', schema: 'extensions' }, { extname: 'pgcrypto', schema: 'extensions' },
+      { extname: 'btree_gist', schema: 'extensions' },
+      { extname: 'citext', schema: 'extensions' },
+      { extname: 'pgcrypto', schema: 'extensions' },
     ])
   })
 
@@ -96,10 +126,16 @@ describe('db verify on every kind of object a template may create', () => {
     expect(report.summary.phases).toMatchObject({ expectedBuilt: 0, expectedCached: 1 })
     for (const d of DRIFTS) {
       const found = findingsOf(report, d.slug)
-      expect(found.some((f) => f.code === d.code && d.object.test(f.object)), `${d.slug}: ${JSON.stringify(found, null, 1)}`).toBe(true)
+      expect(
+        found.some((f) => f.code === d.code && d.object.test(f.object)),
+        `${d.slug}: ${JSON.stringify(found, null, 1)}`,
+      ).toBe(true)
     }
     const dbDrift = findingsOf(report, 'drift-database')
-    expect(dbDrift.some((f) => f.code === 'drift/column' && /films\.title/.test(f.object)), JSON.stringify(dbDrift, null, 1)).toBe(true)
+    expect(
+      dbDrift.some((f) => f.code === 'drift/column' && /films\.title/.test(f.object)),
+      JSON.stringify(dbDrift, null, 1),
+    ).toBe(true)
     expect(dbDrift[0]!.server).toBe('primary')
     expect(dbDrift[0]!.serverVersion).toMatch(/^\d+\.\d+/)
     for (const slug of ['clean-shared', 'clean-schema', 'clean-database']) expect(findingsOf(report, slug)).toEqual([])

@@ -48,7 +48,14 @@ describe('db verify on a fleet of two major versions', () => {
       }
     }
     const clean = await cli('db', 'verify')
-    expect(clean.code, JSON.stringify(clean.json?.placements?.filter((p: { findings: unknown[] }) => p.findings.length), null, 1)).toBe(0)
+    expect(
+      clean.code,
+      JSON.stringify(
+        clean.json?.placements?.filter((p: { findings: unknown[] }) => p.findings.length),
+        null,
+        1,
+      ),
+    ).toBe(0)
     const versions = new Set(clean.json.placements.map((p: { serverVersion: string }) => p.serverVersion?.split('.')[0]))
     expect(versions.has('18')).toBe(true)
     expect(versions.size).toBe(2)

@@ -11,9 +11,25 @@ import { mapLimit } from '../helpers/foundation.js'
 const DRIFTS: { slug: string; sql: (s: string) => string; code: string; object: RegExp }[] = [
   { slug: 'dropped-index', sql: (s) => `drop index ${s}.users_tenant_status_idx`, code: 'drift/index', object: /users_tenant_status_idx/ },
   { slug: 'extra-index', sql: (s) => `create index hotfix_idx on ${s}.users (tenant_id, display_name)`, code: 'drift/index', object: /hotfix_idx/ },
-  { slug: 'changed-index', sql: (s) => `drop index ${s}.users_tenant_status_idx; create index users_tenant_status_idx on ${s}.users (tenant_id, role)`, code: 'drift/index', object: /users_tenant_status_idx/ },
-  { slug: 'dropped-fk', sql: (s) => `alter table ${s}.sessions drop constraint sessions_tenant_id_user_id_fkey`, code: 'drift/constraint', object: /sessions\.sessions_tenant_id_user_id_fkey/ },
-  { slug: 'changed-fk', sql: (s) => `alter table ${s}.sessions drop constraint sessions_tenant_id_user_id_fkey, add constraint sessions_tenant_id_user_id_fkey foreign key (tenant_id, user_id) references ${s}.users (tenant_id, id) on delete restrict`, code: 'drift/constraint', object: /sessions_tenant_id_user_id_fkey/ },
+  {
+    slug: 'changed-index',
+    sql: (s) => `drop index ${s}.users_tenant_status_idx; create index users_tenant_status_idx on ${s}.users (tenant_id, role)`,
+    code: 'drift/index',
+    object: /users_tenant_status_idx/,
+  },
+  {
+    slug: 'dropped-fk',
+    sql: (s) => `alter table ${s}.sessions drop constraint sessions_tenant_id_user_id_fkey`,
+    code: 'drift/constraint',
+    object: /sessions\.sessions_tenant_id_user_id_fkey/,
+  },
+  {
+    slug: 'changed-fk',
+    sql: (s) =>
+      `alter table ${s}.sessions drop constraint sessions_tenant_id_user_id_fkey, add constraint sessions_tenant_id_user_id_fkey foreign key (tenant_id, user_id) references ${s}.users (tenant_id, id) on delete restrict`,
+    code: 'drift/constraint',
+    object: /sessions_tenant_id_user_id_fkey/,
+  },
   { slug: 'rls-off', sql: (s) => `alter table ${s}.teams disable row level security`, code: 'lint/rls-disabled', object: /teams/ },
   { slug: 'no-force', sql: (s) => `alter table ${s}.teams no force row level security`, code: 'lint/rls-not-forced', object: /teams/ },
   { slug: 'dropped-policy', sql: (s) => `drop policy tenant_isolation on ${s}.roles`, code: 'drift/policy', object: /roles\.tenant_isolation/ },
@@ -65,7 +81,10 @@ describe('db verify', () => {
     expect(report.ok).toBe(false)
     for (const d of DRIFTS) {
       const found = findingsOf(report, d.slug)
-      expect(found.some((f) => f.code === d.code && d.object.test(f.object)), `${d.slug}: ${JSON.stringify(found, null, 1)}`).toBe(true)
+      expect(
+        found.some((f) => f.code === d.code && d.object.test(f.object)),
+        `${d.slug}: ${JSON.stringify(found, null, 1)}`,
+      ).toBe(true)
     }
     for (const slug of ['clean-shared', 'clean-schema', 'clean-database']) expect(findingsOf(report, slug)).toEqual([])
     const changedFk = findingsOf(report, 'changed-fk').find((f) => f.code === 'drift/constraint')!
@@ -82,7 +101,14 @@ describe('db verify', () => {
     expect(gh.stdout).toMatch(/^::error title=janua drift\/index::/m)
     // --tenant scopes the run; --ignore silences a code
     const scoped = await verifyFleet(janua, { tenants: ['true-policy'], ignore: ['lint/policy-always-true', 'drift/policy'] })
-    expect(scoped.ok, JSON.stringify(scoped.placements.flatMap((p) => p.findings), null, 1)).toBe(true)
+    expect(
+      scoped.ok,
+      JSON.stringify(
+        scoped.placements.flatMap((p) => p.findings),
+        null,
+        1,
+      ),
+    ).toBe(true)
   })
 
   it('reports an orphan tenant schema and a tenant whose database was dropped', async () => {

@@ -22,7 +22,7 @@ describe('judgeControlPlane', () => {
     }
   })
 
-  it('at this janua\'s version: go on, nothing to upgrade', () => {
+  it("at this janua's version: go on, nothing to upgrade", () => {
     expect(judgeControlPlane({ present: true, id: 'abcd1234', schemaVersion: 2 }, 'read', 'app', 2)).toEqual({ id: 'abcd1234', upgrade: false })
     expect(judgeControlPlane({ present: true, id: 'abcd1234', schemaVersion: 2 }, 'write', 'app', 2)).toEqual({ id: 'abcd1234', upgrade: false })
   })

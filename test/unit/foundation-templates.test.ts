@@ -3,17 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { januaErrorOf } from '../helpers/foundation.js'
-import {
-  checkApplied,
-  headerOf,
-  lineAndColumn,
-  loadTemplates,
-  parseTemplateFile,
-  sha256,
-  type AppliedFile,
-  type TemplateSet,
-} from '../../src/core/templates.js'
-
+import { checkApplied, headerOf, lineAndColumn, loadTemplates, parseTemplateFile, sha256, type AppliedFile, type TemplateSet } from '../../src/core/templates.js'
 
 const dirs: string[] = []
 function tempFolder(files: Record<string, string>): string {
@@ -144,10 +134,7 @@ describe('loadTemplates', () => {
 
 describe('checkApplied', () => {
   const set = (): TemplateSet => {
-    const files = [
-      parseTemplateFile('0001_one.sql', 'p1', 'create table one (a int);'),
-      parseTemplateFile('0002_teams_rbac.sql', 'p2', 'create table two (a int);'),
-    ]
+    const files = [parseTemplateFile('0001_one.sql', 'p1', 'create table one (a int);'), parseTemplateFile('0002_teams_rbac.sql', 'p2', 'create table two (a int);')]
     return { dir: '/templates', files, seeds: [], latest: 2 }
   }
   const applied = (s: TemplateSet): AppliedFile[] => s.files.map((f) => ({ version: f.version, file: f.name, sha256: f.sha256 }))

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest'
 import { januaErrorOf } from '../helpers/foundation.js'
 import { ident, qualified, validateSlug } from '../../src/sql/ident.js'
 
-
 describe('validateSlug', () => {
   it.each(['a', 'acme', 'acme-corp', 'a1', 'x-1-2', 'b2b', 'z'.repeat(40), `a${'-b'.repeat(19)}`])('accepts %j', (slug) => {
     expect(validateSlug(slug)).toBe(slug)

@@ -12,9 +12,13 @@ describe('lint rules', () => {
   }
 
   it('refuses an upward import: the ground floor importing the core, the core importing the command layer or oclif', async () => {
-    expect(await messagesOf('src/db/example.ts', `import { createTenant } from '../core/tenants.js'\nexport const x = createTenant\n`)).toEqual([expect.stringMatching(/^no-restricted-imports: .*ground floor/)])
+    expect(await messagesOf('src/db/example.ts', `import { createTenant } from '../core/tenants.js'\nexport const x = createTenant\n`)).toEqual([
+      expect.stringMatching(/^no-restricted-imports: .*ground floor/),
+    ])
     expect(await messagesOf('src/catalog/example.ts', `import { Janua } from '../core/context.js'\nexport const x = Janua\n`)).toHaveLength(1)
-    expect(await messagesOf('src/core/example.ts', `import { colour } from '../cli/output.js'\nexport const x = colour\n`)).toEqual([expect.stringMatching(/^no-restricted-imports: .*core never imports/)])
+    expect(await messagesOf('src/core/example.ts', `import { colour } from '../cli/output.js'\nexport const x = colour\n`)).toEqual([
+      expect.stringMatching(/^no-restricted-imports: .*core never imports/),
+    ])
     expect(await messagesOf('src/core/move/example.ts', `import { Flags } from '@oclif/core'\nexport const x = Flags\n`)).toHaveLength(1)
     expect(await messagesOf('src/cli/example.ts', `import T from '../commands/tenant/list.js'\nexport const x = T\n`)).toHaveLength(1)
     // Downward is fine.

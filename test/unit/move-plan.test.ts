@@ -5,7 +5,15 @@ import { JanuaError } from '../../src/core/errors.js'
 /** Facts of a schema tenant moving to a database on the same server; each test changes one fact. */
 function facts(change: (f: MoveFacts) => void = () => {}): MoveFacts {
   const f: MoveFacts = {
-    tenant: { id: '5b1c6f9e-0000-4000-8000-000000000001', slug: 'acme', name: 'Acme', status: 'active', isolation: 'schema', placementId: '7', placement: { server: 'primary', database: 'app', schema: 'tenant_acme' } },
+    tenant: {
+      id: '5b1c6f9e-0000-4000-8000-000000000001',
+      slug: 'acme',
+      name: 'Acme',
+      status: 'active',
+      isolation: 'schema',
+      placementId: '7',
+      placement: { server: 'primary', database: 'app', schema: 'tenant_acme' },
+    },
     request: { to: 'database', server: 'primary', keepSource: false, capture: 'auto' },
     from: { sharesPlacement: false },
     to: { sharesPlacement: false },
@@ -49,38 +57,98 @@ describe('decideMove (pure)', () => {
   })
 
   it('treats rows without tenant_id of a shared source as template data (not copied)', () => {
-    const plan = decideMove(facts((f) => { f.from.sharesPlacement = true }))
+    const plan = decideMove(
+      facts((f) => {
+        f.from.sharesPlacement = true
+      }),
+    )
     expect(plan.tables[1]!.mode).toBe('reference')
   })
 
   it('keeps the source where the request asks for it', () => {
-    expect(decideMove(facts((f) => { f.request.keepSource = true })).keptAs).toEqual({ server: 'primary', database: 'app', schema: 'janua_moved_20261130_acme' })
+    expect(
+      decideMove(
+        facts((f) => {
+          f.request.keepSource = true
+        }),
+      ).keptAs,
+    ).toEqual({ server: 'primary', database: 'app', schema: 'janua_moved_20261130_acme' })
   })
 
   it('moves online (trigger capture) when every copied table has a primary key, else offline, saying why', () => {
     const online = decideMove(facts())
     expect(online.capture.mode).toBe('trigger')
-    expect(online.capture.tables).toEqual([{ name: 'users', key: ['id'], tenantRows: true }, { name: 'billing_plans', key: ['code'], tenantRows: false }])
+    expect(online.capture.tables).toEqual([
+      { name: 'users', key: ['id'], tenantRows: true },
+      { name: 'billing_plans', key: ['code'], tenantRows: false },
+    ])
     expect(online.steps).toContain('caught-up')
-    const keyless = decideMove(facts((f) => { f.source.tables[0]!.primaryKey = null }))
+    const keyless = decideMove(
+      facts((f) => {
+        f.source.tables[0]!.primaryKey = null
+      }),
+    )
     expect(keyless.capture).toMatchObject({ mode: 'none', reason: expect.stringMatching(/no primary key on users/) })
     expect(keyless.steps).not.toContain('caught-up')
-    expect(refusal(facts((f) => { f.source.tables[0]!.primaryKey = null; f.request.capture = 'trigger' }))).toMatch(/needs a primary key/)
-    expect(decideMove(facts((f) => { f.request.capture = 'none' })).capture.mode).toBe('none')
+    expect(
+      refusal(
+        facts((f) => {
+          f.source.tables[0]!.primaryKey = null
+          f.request.capture = 'trigger'
+        }),
+      ),
+    ).toMatch(/needs a primary key/)
+    expect(
+      decideMove(
+        facts((f) => {
+          f.request.capture = 'none'
+        }),
+      ).capture.mode,
+    ).toBe('none')
   })
 
   it('refuses a tenant that is not active, a move to where it is, and a taken target', () => {
-    expect(refusal(facts((f) => { f.tenant.status = 'moving' }))).toMatch(/is moving/)
-    expect(refusal(facts((f) => { f.request.to = 'schema' }))).toMatch(/already schema on server primary/)
-    expect(refusal(facts((f) => { f.target.exists = true }))).toMatch(/already exists/)
+    expect(
+      refusal(
+        facts((f) => {
+          f.tenant.status = 'moving'
+        }),
+      ),
+    ).toMatch(/is moving/)
+    expect(
+      refusal(
+        facts((f) => {
+          f.request.to = 'schema'
+        }),
+      ),
+    ).toMatch(/already schema on server primary/)
+    expect(
+      refusal(
+        facts((f) => {
+          f.target.exists = true
+        }),
+      ),
+    ).toMatch(/already exists/)
   })
 
   it('refuses while a leftover of the tenant is at the target, pointing to cleanup', () => {
-    expect(refusal(facts((f) => { f.leftoversAtTarget = [{ kind: 'kept-source', placement: f.target.placement }] }))).toMatch(/kept-source of acme/)
+    expect(
+      refusal(
+        facts((f) => {
+          f.leftoversAtTarget = [{ kind: 'kept-source', placement: f.target.placement }]
+        }),
+      ),
+    ).toMatch(/kept-source of acme/)
   })
 
   it('refuses to drop rows of another tenant id held in a placement of its own', () => {
-    expect(refusal(facts((f) => { f.source.tables[0]!.foreign = 3 }))).toMatch(/users \(3 rows\)/)
+    expect(
+      refusal(
+        facts((f) => {
+          f.source.tables[0]!.foreign = 3
+        }),
+      ),
+    ).toMatch(/users \(3 rows\)/)
   })
 
   it('into shared: refuses templates that cannot hold shared tenants, other versions, and differing reference rows', () => {
@@ -90,11 +158,41 @@ describe('decideMove (pure)', () => {
       f.target = { placement: { server: 'primary', database: 'app', schema: 'janua_shared' }, exists: true, version: 4, reference: { billing_plans: { rows: 4, checksum: 'c1' } } }
     }
     expect(decideMove(facts(toShared)).tables[1]!.mode).toBe('reference')
-    expect(refusal(facts((f) => { toShared(f); f.sharedRefusal = { message: 'no tenant_id', hint: 'h' } }))).toBe('no tenant_id')
-    expect(refusal(facts((f) => { toShared(f); f.target.version = 3 }))).toMatch(/version 4 but the shared placement .* is at 3/)
-    expect(refusal(facts((f) => { toShared(f); f.target.reference = { billing_plans: { rows: 5, checksum: 'c2' } } }))).toMatch(/billing_plans has no tenant_id/)
+    expect(
+      refusal(
+        facts((f) => {
+          toShared(f)
+          f.sharedRefusal = { message: 'no tenant_id', hint: 'h' }
+        }),
+      ),
+    ).toBe('no tenant_id')
+    expect(
+      refusal(
+        facts((f) => {
+          toShared(f)
+          f.target.version = 3
+        }),
+      ),
+    ).toMatch(/version 4 but the shared placement .* is at 3/)
+    expect(
+      refusal(
+        facts((f) => {
+          toShared(f)
+          f.target.reference = { billing_plans: { rows: 5, checksum: 'c2' } }
+        }),
+      ),
+    ).toMatch(/billing_plans has no tenant_id/)
     // A shared placement the move will build (another server, first use) comes from the same templates.
-    expect(decideMove(facts((f) => { toShared(f); f.target.exists = false; f.target.version = null; f.target.reference = {} })).version).toBe(4)
+    expect(
+      decideMove(
+        facts((f) => {
+          toShared(f)
+          f.target.exists = false
+          f.target.version = null
+          f.target.reference = {}
+        }),
+      ).version,
+    ).toBe(4)
   })
 })
 

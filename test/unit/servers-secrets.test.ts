@@ -152,7 +152,10 @@ describe('servers are identified by cluster', () => {
   const id = (database: string, systemIdentifier: string | null = '7300', port = 5432) => ({ systemIdentifier, port, database, versionNum: 170000 })
 
   it('the same cluster, port and database is the same registration; another database is not', () => {
-    const known = [{ name: 'primary', identity: id('app') }, { name: 'eu1', identity: id('postgres', '9100') }]
+    const known = [
+      { name: 'primary', identity: id('app') },
+      { name: 'eu1', identity: id('postgres', '9100') },
+    ]
     expect(registeredAs(id('app'), known)?.name).toBe('primary')
     expect(registeredAs(id('postgres', '9100'), known)?.name).toBe('eu1')
     expect(registeredAs(id('other'), known)).toBeUndefined()
@@ -161,9 +164,20 @@ describe('servers are identified by cluster', () => {
   })
 
   const facts = (over: Partial<ServerRemovalFacts> = {}): ServerRemovalFacts => ({
-    name: 'two', connection: '$TWO_URL', tenants: [], moves: [], leftovers: [], sameCluster: [],
-    januaDatabases: [{ database: 'janua_x__shared', kind: 'shared', placementsOf: [] }, { database: 'janua_x__template', kind: 'template', placementsOf: [] }],
-    found: [{ database: 'janua_x__shared', tenantData: [] }, { database: 'janua_x__template', tenantData: [] }],
+    name: 'two',
+    connection: '$TWO_URL',
+    tenants: [],
+    moves: [],
+    leftovers: [],
+    sameCluster: [],
+    januaDatabases: [
+      { database: 'janua_x__shared', kind: 'shared', placementsOf: [] },
+      { database: 'janua_x__template', kind: 'template', placementsOf: [] },
+    ],
+    found: [
+      { database: 'janua_x__shared', tenantData: [] },
+      { database: 'janua_x__template', tenantData: [] },
+    ],
     ...over,
   })
 

@@ -23,7 +23,10 @@ describe('stray move objects (pure)', () => {
 
 describe('unplaced tenant rows (pure)', () => {
   it('lists, per table, tenant ids that are not placed there', () => {
-    const found = new Map([['users', [A, B]], ['teams', [A]]])
+    const found = new Map([
+      ['users', [A, B]],
+      ['teams', [A]],
+    ])
     expect(unplacedTenantRows(found, [A])).toEqual([{ table: 'users', tenantIds: [B] }])
     expect(unplacedTenantRows(found, [A, B])).toEqual([])
   })

@@ -11,18 +11,39 @@ export default class DbStatus extends JanuaCommand {
     const { flags } = await this.parse(DbStatus)
     const janua = await this.open(flags)
     const s = await fleetStatus(janua)
-    const kv = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'
+    const kv = (o: Record<string, number>) =>
+      Object.entries(o)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none'
     this.say(`control plane ${s.controlPlane.id} in ${s.controlPlane.database}; templates at version ${s.templates.latest} (${s.templates.files} files)`)
     this.say(`tenants: ${s.tenants.total} (${kv(s.tenants.byIsolation)}); by server: ${kv(s.tenants.byServer)}; by status: ${kv(s.tenants.byStatus)}`)
-    this.say(`placements: ${s.placements.total}; by version: ${kv(s.placements.byVersion)}; ${s.placements.behind ? colour.yellow(`${s.placements.behind} behind`) : 'all current'}`)
-    if (s.pending.length) this.say(table(['PENDING FILE', 'PLACEMENTS'], s.pending.map((p) => [p.file, p.placements])))
+    this.say(
+      `placements: ${s.placements.total}; by version: ${kv(s.placements.byVersion)}; ${s.placements.behind ? colour.yellow(`${s.placements.behind} behind`) : 'all current'}`,
+    )
+    if (s.pending.length)
+      this.say(
+        table(
+          ['PENDING FILE', 'PLACEMENTS'],
+          s.pending.map((p) => [p.file, p.placements]),
+        ),
+      )
     if (s.unfinished.length) {
       this.say(colour.yellow(`${s.unfinished.length} unfinished operation(s):`))
-      this.say(table(['ID', 'KIND', 'TENANT', 'STEP', 'STARTED', 'PID'], s.unfinished.map((o) => [o.id, o.kind, o.tenant ?? '', o.step ?? '', o.startedAt, o.pid ?? ''])))
+      this.say(
+        table(
+          ['ID', 'KIND', 'TENANT', 'STEP', 'STARTED', 'PID'],
+          s.unfinished.map((o) => [o.id, o.kind, o.tenant ?? '', o.step ?? '', o.startedAt, o.pid ?? '']),
+        ),
+      )
     }
     if (s.leftovers.length) {
       this.say(colour.yellow(`${s.leftovers.length} leftover(s) of moves (janua tenant cleanup <slug>):`))
-      this.say(table(['TENANT', 'KIND', 'WHAT', 'PLACEMENT', 'ERROR'], s.leftovers.map((l) => [l.tenantSlug ?? '', l.kind, l.what, `${l.placement.server}/${l.placement.database}/${l.placement.schema}`, l.error ?? ''])))
+      this.say(
+        table(
+          ['TENANT', 'KIND', 'WHAT', 'PLACEMENT', 'ERROR'],
+          s.leftovers.map((l) => [l.tenantSlug ?? '', l.kind, l.what, `${l.placement.server}/${l.placement.database}/${l.placement.schema}`, l.error ?? '']),
+        ),
+      )
     }
     if (s.lastMigration) this.say(`last migrate run ${s.lastMigration.runId}: ${s.lastMigration.status}${s.lastMigration.error ? ` (${s.lastMigration.error})` : ''}`)
     return s

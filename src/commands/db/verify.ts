@@ -7,7 +7,7 @@ import { ExitCode } from '../../core/errors.js'
 import { ISOLATION_LEVELS } from '../../db/schema.js'
 
 export default class DbVerify extends JanuaCommand {
-  static summary = 'Compare every placement\'s catalog with the templates, lint tenant isolation, check the fleet; exit 3 on any finding.'
+  static summary = "Compare every placement's catalog with the templates, lint tenant isolation, check the fleet; exit 3 on any finding."
   static description = `The expected catalog is built by applying the templates (up to each placement's version) to a scratch schema in a transaction that is rolled back. Each database is read in one catalog pass: tables, views, partitions, columns, indexes, constraints, sequences, types and domains, RLS, policies, grants, functions and procedures, triggers, comments, collations. Placements are grouped by a fingerprint of their catalog. Read-only on placements; the expected catalog is cached in the control plane (per template files and server major version). Finding codes are stable: drift/<kind>, lint/<rule>, fleet/<fact>; silence one with --ignore (a code, or a family such as lint).`
   static examples = [
     '<%= config.bin %> db verify',
@@ -41,7 +41,9 @@ export default class DbVerify extends JanuaCommand {
     }
     for (const v of report.placements.filter((p) => p.findings.length)) {
       this.say('')
-      const who = v.tenants.length ? `tenant${v.tenants.length > 1 ? 's' : ''} ${v.tenants.length > 5 ? `${v.tenants.slice(0, 5).join(', ')} +${v.tenants.length - 5}` : v.tenants.join(', ')}` : v.kind
+      const who = v.tenants.length
+        ? `tenant${v.tenants.length > 1 ? 's' : ''} ${v.tenants.length > 5 ? `${v.tenants.slice(0, 5).join(', ')} +${v.tenants.length - 5}` : v.tenants.join(', ')}`
+        : v.kind
       this.say(colour.bold(`${describePlacement(v.placement)} (${who})`))
       for (const f of v.findings) {
         this.say(`  ${colour.yellow(f.code)} ${f.change} ${f.object}: ${f.message}`)
@@ -50,7 +52,11 @@ export default class DbVerify extends JanuaCommand {
       }
     }
     this.say('')
-    this.say(report.ok ? colour.green(`ok: ${s.placements} placement(s) verified in ${(s.durationMs / 1000).toFixed(1)}s`) : colour.red(`${s.findings} finding(s) in ${s.withFindings} placement(s); ${s.clean} of ${s.placements} placement(s) clean`))
+    this.say(
+      report.ok
+        ? colour.green(`ok: ${s.placements} placement(s) verified in ${(s.durationMs / 1000).toFixed(1)}s`)
+        : colour.red(`${s.findings} finding(s) in ${s.withFindings} placement(s); ${s.clean} of ${s.placements} placement(s) clean`),
+    )
   }
 
   /** GitHub workflow commands: each finding becomes an annotation on the job's page. */
@@ -60,9 +66,15 @@ export default class DbVerify extends JanuaCommand {
       for (const f of v.findings) {
         const who = v.tenants.length ? ` [${v.tenants.join(', ')}]` : ''
         const detail = [f.expected !== undefined ? `expected: ${f.expected}` : '', f.actual !== undefined ? `actual: ${f.actual}` : ''].filter(Boolean).join('\n')
-        this.say(`::error title=${escape(`janua ${f.code}`).replaceAll(',', '%2C').replaceAll(':', '%3A')}::${escape(`${describePlacement(v.placement)}${who}: ${f.message}${detail ? `\n${detail}` : ''}`)}`)
+        this.say(
+          `::error title=${escape(`janua ${f.code}`).replaceAll(',', '%2C').replaceAll(':', '%3A')}::${escape(`${describePlacement(v.placement)}${who}: ${f.message}${detail ? `\n${detail}` : ''}`)}`,
+        )
       }
     }
-    this.say(report.ok ? `::notice title=janua db verify::${report.summary.placements} placement(s) clean` : `::error title=janua db verify::${report.summary.findings} finding(s) in ${report.summary.withFindings} placement(s)`)
+    this.say(
+      report.ok
+        ? `::notice title=janua db verify::${report.summary.placements} placement(s) clean`
+        : `::error title=janua db verify::${report.summary.findings} finding(s) in ${report.summary.withFindings} placement(s)`,
+    )
   }
 }

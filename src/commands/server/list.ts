@@ -12,9 +12,12 @@ export default class ServerList extends JanuaCommand {
     const { flags } = await this.parse(ServerList)
     const janua = await this.open(flags)
     const servers = await listServers(janua, { check: flags.check })
-    this.say(table(['NAME', 'URL', 'TENANTS', ...(flags.check ? ['STATUS'] : [])], servers.map((s) => [
-      s.name, s.urlEnv ? `$${s.urlEnv}` : s.url ?? '', s.tenants, ...(flags.check ? [s.reachable ? `up (${s.version})` : `down: ${s.error}`] : []),
-    ])))
+    this.say(
+      table(
+        ['NAME', 'URL', 'TENANTS', ...(flags.check ? ['STATUS'] : [])],
+        servers.map((s) => [s.name, s.urlEnv ? `$${s.urlEnv}` : (s.url ?? ''), s.tenants, ...(flags.check ? [s.reachable ? `up (${s.version})` : `down: ${s.error}`] : [])]),
+      ),
+    )
     return { servers }
   }
 }

@@ -5,7 +5,7 @@ import { canPrompt } from '../../cli/prompts.js'
 import { removeServer, type ServerRemovalPlan } from '../../core/servers.js'
 
 export default class ServerRemove extends JanuaCommand {
-  static summary = 'Unregister a server and drop janua\'s own databases there.'
+  static summary = "Unregister a server and drop janua's own databases there."
   static description = `Refused (exit 2, nothing dropped) while the server holds a tenant, a leftover of a move, or an unfinished move, or while janua's databases there hold tenant data or placements of another name for the same cluster. On a terminal it asks for confirmation; elsewhere it needs --yes. Databases it could not drop (server down) are listed with the command that finishes the job.`
   static examples = ['<%= config.bin %> server remove eu1', '<%= config.bin %> server remove eu1 --yes --json']
   static args = { name: Args.string({ description: 'server name', required: true }) }

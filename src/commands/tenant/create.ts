@@ -22,7 +22,7 @@ export default class TenantCreate extends JanuaCommand {
     name: Flags.string({ summary: 'display name (default: the slug)' }),
     isolation: Flags.string({ summary: 'isolation level', options: [...ISOLATION_LEVELS] }),
     server: Flags.string({ summary: 'server to place the tenant on (default: the registered server with the fewest tenants)' }),
-    domain: Flags.string({ summary: 'the tenant\'s domain, recorded in the control plane' }),
+    domain: Flags.string({ summary: "the tenant's domain, recorded in the control plane" }),
     plan: Flags.string({ summary: 'billing plan code, recorded in the control plane' }),
     'billing-email': Flags.string({ summary: 'billing contact, recorded in the control plane' }),
     'lock-timeout': lockTimeoutFlag(),
@@ -34,7 +34,13 @@ export default class TenantCreate extends JanuaCommand {
     const isolation = flags.isolation ?? (canPrompt() && !this.jsonEnabled() ? await askChoice('Isolation level:', '--isolation', ISOLATION_LEVELS, 'shared') : 'shared')
     const janua = await this.open(flags)
     const tenant = await createTenant(janua, {
-      slug, name: flags.name, isolation, server: flags.server, domain: flags.domain, plan: flags.plan, billingEmail: flags['billing-email'],
+      slug,
+      name: flags.name,
+      isolation,
+      server: flags.server,
+      domain: flags.domain,
+      plan: flags.plan,
+      billingEmail: flags['billing-email'],
       onPlaced: (server, policy) => this.say(`placing on server ${server} (${policy})`),
     })
     this.say(`created ${renderTenant(tenant)}`)

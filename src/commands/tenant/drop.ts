@@ -28,7 +28,10 @@ export default class TenantDrop extends JanuaCommand {
     this.say(`dropped tenant ${result.slug} (${result.isolation})`)
     for (const w of result.warnings) this.warnLine(w)
     for (const l of result.leftovers) {
-      this.warnLine(`could not remove the ${l.kind} ${l.what} ${describePlacement(l.placement)}: ${l.error}`, `once ${l.placement.server} is reachable: janua tenant cleanup ${result.slug}`)
+      this.warnLine(
+        `could not remove the ${l.kind} ${l.what} ${describePlacement(l.placement)}: ${l.error}`,
+        `once ${l.placement.server} is reachable: janua tenant cleanup ${result.slug}`,
+      )
     }
     return result
   }

@@ -6,11 +6,7 @@ import { ISOLATION_LEVELS } from '../../db/schema.js'
 
 export default class TenantList extends JanuaCommand {
   static summary = 'List tenants with their isolation level, placement and version.'
-  static examples = [
-    '<%= config.bin %> tenant list',
-    '<%= config.bin %> tenant list --isolation schema',
-    '<%= config.bin %> tenant list --json | jq -r ".tenants[].slug"',
-  ]
+  static examples = ['<%= config.bin %> tenant list', '<%= config.bin %> tenant list --isolation schema', '<%= config.bin %> tenant list --json | jq -r ".tenants[].slug"']
   static flags = {
     isolation: Flags.string({ summary: 'only tenants of this level', options: [...ISOLATION_LEVELS] }),
     server: Flags.string({ summary: 'only tenants placed on this server' }),

@@ -25,12 +25,16 @@ export default class TenantMigrateIsolation extends JanuaCommand {
   static args = { slug: Args.string({ description: 'tenant slug', required: true }) }
   static flags = {
     to: Flags.string({ summary: 'target isolation level', options: [...ISOLATION_LEVELS] }),
-    server: Flags.string({ summary: 'target server (default: the tenant\'s current server)' }),
+    server: Flags.string({ summary: "target server (default: the tenant's current server)" }),
     'dry-run': Flags.boolean({ summary: 'print the plan (steps, tables, rows and bytes) and change nothing' }),
-    capture: Flags.string({ summary: 'how writes during the copy reach the target: trigger (online, the default where every table has a primary key) or none (writes fenced for the whole copy)', options: ['auto', 'trigger', 'none'], default: 'auto' }),
+    capture: Flags.string({
+      summary: 'how writes during the copy reach the target: trigger (online, the default where every table has a primary key) or none (writes fenced for the whole copy)',
+      options: ['auto', 'trigger', 'none'],
+      default: 'auto',
+    }),
     'keep-source': Flags.boolean({ summary: 'keep the source data (renamed, or fenced rows in a shared placement) for a manual check' }),
-    resume: Flags.boolean({ summary: 'continue the tenant\'s unfinished move', exclusive: ['abort', 'to'] }),
-    abort: Flags.boolean({ summary: 'undo the tenant\'s unfinished move (only before its switch)', exclusive: ['resume', 'to'] }),
+    resume: Flags.boolean({ summary: "continue the tenant's unfinished move", exclusive: ['abort', 'to'] }),
+    abort: Flags.boolean({ summary: "undo the tenant's unfinished move (only before its switch)", exclusive: ['resume', 'to'] }),
     yes: Flags.boolean({ char: 'y', summary: 'do not ask for confirmation' }),
     'lock-timeout': lockTimeoutFlag(),
   }
@@ -49,8 +53,15 @@ export default class TenantMigrateIsolation extends JanuaCommand {
     let result: MoveReport
     try {
       result = await moveTenant(janua, {
-        slug: args.slug, to: flags.to, server: flags.server, dryRun: flags['dry-run'], keepSource: flags['keep-source'], capture: flags.capture,
-        resume: flags.resume, abort: flags.abort, onEvent: progress.onEvent,
+        slug: args.slug,
+        to: flags.to,
+        server: flags.server,
+        dryRun: flags['dry-run'],
+        keepSource: flags['keep-source'],
+        capture: flags.capture,
+        resume: flags.resume,
+        abort: flags.abort,
+        onEvent: progress.onEvent,
       })
     } catch (error) {
       await progress.finish(error)
@@ -67,18 +78,29 @@ export default class TenantMigrateIsolation extends JanuaCommand {
       this.say(`plan: move ${colour.bold(r.tenant)} ${route} at template version ${r.version}`)
       this.say(`steps: ${r.plan!.steps.slice(1).join(' -> ')}`)
       this.say(`capture: ${r.plan!.capture.reason}`)
-      this.say(table(['TABLE', 'MODE', 'ROWS', 'SIZE'], r.tables.map((t) => [t.name, t.mode, t.rows, formatBytes(t.bytes)])))
+      this.say(
+        table(
+          ['TABLE', 'MODE', 'ROWS', 'SIZE'],
+          r.tables.map((t) => [t.name, t.mode, t.rows, formatBytes(t.bytes)]),
+        ),
+      )
       const rows = r.tables.filter((t) => t.mode !== 'reference').reduce((n, t) => n + t.rows, 0)
       this.say(`to copy: ${rows.toLocaleString('en-US')} rows, ${formatBytes(r.tables.filter((t) => t.mode !== 'reference').reduce((n, t) => n + t.bytes, 0))}`)
       return
     }
     if (r.aborted) {
       this.say(`aborted the move of ${r.tenant}: it is active again, ${r.from.isolation} at ${describePlacement(r.from.placement)}`)
-      for (const l of r.leftovers) this.warnLine(`the target ${l.what} ${describePlacement(l.placement)} could not be removed: ${l.error}`, `once ${l.placement.server} is reachable: janua tenant cleanup ${r.tenant}`)
+      for (const l of r.leftovers)
+        this.warnLine(
+          `the target ${l.what} ${describePlacement(l.placement)} could not be removed: ${l.error}`,
+          `once ${l.placement.server} is reachable: janua tenant cleanup ${r.tenant}`,
+        )
       return
     }
     if (r.keptAs) this.say(`the source is kept at ${describePlacement(r.keptAs)} (fenced); remove it with: janua tenant cleanup ${r.tenant}`)
     this.say(`moved ${colour.bold(r.tenant)} ${route}${r.resumed ? ' (resumed)' : ''}`)
-    this.say(`${r.tables.reduce((n, t) => n + (t.mode === 'reference' ? 0 : t.rows), 0).toLocaleString('en-US')} rows verified; writes fenced ${r.fencedMs ?? '-'} ms (${r.capture === 'trigger' ? 'online move' : 'offline move'}); total ${r.durationMs} ms`)
+    this.say(
+      `${r.tables.reduce((n, t) => n + (t.mode === 'reference' ? 0 : t.rows), 0).toLocaleString('en-US')} rows verified; writes fenced ${r.fencedMs ?? '-'} ms (${r.capture === 'trigger' ? 'online move' : 'offline move'}); total ${r.durationMs} ms`,
+    )
   }
 }

@@ -21,10 +21,12 @@ export default class TenantMigrate extends JanuaCommand {
     isolation: Flags.string({ summary: 'only placements of this level', options: [...ISOLATION_LEVELS] }),
     server: Flags.string({ summary: 'only placements on this server' }),
     to: Flags.integer({ summary: 'stop at this template version (default: the newest)', min: 0 }),
-    concurrency: Flags.integer({ summary: 'placements migrated at once (default: from the servers\' free connections, at most 8)', min: 1, max: 64 }),
+    concurrency: Flags.integer({ summary: "placements migrated at once (default: from the servers' free connections, at most 8)", min: 1, max: 64 }),
     'fail-fast': Flags.boolean({ summary: 'stop starting placements after the first failure' }),
     'dry-run': Flags.boolean({ summary: 'print the plan and change nothing' }),
-    'lock-timeout': lockTimeoutFlag('how long to wait for a placement locked by another run, then that placement fails with exit 4: milliseconds or a duration (30s, 2m); default: as long as it takes'),
+    'lock-timeout': lockTimeoutFlag(
+      'how long to wait for a placement locked by another run, then that placement fails with exit 4: milliseconds or a duration (30s, 2m); default: as long as it takes',
+    ),
   }
 
   async run(): Promise<MigrateReport> {
@@ -34,8 +36,14 @@ export default class TenantMigrate extends JanuaCommand {
     let report: MigrateReport
     try {
       report = await migrateFleet(janua, {
-        tenants: flags.tenant, isolation: flags.isolation, server: flags.server, toVersion: flags.to, concurrency: flags.concurrency,
-        failFast: flags['fail-fast'], dryRun: flags['dry-run'], lockTimeoutMs: flags['lock-timeout'] === undefined ? undefined : janua.lockWait.lockTimeoutMs,
+        tenants: flags.tenant,
+        isolation: flags.isolation,
+        server: flags.server,
+        toVersion: flags.to,
+        concurrency: flags.concurrency,
+        failFast: flags['fail-fast'],
+        dryRun: flags['dry-run'],
+        lockTimeoutMs: flags['lock-timeout'] === undefined ? undefined : janua.lockWait.lockTimeoutMs,
         onEvent: (event) => {
           if (event.type === 'start') progress.start(event.total)
           else {
@@ -60,14 +68,25 @@ export default class TenantMigrate extends JanuaCommand {
       const pending = report.placements.filter((p) => p.pending.length)
       this.say(`plan: ${pending.length} of ${report.placements.length} placement(s) have pending files (target version ${report.targetVersion})`)
       if (pending.length) {
-        this.say(table(['PLACEMENT', 'KIND', 'TENANTS', 'VERSION', 'PENDING'], pending.map((p) => [
-          describePlacement(p.placement), p.kind, p.tenants.length > 3 ? `${p.tenants.slice(0, 3).join(', ')} +${p.tenants.length - 3}` : p.tenants.join(', '), p.version, p.pending.join(', '),
-        ])))
+        this.say(
+          table(
+            ['PLACEMENT', 'KIND', 'TENANTS', 'VERSION', 'PENDING'],
+            pending.map((p) => [
+              describePlacement(p.placement),
+              p.kind,
+              p.tenants.length > 3 ? `${p.tenants.slice(0, 3).join(', ')} +${p.tenants.length - 3}` : p.tenants.join(', '),
+              p.version,
+              p.pending.join(', '),
+            ]),
+          ),
+        )
       }
       return
     }
     const s = report.summary
-    this.say(`${s.migrated} migrated, ${s.upToDate} up to date, ${s.failed ? colour.red(`${s.failed} failed`) : '0 failed'}${s.skipped ? `, ${s.skipped} skipped` : ''}; ${s.filesApplied} file(s) applied in ${(s.durationMs / 1000).toFixed(1)}s${report.runId ? ` (run ${report.runId})` : ''}`)
+    this.say(
+      `${s.migrated} migrated, ${s.upToDate} up to date, ${s.failed ? colour.red(`${s.failed} failed`) : '0 failed'}${s.skipped ? `, ${s.skipped} skipped` : ''}; ${s.filesApplied} file(s) applied in ${(s.durationMs / 1000).toFixed(1)}s${report.runId ? ` (run ${report.runId})` : ''}`,
+    )
     for (const p of report.placements.filter((x) => x.status === 'failed')) {
       this.say(`${colour.red('failed')} ${describePlacement(p.placement)} [${p.tenants.join(', ') || p.kind}]: ${p.error?.message}`)
     }

@@ -86,7 +86,12 @@ export async function deleteTenantRows(client: pg.ClientBase, schema: string, te
     for (const table of [...tables].reverse()) {
       await client.query(`delete from ${ident(schema)}.${ident(table.name)} where tenant_id = $1`, [tenant.id])
     }
-    await removeFence(client, schema, tables.map((t) => t.name), tenant.id)
+    await removeFence(
+      client,
+      schema,
+      tables.map((t) => t.name),
+      tenant.id,
+    )
   })
 }
 

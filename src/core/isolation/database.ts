@@ -134,7 +134,9 @@ export const databaseDriver: IsolationDriver = {
   },
 
   async seed(janua, tenant, placement) {
-    await this.connect(janua, placement, (client) => inTransaction(client, () => runSeeds(client, placement.schema, janua.templates, tenant, `tenant ${tenant.slug} in ${describePlacement(placement)}`)))
+    await this.connect(janua, placement, (client) =>
+      inTransaction(client, () => runSeeds(client, placement.schema, janua.templates, tenant, `tenant ${tenant.slug} in ${describePlacement(placement)}`)),
+    )
   },
 
   async clear(janua, tenant, placement) {

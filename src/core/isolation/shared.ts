@@ -18,11 +18,17 @@ const WHY_SHARED = 'shared tenants are separated only by Row-Level Security on a
 export function sharedRefusal(tables: TableInfo[], templatesDir: string): { message: string; hint: string } | null {
   const tenantTables = tables.filter((t) => t.hasTenantId)
   if (tenantTables.length === 0) {
-    return { message: `the templates in ${templatesDir} have no table with a tenant_id column, so they cannot hold shared tenants (${WHY_SHARED})`, hint: 'use --isolation schema or --isolation database (move: --to schema|database)' }
+    return {
+      message: `the templates in ${templatesDir} have no table with a tenant_id column, so they cannot hold shared tenants (${WHY_SHARED})`,
+      hint: 'use --isolation schema or --isolation database (move: --to schema|database)',
+    }
   }
   const unprotected = tenantTables.filter((t) => !t.rlsEnabled || !t.rlsForced).map((t) => t.name)
   if (unprotected.length) {
-    return { message: `table(s) ${unprotected.join(', ')} have tenant_id but no forced Row-Level Security, so they cannot hold shared tenants (${WHY_SHARED})`, hint: 'add ENABLE and FORCE ROW LEVEL SECURITY with a tenant_id policy in a new template file, or use --isolation schema|database' }
+    return {
+      message: `table(s) ${unprotected.join(', ')} have tenant_id but no forced Row-Level Security, so they cannot hold shared tenants (${WHY_SHARED})`,
+      hint: 'add ENABLE and FORCE ROW LEVEL SECURITY with a tenant_id policy in a new template file, or use --isolation schema|database',
+    }
   }
   return null
 }
@@ -57,8 +63,11 @@ export const sharedDriver: IsolationDriver = {
       }
       return { version: versionOf(await readApplied(client, placement.schema)), tables: await placementTables(client, placement.schema) }
     })
-    await janua.db.insertInto('janua.placements').values({ server: placement.server, database: placement.database, schema: placement.schema, kind: 'shared', version })
-      .onConflict((oc) => oc.columns(['server', 'database', 'schema']).doUpdateSet({ version, updated_at: sql`now()` })).execute()
+    await janua.db
+      .insertInto('janua.placements')
+      .values({ server: placement.server, database: placement.database, schema: placement.schema, kind: 'shared', version })
+      .onConflict((oc) => oc.columns(['server', 'database', 'schema']).doUpdateSet({ version, updated_at: sql`now()` }))
+      .execute()
     if (options.seed) {
       const refusal = sharedRefusal(tables, set.dir)
       if (refusal) throw usageError(refusal.message, refusal.hint)
@@ -72,7 +81,9 @@ export const sharedDriver: IsolationDriver = {
   },
 
   async seed(janua, tenant, placement) {
-    await this.connect(janua, placement, (client) => inTransaction(client, () => runSeeds(client, placement.schema, janua.templates, tenant, `tenant ${tenant.slug} in ${describePlacement(placement)}`)))
+    await this.connect(janua, placement, (client) =>
+      inTransaction(client, () => runSeeds(client, placement.schema, janua.templates, tenant, `tenant ${tenant.slug} in ${describePlacement(placement)}`)),
+    )
   },
 
   async clear(janua, tenant, placement) {

@@ -72,9 +72,19 @@ end
 $capture$`)
   await client.query(`revoke all on function ${ident(CAPTURE_SCHEMA)}.${ident(CAPTURE_FUNCTION)}() from public`)
   const name = captureTriggerName(tenantId)
-  await lockForTriggers(client, schema, tables.map((t) => t.name), 'share row exclusive')
+  await lockForTriggers(
+    client,
+    schema,
+    tables.map((t) => t.name),
+    'share row exclusive',
+  )
   // A trigger already there (a resumed move) is the same one: its arguments follow from the plan.
-  const { withTrigger } = await triggersOn(client, schema, tables.map((t) => t.name), name)
+  const { withTrigger } = await triggersOn(
+    client,
+    schema,
+    tables.map((t) => t.name),
+    name,
+  )
   for (const t of tables.filter((x) => !withTrigger.has(x.name))) {
     const args = [captureLogName(tenantId), t.tenantRows ? tenantId : '', ...t.key].map(literal).join(', ')
     await client.query(`create trigger ${ident(name)} after insert or update or delete on ${ident(schema)}.${ident(t.name)}
@@ -143,7 +153,9 @@ export async function applyRound<S = undefined, T = undefined>(
   let marker = false
   const changes: { table: CaptureTable; keys: unknown[]; rows: unknown[] }[] = []
   try {
-    const { rows: entries } = await source.query<{ id: string; tbl: string; key: Record<string, unknown> }>(`select id::text, tbl, key from ${log} order by id${limit === null ? '' : ` limit ${Number(limit)}`}`)
+    const { rows: entries } = await source.query<{ id: string; tbl: string; key: Record<string, unknown> }>(
+      `select id::text, tbl, key from ${log} order by id${limit === null ? '' : ` limit ${Number(limit)}`}`,
+    )
     ids = entries.map((e) => e.id)
     marker = entries.some((e) => e.tbl === MARKER)
     const keysByTable = new Map<string, Map<string, unknown>>()

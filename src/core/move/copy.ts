@@ -46,8 +46,7 @@ export async function tableShapes(client: pg.ClientBase, schema: string, tables:
 }
 
 const columnList = (shape: TableShape) => shape.columns.map(ident).join(', ')
-const tenantFilter = (shape: TableShape, tenantId: string | null) =>
-  shape.hasTenantId && tenantId ? ` where tenant_id = ${literal(tenantId)}::uuid` : ''
+const tenantFilter = (shape: TableShape, tenantId: string | null) => (shape.hasTenantId && tenantId ? ` where tenant_id = ${literal(tenantId)}::uuid` : '')
 
 /**
  * Streams one table's rows (the tenant's, or all of a reference table) from source to target:
@@ -73,7 +72,13 @@ export async function copyTable(
  * Row count and an order-independent content checksum (sum of 60-bit prefixes of each row's md5),
  * computed by the server on both sides of a move.
  */
-export async function tableChecksum(client: pg.ClientBase, schema: string, shape: TableShape, tenantId: string | null, columns = shape.columns): Promise<{ rows: number; checksum: string }> {
+export async function tableChecksum(
+  client: pg.ClientBase,
+  schema: string,
+  shape: TableShape,
+  tenantId: string | null,
+  columns = shape.columns,
+): Promise<{ rows: number; checksum: string }> {
   const list = columns.length ? columns.map(ident).join(', ') : 'null'
   const { rows } = await client.query<{ n: string | number; s: string }>(
     `select count(*)::bigint as n, coalesce(sum(('x' || substr(md5(row(${list})::text), 1, 15))::bit(60)::bigint), 0)::text as s
@@ -124,7 +129,14 @@ const keyFilter = (schema: string, shape: TableShape, key: string[]) =>
   `(${key.map(ident).join(', ')}) in (select ${key.map(ident).join(', ')} from jsonb_populate_recordset(null::${ident(schema)}.${ident(shape.name)}, $1::jsonb))`
 
 /** Row count and content checksum of the rows with the given keys (the same formula as tableChecksum). */
-export async function keysChecksum(client: pg.ClientBase, schema: string, shape: TableShape, key: string[], keys: unknown[], tenantId: string | null): Promise<{ rows: number; checksum: string }> {
+export async function keysChecksum(
+  client: pg.ClientBase,
+  schema: string,
+  shape: TableShape,
+  key: string[],
+  keys: unknown[],
+  tenantId: string | null,
+): Promise<{ rows: number; checksum: string }> {
   const list = shape.columns.length ? shape.columns.map(ident).join(', ') : 'null'
   const tenant = shape.hasTenantId && tenantId ? ` and tenant_id = ${literal(tenantId)}::uuid` : ''
   const { rows } = await client.query<{ n: string | number; s: string }>(

@@ -24,7 +24,11 @@ type TenantRow = Awaited<ReturnType<typeof getTenant>>
 const samePlacement = (a: Placement, b: Placement) => a.server === b.server && a.database === b.database && a.schema === b.schema
 
 /** Reads only: the source's tables, counts and checksums; the target's existence, version and reference data. */
-export async function gatherMoveFacts(janua: Janua, row: TenantRow, options: { to?: string; server?: string; keepSource?: boolean; capture?: string; now?: Date }): Promise<MoveFacts> {
+export async function gatherMoveFacts(
+  janua: Janua,
+  row: TenantRow,
+  options: { to?: string; server?: string; keepSource?: boolean; capture?: string; now?: Date },
+): Promise<MoveFacts> {
   const to = validateIsolation(options.to)
   const server = validateServerName(options.server ?? row.server)
   const fromDriver = driverFor(row.isolation)
@@ -37,7 +41,11 @@ export async function gatherMoveFacts(janua: Janua, row: TenantRow, options: { t
   const source = await fromDriver.connect(janua, from, async (client) => {
     const version = versionOf(await readApplied(client, from.schema))
     const tables = await placementTables(client, from.schema)
-    const shapes = await tableShapes(client, from.schema, tables.map((t) => t.name))
+    const shapes = await tableShapes(
+      client,
+      from.schema,
+      tables.map((t) => t.name),
+    )
     const keys = await primaryKeys(client, from.schema)
     const facts: SourceTableFacts[] = []
     for (const t of tables) {
@@ -51,7 +59,17 @@ export async function gatherMoveFacts(janua: Janua, row: TenantRow, options: { t
       )
       const checksum = t.hasTenantId ? '' : (await tableChecksum(client, from.schema, shape, null, shape.contentColumns)).checksum
       const c = counted.rows[0]!
-      facts.push({ name: t.name, hasTenantId: t.hasTenantId, rlsEnabled: t.rlsEnabled, rlsForced: t.rlsForced, rows: Number(c.n), foreign: Number(c.foreign), bytes: Number(c.bytes), checksum, primaryKey: keys.get(t.name) ?? null })
+      facts.push({
+        name: t.name,
+        hasTenantId: t.hasTenantId,
+        rlsEnabled: t.rlsEnabled,
+        rlsForced: t.rlsForced,
+        rows: Number(c.n),
+        foreign: Number(c.foreign),
+        bytes: Number(c.bytes),
+        checksum,
+        primaryKey: keys.get(t.name) ?? null,
+      })
     }
     return { version, tables: facts, shapes }
   })

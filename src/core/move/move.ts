@@ -88,7 +88,6 @@ interface Journal {
   drainStarted?: boolean
 }
 
-
 const tenantOf = (plan: MovePlan) => ({ ...plan.tenant })
 const fromDriver = (plan: MovePlan) => driverFor(plan.from.isolation)
 const toDriver = (plan: MovePlan) => driverFor(plan.to.isolation)
@@ -98,14 +97,21 @@ const wholeTablesOf = (plan: MovePlan) => plan.tables.filter((t) => t.mode === '
 const copiedTablesOf = (plan: MovePlan) => plan.tables.filter((t) => t.mode !== 'reference').map((t) => t.name)
 
 /** One catch-up round of trigger capture, source to target. */
-async function captureRound<S = undefined, T = undefined>(janua: Janua, plan: MovePlan, phase: 'catch-up' | 'drain', onEvent?: (e: MoveEvent) => void, options: RoundOptions<S, T> = {}) {
+async function captureRound<S = undefined, T = undefined>(
+  janua: Janua,
+  plan: MovePlan,
+  phase: 'catch-up' | 'drain',
+  onEvent?: (e: MoveEvent) => void,
+  options: RoundOptions<S, T> = {},
+) {
   const from = plan.from.placement
   const to = plan.to.placement
   const result = await fromDriver(plan).connect(janua, from, (source) =>
     toDriver(plan).connect(janua, to, async (target) => {
       const shapes = await tableShapes(source, from.schema, copiedTablesOf(plan))
       return applyRound(source, target, from, to, shapes, plan.capture.tables, plan.tenant.id, options)
-    }))
+    }),
+  )
   onEvent?.({ type: 'round', phase, entries: result.entries, keys: result.keys, ms: result.ms })
   return result
 }
@@ -113,7 +119,11 @@ async function captureRound<S = undefined, T = undefined>(janua: Janua, plan: Mo
 /** Checksums of every copied table on one side (the tenant's rows, or every row of a table without tenant_id). */
 async function sideSums(client: pg.ClientBase, plan: MovePlan, schema: string): Promise<Record<string, { rows: number; checksum: string }>> {
   const tables = plan.tables.filter((t) => t.mode !== 'reference')
-  const shapes = await tableShapes(client, schema, tables.map((t) => t.name))
+  const shapes = await tableShapes(
+    client,
+    schema,
+    tables.map((t) => t.name),
+  )
   const sums: Record<string, { rows: number; checksum: string }> = {}
   for (const t of tables) sums[t.name] = await tableChecksum(client, schema, shapes.get(t.name)!, t.mode === 'tenant' ? plan.tenant.id : null)
   return sums
@@ -136,8 +146,11 @@ async function cleanComparison(janua: Janua, journal: Journal, onEvent?: (e: Mov
   const target = r.afterApply!
   const differing = Object.keys(source).filter((t) => source[t]!.checksum !== target[t]?.checksum)
   if (differing.length) {
-    throw new JanuaError(`the copy of ${plan.tenant.slug} differs from the source in ${differing.map((t) => `${t} (source ${source[t]!.rows} rows, target ${target[t]?.rows ?? 0})`).join(', ')}`,
-      ExitCode.failed, 'nothing was switched; run the move again')
+    throw new JanuaError(
+      `the copy of ${plan.tenant.slug} differs from the source in ${differing.map((t) => `${t} (source ${source[t]!.rows} rows, target ${target[t]?.rows ?? 0})`).join(', ')}`,
+      ExitCode.failed,
+      'nothing was switched; run the move again',
+    )
   }
   journal.clean = { at: Date.now(), tables: source }
 }
@@ -149,7 +162,11 @@ async function verifyDrained(janua: Janua, journal: Journal): Promise<void> {
   const tables = plan.tables.filter((t) => t.mode !== 'reference')
   const side = (placement: Placement, isolation: IsolationLevel) =>
     driverFor(isolation).connect(janua, placement, async (client) => {
-      const shapes = await tableShapes(client, placement.schema, tables.map((t) => t.name))
+      const shapes = await tableShapes(
+        client,
+        placement.schema,
+        tables.map((t) => t.name),
+      )
       const facts = new Map<string, { rows: number; drained: string | null }>()
       for (const t of tables) {
         const tenant = t.mode === 'tenant' ? plan.tenant.id : null
@@ -161,10 +178,14 @@ async function verifyDrained(janua: Janua, journal: Journal): Promise<void> {
     })
   const [source, target] = await Promise.all([side(plan.from.placement, plan.from.isolation), side(plan.to.placement, plan.to.isolation)])
   const mismatches = tables.filter((t) => source.get(t.name)!.rows !== target.get(t.name)!.rows || source.get(t.name)!.drained !== target.get(t.name)!.drained)
-  for (const t of tables) journal.results[t.name] = { ...(journal.results[t.name] ?? { bytes: 0, copyMs: 0 }), rows: target.get(t.name)!.rows, checksum: journal.clean!.tables[t.name]?.checksum ?? null }
+  for (const t of tables)
+    journal.results[t.name] = { ...(journal.results[t.name] ?? { bytes: 0, copyMs: 0 }), rows: target.get(t.name)!.rows, checksum: journal.clean!.tables[t.name]?.checksum ?? null }
   if (mismatches.length) {
-    throw new JanuaError(`the copy of ${plan.tenant.slug} differs from the source in ${mismatches.map((t) => `${t.name} (source ${source.get(t.name)!.rows} rows, target ${target.get(t.name)!.rows})`).join(', ')}`,
-      ExitCode.failed, 'nothing was switched; run the move again')
+    throw new JanuaError(
+      `the copy of ${plan.tenant.slug} differs from the source in ${mismatches.map((t) => `${t.name} (source ${source.get(t.name)!.rows} rows, target ${target.get(t.name)!.rows})`).join(', ')}`,
+      ExitCode.failed,
+      'nothing was switched; run the move again',
+    )
   }
 }
 
@@ -181,7 +202,11 @@ async function syncSequences(janua: Janua, journal: Journal): Promise<void> {
 async function setStep(janua: Janua, journal: Journal, step: MoveStep, trx = janua.db): Promise<void> {
   journal.step = step
   const { opId, ...detail } = journal
-  await trx.updateTable('janua.operations').set({ step, detail: JSON.stringify(detail) }).where('id', '=', opId).execute()
+  await trx
+    .updateTable('janua.operations')
+    .set({ step, detail: JSON.stringify(detail) })
+    .where('id', '=', opId)
+    .execute()
 }
 
 async function unfinishedMove(janua: Janua, tenantId: string): Promise<Journal | undefined> {
@@ -196,7 +221,11 @@ async function unfinishedMove(janua: Janua, tenantId: string): Promise<Journal |
   if (!op) return undefined
   const detail = op.detail as unknown as Omit<Journal, 'opId'>
   // Journals written before capture existed are offline moves.
-  const plan = { ...detail.plan, keptAs: detail.plan.keptAs ?? null, capture: detail.plan.capture ?? { mode: 'none' as const, reason: 'journaled by an earlier janua', tables: [] } }
+  const plan = {
+    ...detail.plan,
+    keptAs: detail.plan.keptAs ?? null,
+    capture: detail.plan.capture ?? { mode: 'none' as const, reason: 'journaled by an earlier janua', tables: [] },
+  }
   return { ...detail, plan, opId: String(op.id), step: (op.step ?? 'planned') as MoveStep, results: detail.results ?? {} }
 }
 
@@ -239,7 +268,16 @@ async function startMove(janua: Janua, plan: MovePlan): Promise<Journal> {
     await trx.updateTable('janua.tenants').set({ status: 'moving', updated_at: new Date() }).where('id', '=', plan.tenant.id).execute()
     const op = await trx
       .insertInto('janua.operations')
-      .values({ kind: 'tenant.move', tenant_id: plan.tenant.id, tenant_slug: plan.tenant.slug, placement_id: plan.from.placementId, status: 'running', step: 'planned', detail: JSON.stringify({ plan, step: 'planned', results: {} }), pid: process.pid })
+      .values({
+        kind: 'tenant.move',
+        tenant_id: plan.tenant.id,
+        tenant_slug: plan.tenant.slug,
+        placement_id: plan.from.placementId,
+        status: 'running',
+        step: 'planned',
+        detail: JSON.stringify({ plan, step: 'planned', results: {} }),
+        pid: process.pid,
+      })
       .returning('id')
       .executeTakeFirstOrThrow()
     journal.opId = String(op.id)
@@ -252,23 +290,36 @@ async function failedMove(janua: Janua, journal: Journal, failure: JanuaError): 
   const { plan } = journal
   const slug = plan.tenant.slug
   if (isAfter(journal.step, 'verified', plan.steps)) {
-    return new JanuaError(`the move of ${slug} failed after the switch: ${failure.message}`, failure.exitCode, `the tenant now lives at ${describePlacement(plan.to.placement)}; finish with: janua tenant migrate-isolation ${slug} --resume`)
+    return new JanuaError(
+      `the move of ${slug} failed after the switch: ${failure.message}`,
+      failure.exitCode,
+      `the tenant now lives at ${describePlacement(plan.to.placement)}; finish with: janua tenant migrate-isolation ${slug} --resume`,
+    )
   }
   // Before the switch a failure undoes itself: the source becomes authoritative again first.
   let leftovers: LeftoverOutcome[]
   try {
     leftovers = await abortMove(janua, journal, failure)
   } catch (undoError) {
-    return new JanuaError(`the move of ${slug} failed (${failure.message}) and could not be undone (${translateError(undoError).message}): the tenant is still fenced at ${describePlacement(plan.from.placement)}`,
-      failure.exitCode, `once ${plan.from.placement.server} is reachable: janua tenant migrate-isolation ${slug} --abort`)
+    return new JanuaError(
+      `the move of ${slug} failed (${failure.message}) and could not be undone (${translateError(undoError).message}): the tenant is still fenced at ${describePlacement(plan.from.placement)}`,
+      failure.exitCode,
+      `once ${plan.from.placement.server} is reachable: janua tenant migrate-isolation ${slug} --abort`,
+    )
   }
   const left = leftovers.filter((l) => !l.removed)
   if (left.length) {
-    return new JanuaError(`the move of ${slug} failed and was undone: the tenant is active at ${describePlacement(plan.from.placement)}, but the target ${left.map((l) => describePlacement(l.placement)).join(', ')} could not be removed (${left[0]!.error}): ${failure.message}`,
-      failure.exitCode, `once ${left[0]!.placement.server} is reachable: janua tenant cleanup ${slug}`)
+    return new JanuaError(
+      `the move of ${slug} failed and was undone: the tenant is active at ${describePlacement(plan.from.placement)}, but the target ${left.map((l) => describePlacement(l.placement)).join(', ')} could not be removed (${left[0]!.error}): ${failure.message}`,
+      failure.exitCode,
+      `once ${left[0]!.placement.server} is reachable: janua tenant cleanup ${slug}`,
+    )
   }
-  return new JanuaError(`the move of ${slug} failed and was undone; the tenant is unchanged at ${describePlacement(plan.from.placement)}: ${failure.message}`,
-    failure.exitCode, failure.hint ?? 'fix the cause and run the move again')
+  return new JanuaError(
+    `the move of ${slug} failed and was undone; the tenant is unchanged at ${describePlacement(plan.from.placement)}: ${failure.message}`,
+    failure.exitCode,
+    failure.hint ?? 'fix the cause and run the move again',
+  )
 }
 
 function report(journal: Journal, started: number, flags: { aborted: boolean; resumed: boolean; leftovers?: LeftoverOutcome[] }): MoveReport {
@@ -278,7 +329,14 @@ function report(journal: Journal, started: number, flags: { aborted: boolean; re
     from: { isolation: plan.from.isolation, placement: plan.from.placement },
     to: { isolation: plan.to.isolation, placement: plan.to.placement },
     version: plan.version,
-    tables: plan.tables.map((t) => ({ name: t.name, mode: t.mode, rows: journal.results[t.name]?.rows ?? t.rows, checksum: journal.results[t.name]?.checksum ?? null, bytes: journal.results[t.name]?.bytes ?? t.bytes, copyMs: journal.results[t.name]?.copyMs ?? 0 })),
+    tables: plan.tables.map((t) => ({
+      name: t.name,
+      mode: t.mode,
+      rows: journal.results[t.name]?.rows ?? t.rows,
+      checksum: journal.results[t.name]?.checksum ?? null,
+      bytes: journal.results[t.name]?.bytes ?? t.bytes,
+      copyMs: journal.results[t.name]?.copyMs ?? 0,
+    })),
     fencedMs: journal.fenceRequestedAt ? (journal.switchedAt ?? Date.now()) - journal.fenceRequestedAt : null,
     fence: journal.fenceRequestedAt
       ? {
@@ -332,7 +390,8 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
   const fence = async () => {
     journal.fenceRequestedAt = Date.now()
     await fromDriver(plan).connect(janua, plan.from.placement, (c) =>
-      inTransaction(c, () => installFence(c, plan.from.placement.schema, tenantTablesOf(plan), plan.tenant, wholeTablesOf(plan))))
+      inTransaction(c, () => installFence(c, plan.from.placement.schema, tenantTablesOf(plan), plan.tenant, wholeTablesOf(plan))),
+    )
     journal.fencedAt = Date.now()
     await setStep(janua, journal, 'fenced')
   }
@@ -393,8 +452,17 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
     journal.switchedAt = Date.now()
     // The switch: placement and journal step in one control-plane transaction.
     await janua.db.transaction().execute(async (trx) => {
-      await trx.updateTable('janua.tenants').set({ isolation: plan.to.isolation, placement_id: plan.to.placementId!, updated_at: new Date() }).where('id', '=', plan.tenant.id).execute()
-      if (!toDriver(plan).sharesPlacement) await trx.updateTable('janua.placements').set({ version: plan.version, updated_at: sql`now()` }).where('id', '=', plan.to.placementId!).execute()
+      await trx
+        .updateTable('janua.tenants')
+        .set({ isolation: plan.to.isolation, placement_id: plan.to.placementId!, updated_at: new Date() })
+        .where('id', '=', plan.tenant.id)
+        .execute()
+      if (!toDriver(plan).sharesPlacement)
+        await trx
+          .updateTable('janua.placements')
+          .set({ version: plan.version, updated_at: sql`now()` })
+          .where('id', '=', plan.to.placementId!)
+          .execute()
       await trx.updateTable('janua.operations').set({ placement_id: plan.to.placementId! }).where('id', '=', journal.opId).execute()
       await setStep(janua, journal, 'switched', trx)
     })
@@ -410,7 +478,11 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
       await trx.updateTable('janua.tenants').set({ status: 'active', updated_at: new Date() }).where('id', '=', plan.tenant.id).execute()
       journal.step = 'done'
       const { opId, ...detail } = journal
-      await trx.updateTable('janua.operations').set({ step: 'done', status: 'succeeded', finished_at: new Date(), detail: JSON.stringify(detail) }).where('id', '=', opId).execute()
+      await trx
+        .updateTable('janua.operations')
+        .set({ step: 'done', status: 'succeeded', finished_at: new Date(), detail: JSON.stringify(detail) })
+        .where('id', '=', opId)
+        .execute()
     })
   })
 }
@@ -431,7 +503,11 @@ async function copyAll(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
         const version = versionOf(await readApplied(source, from.schema))
         if (version !== plan.version) throw new JanuaError(`the source moved from version ${plan.version} to ${version} during the move`, ExitCode.failed, 'run the move again')
         const moving = plan.tables.filter((t) => t.mode !== 'reference')
-        const shapes = await tableShapes(source, from.schema, moving.map((t) => t.name))
+        const shapes = await tableShapes(
+          source,
+          from.schema,
+          moving.map((t) => t.name),
+        )
         await source.query('begin isolation level repeatable read read only')
         await target.query('begin')
         try {
@@ -454,8 +530,11 @@ async function copyAll(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
         } catch (error) {
           await abandonTransaction(target)
           if (isPgError(error) && error.code === '23505') {
-            throw new JanuaError(`a key of ${plan.tenant.slug} already exists in the target (${error.detail ?? error.message}); nothing was switched`, ExitCode.failed,
-              'the rows at the target belong to someone else: find them with the key above, resolve, and run the move again')
+            throw new JanuaError(
+              `a key of ${plan.tenant.slug} already exists in the target (${error.detail ?? error.message}); nothing was switched`,
+              ExitCode.failed,
+              'the rows at the target belong to someone else: find them with the key above, resolve, and run the move again',
+            )
           }
           throw error
         } finally {
@@ -472,17 +551,25 @@ async function verifyCopy(janua: Janua, journal: Journal): Promise<void> {
   const tables = plan.tables.filter((t) => t.mode !== 'reference')
   const side = (placement: Placement, isolation: IsolationLevel) =>
     driverFor(isolation).connect(janua, placement, async (client) => {
-      const shapes = await tableShapes(client, placement.schema, tables.map((t) => t.name))
+      const shapes = await tableShapes(
+        client,
+        placement.schema,
+        tables.map((t) => t.name),
+      )
       const sums = new Map<string, { rows: number; checksum: string }>()
       for (const t of tables) sums.set(t.name, await tableChecksum(client, placement.schema, shapes.get(t.name)!, t.mode === 'tenant' ? plan.tenant.id : null))
       return sums
     })
   const [source, target] = await Promise.all([side(plan.from.placement, plan.from.isolation), side(plan.to.placement, plan.to.isolation)])
   const mismatches = tables.filter((t) => source.get(t.name)!.checksum !== target.get(t.name)!.checksum)
-  for (const t of tables) journal.results[t.name] = { ...(journal.results[t.name] ?? { bytes: 0, copyMs: 0 }), rows: target.get(t.name)!.rows, checksum: target.get(t.name)!.checksum }
+  for (const t of tables)
+    journal.results[t.name] = { ...(journal.results[t.name] ?? { bytes: 0, copyMs: 0 }), rows: target.get(t.name)!.rows, checksum: target.get(t.name)!.checksum }
   if (mismatches.length) {
-    throw new JanuaError(`the copy of ${plan.tenant.slug} differs from the source in ${mismatches.map((t) => `${t.name} (source ${source.get(t.name)!.rows} rows, target ${target.get(t.name)!.rows})`).join(', ')}`,
-      ExitCode.failed, 'nothing was switched; run the move again')
+    throw new JanuaError(
+      `the copy of ${plan.tenant.slug} differs from the source in ${mismatches.map((t) => `${t.name} (source ${source.get(t.name)!.rows} rows, target ${target.get(t.name)!.rows})`).join(', ')}`,
+      ExitCode.failed,
+      'nothing was switched; run the move again',
+    )
   }
 }
 
@@ -490,7 +577,8 @@ async function verifyCopy(janua: Janua, journal: Journal): Promise<void> {
 async function retireSource(janua: Janua, journal: Journal): Promise<void> {
   const { plan } = journal
   const from = fromDriver(plan)
-  await from.connect(janua, plan.from.placement, (c) => inTransaction(c, () => removeCapture(c, plan.from.placement.schema, copiedTablesOf(plan), plan.tenant.id)))
+  await from
+    .connect(janua, plan.from.placement, (c) => inTransaction(c, () => removeCapture(c, plan.from.placement.schema, copiedTablesOf(plan), plan.tenant.id)))
     .catch((error: unknown) => {
       // A source whose database is already gone (a resumed run after its removal) has no capture left.
       if (!isMissingDatabase(error)) throw error
@@ -502,13 +590,23 @@ async function retireSource(janua: Janua, journal: Journal): Promise<void> {
   if (plan.keepSource && plan.keptAs) {
     const recorded = await janua.db.selectFrom('janua.leftovers').select('id').where('operation_id', '=', journal.opId).where('kind', '=', 'kept-source').executeTakeFirst()
     if (!recorded) {
-      await recordLeftover(janua.db, { tenant: plan.tenant, operationId: journal.opId, kind: 'kept-source', what: from.leftover, placement: plan.keptAs, detail: { from: plan.from.placement, tables: tenantTablesOf(plan) } })
+      await recordLeftover(janua.db, {
+        tenant: plan.tenant,
+        operationId: journal.opId,
+        kind: 'kept-source',
+        what: from.leftover,
+        placement: plan.keptAs,
+        detail: { from: plan.from.placement, tables: tenantTablesOf(plan) },
+      })
     }
     await from.retire(janua, tenantOf(plan), plan.from.placement, { keep: plan.keptAs })
   } else {
     await from.retire(janua, tenantOf(plan), plan.from.placement)
   }
-  await janua.db.deleteFrom('janua.placements').where('id', '=', plan.from.placementId).where('kind', '<>', 'shared')
+  await janua.db
+    .deleteFrom('janua.placements')
+    .where('id', '=', plan.from.placementId)
+    .where('kind', '<>', 'shared')
     .where(({ not, exists, selectFrom }) => not(exists(selectFrom('janua.tenants').select('id').whereRef('placement_id', '=', 'janua.placements.id'))))
     .execute()
 }
@@ -521,18 +619,33 @@ async function retireSource(janua: Janua, journal: Journal): Promise<void> {
  */
 async function abortMove(janua: Janua, journal: Journal, cause?: JanuaError): Promise<LeftoverOutcome[]> {
   const { plan } = journal
-  await fromDriver(plan).connect(janua, plan.from.placement, (c) => inTransaction(c, async () => {
-    await removeFence(c, plan.from.placement.schema, [...tenantTablesOf(plan), ...wholeTablesOf(plan)], plan.tenant.id)
-    await removeCapture(c, plan.from.placement.schema, copiedTablesOf(plan), plan.tenant.id)
-  }))
+  await fromDriver(plan).connect(janua, plan.from.placement, (c) =>
+    inTransaction(c, async () => {
+      await removeFence(c, plan.from.placement.schema, [...tenantTablesOf(plan), ...wholeTablesOf(plan)], plan.tenant.id)
+      await removeCapture(c, plan.from.placement.schema, copiedTablesOf(plan), plan.tenant.id)
+    }),
+  )
   await janua.db.transaction().execute(async (trx) => {
     await trx.updateTable('janua.tenants').set({ status: 'active', updated_at: new Date() }).where('id', '=', plan.tenant.id).execute()
-    await trx.updateTable('janua.operations')
+    await trx
+      .updateTable('janua.operations')
       .set({ status: 'aborted', finished_at: new Date(), error: cause ? cause.message : 'aborted by --abort' })
-      .where('id', '=', journal.opId).execute()
-    await recordLeftover(trx, { tenant: plan.tenant, operationId: journal.opId, kind: 'move-target', what: toDriver(plan).leftover, placement: plan.to.placement, detail: { step: journal.step } })
+      .where('id', '=', journal.opId)
+      .execute()
+    await recordLeftover(trx, {
+      tenant: plan.tenant,
+      operationId: journal.opId,
+      kind: 'move-target',
+      what: toDriver(plan).leftover,
+      placement: plan.to.placement,
+      detail: { step: journal.step },
+    })
     if (!toDriver(plan).sharesPlacement) {
-      await trx.deleteFrom('janua.placements').where('server', '=', plan.to.placement.server).where('database', '=', plan.to.placement.database).where('schema', '=', plan.to.placement.schema)
+      await trx
+        .deleteFrom('janua.placements')
+        .where('server', '=', plan.to.placement.server)
+        .where('database', '=', plan.to.placement.database)
+        .where('schema', '=', plan.to.placement.schema)
         .where(({ not, exists, selectFrom }) => not(exists(selectFrom('janua.tenants').select('id').whereRef('placement_id', '=', 'janua.placements.id'))))
         .execute()
     }

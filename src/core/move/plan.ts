@@ -85,25 +85,38 @@ export function decideMove(facts: MoveFacts): MovePlan {
     throw usageError(`tenant "${tenant.slug}" is already ${request.to} on server ${request.server}`, 'pick another --to level, or another --server')
   }
   if (facts.leftoversAtTarget.length) {
-    throw usageError(`${describePlacement(target.placement)} still holds a ${facts.leftoversAtTarget[0]!.kind} of ${tenant.slug}`,
-      `remove it first: janua tenant cleanup ${tenant.slug}`)
+    throw usageError(
+      `${describePlacement(target.placement)} still holds a ${facts.leftoversAtTarget[0]!.kind} of ${tenant.slug}`,
+      `remove it first: janua tenant cleanup ${tenant.slug}`,
+    )
   }
   if (!facts.to.sharesPlacement && target.exists) {
-    throw new JanuaError(`the target ${describePlacement(target.placement)} already exists`, ExitCode.usage, 'it belongs to no tenant: inspect it, then drop it, and run the move again', 'placement_taken')
+    throw new JanuaError(
+      `the target ${describePlacement(target.placement)} already exists`,
+      ExitCode.usage,
+      'it belongs to no tenant: inspect it, then drop it, and run the move again',
+      'placement_taken',
+    )
   }
   // A placement of its own whose tables hold rows of another tenant id would lose them when dropped.
   if (!facts.from.sharesPlacement) {
     const strays = source.tables.filter((f) => f.foreign > 0)
     if (strays.length) {
-      throw usageError(`table(s) ${strays.map((f) => `${f.name} (${f.foreign} rows)`).join(', ')} of ${tenant.slug}'s placement hold rows of another tenant_id`,
-        'these rows would be lost when the source is removed; move or delete them by hand first')
+      throw usageError(
+        `table(s) ${strays.map((f) => `${f.name} (${f.foreign} rows)`).join(', ')} of ${tenant.slug}'s placement hold rows of another tenant_id`,
+        'these rows would be lost when the source is removed; move or delete them by hand first',
+      )
     }
   }
   if (facts.to.sharesPlacement) {
     if (facts.sharedRefusal) throw usageError(facts.sharedRefusal.message, facts.sharedRefusal.hint)
     if (target.exists && target.version !== source.version) {
-      throw usageError(`${tenant.slug} is at template version ${source.version} but the shared placement ${describePlacement(target.placement)} is at ${target.version}`,
-        (target.version ?? 0) < source.version ? `bring the shared placement up first: janua tenant migrate --isolation shared --server ${target.placement.server}` : `bring the tenant up first: janua tenant migrate --tenant ${tenant.slug}`)
+      throw usageError(
+        `${tenant.slug} is at template version ${source.version} but the shared placement ${describePlacement(target.placement)} is at ${target.version}`,
+        (target.version ?? 0) < source.version
+          ? `bring the shared placement up first: janua tenant migrate --isolation shared --server ${target.placement.server}`
+          : `bring the tenant up first: janua tenant migrate --tenant ${tenant.slug}`,
+      )
     }
   }
 
@@ -115,8 +128,10 @@ export function decideMove(facts: MoveFacts): MovePlan {
       // (template reference data); a shared placement built by this move gets them from the same templates.
       const there = target.reference[f.name]
       if (target.exists && (!there || there.checksum !== f.checksum)) {
-        throw usageError(`table ${f.name} has no tenant_id and holds ${f.rows} row(s) that differ from the shared placement's, so they cannot be moved into a shared placement without being lost or mixed with other tenants'`,
-          `move ${tenant.slug} to --to schema or --to database instead, or add tenant_id to ${f.name} in a new template`)
+        throw usageError(
+          `table ${f.name} has no tenant_id and holds ${f.rows} row(s) that differ from the shared placement's, so they cannot be moved into a shared placement without being lost or mixed with other tenants'`,
+          `move ${tenant.slug} to --to schema or --to database instead, or add tenant_id to ${f.name} in a new template`,
+        )
       }
       return { name: f.name, mode: 'reference', rows: f.rows, bytes: f.bytes }
     }
@@ -147,7 +162,10 @@ function decideCapture(tables: MoveTablePlan[], facts: SourceTableFacts[], reque
   const keyless = captured.filter((t) => t.key.length === 0).map((t) => t.name)
   if (keyless.length) {
     if (requested === 'trigger') {
-      throw usageError(`--capture trigger needs a primary key on every copied table; ${keyless.join(', ')} ha${keyless.length === 1 ? 's' : 've'} none`, 'add a primary key in a new template, or pass --capture none (writes fenced for the whole copy)')
+      throw usageError(
+        `--capture trigger needs a primary key on every copied table; ${keyless.join(', ')} ha${keyless.length === 1 ? 's' : 've'} none`,
+        'add a primary key in a new template, or pass --capture none (writes fenced for the whole copy)',
+      )
     }
     return { mode: 'none', reason: `no primary key on ${keyless.join(', ')}: writes fenced for the whole copy`, tables: [] }
   }
@@ -157,18 +175,27 @@ function decideCapture(tables: MoveTablePlan[], facts: SourceTableFacts[], reque
 export type Continuation = 'start' | 'resume' | 'abort'
 
 /** Pure: what a run does given the tenant's unfinished move (if any) and the flags; every refusal is here. */
-export function decideContinuation(slug: string, pending: { step: MoveStep; to: IsolationLevel; steps?: readonly MoveStep[] } | undefined, options: { resume?: boolean; abort?: boolean; to?: string }): Continuation {
+export function decideContinuation(
+  slug: string,
+  pending: { step: MoveStep; to: IsolationLevel; steps?: readonly MoveStep[] } | undefined,
+  options: { resume?: boolean; abort?: boolean; to?: string },
+): Continuation {
   if (options.resume && options.abort) throw usageError('--resume and --abort exclude each other')
   if (options.resume || options.abort) {
     if (!pending) throw usageError(`tenant "${slug}" has no unfinished move`, 'start one with janua tenant migrate-isolation <slug> --to <level>')
     if (options.abort && isAfter(pending.step, 'verified', pending.steps ?? OFFLINE_STEPS)) {
-      throw usageError(`the move of "${slug}" is past the switch: the target is authoritative and there is nothing to undo`, `finish it: janua tenant migrate-isolation ${slug} --resume`)
+      throw usageError(
+        `the move of "${slug}" is past the switch: the target is authoritative and there is nothing to undo`,
+        `finish it: janua tenant migrate-isolation ${slug} --resume`,
+      )
     }
     return options.abort ? 'abort' : 'resume'
   }
   if (pending) {
-    throw usageError(`tenant "${slug}" has an unfinished move (step ${pending.step}, to ${pending.to})`,
-      `finish it with --resume${isAfter(pending.step, 'verified', pending.steps ?? OFFLINE_STEPS) ? '' : ' or undo it with --abort'}: janua tenant migrate-isolation ${slug} --resume`)
+    throw usageError(
+      `tenant "${slug}" has an unfinished move (step ${pending.step}, to ${pending.to})`,
+      `finish it with --resume${isAfter(pending.step, 'verified', pending.steps ?? OFFLINE_STEPS) ? '' : ' or undo it with --abort'}: janua tenant migrate-isolation ${slug} --resume`,
+    )
   }
   if (!options.to) throw usageError('--to is required', 'pass --to shared|schema|database')
   return 'start'
