@@ -34,6 +34,11 @@ export interface MoveReport {
   /** the fence's timeline, in ms from the fence request */
   fence: { acquiredMs: number; drainedMs: number | null; verifiedMs: number | null; switchedMs: number | null } | null
   capture: MovePlan['capture']['mode']
+  /**
+   * how the copy was verified inside the fence: 'drained-keys' (every table's count and the rows
+   * drained since a clean full comparison before the fence) or 'full' (every row's checksum)
+   */
+  verifiedBy: 'drained-keys' | 'full' | null
   copyMs: number | null
   durationMs: number
   step: MoveStep
@@ -86,6 +91,8 @@ interface Journal {
   /** keys the drain applied, per table; absent (or drainStarted without it) means the in-fence verify is a full one */
   drained?: Record<string, unknown[]>
   drainStarted?: boolean
+  /** how the copy was verified inside the fence */
+  verifiedBy?: 'drained-keys' | 'full'
 }
 
 const tenantOf = (plan: MovePlan) => ({ ...plan.tenant })
@@ -347,6 +354,7 @@ function report(journal: Journal, started: number, flags: { aborted: boolean; re
         }
       : null,
     capture: plan.capture.mode,
+    verifiedBy: journal.verifiedBy ?? null,
     copyMs: journal.copyMs ?? null,
     durationMs: Date.now() - started,
     step: journal.step,
@@ -423,11 +431,11 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
     // Every write of the tenant committed before the fence is in the log; the marker, written after
     // it, proves the drain complete (an independent check, not a counter).
     // A drain cut short by a kill applied keys nobody recorded: the verify after it compares everything.
-    if (!journal.drainStarted) {
+    const resumed = journal.drainStarted === true
+    if (!resumed) {
       journal.drainStarted = true
       await setStep(janua, journal, journal.step)
-    } else journal.drained = undefined
-    const resumed = journal.drained === undefined && journal.drainStarted && journal.step === 'fenced' && journal.fencedAt !== undefined
+    }
     await fromDriver(plan).connect(janua, plan.from.placement, (c) => writeMarker(c, plan.tenant.id))
     const drained: Record<string, unknown[]> = {}
     for (;;) {
@@ -444,6 +452,7 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
   await step('verified', async () => {
     if (journal.clean && journal.drained) await verifyDrained(janua, journal)
     else await verifyCopy(janua, journal)
+    journal.verifiedBy = journal.clean && journal.drained ? 'drained-keys' : 'full'
     journal.verifiedAt = Date.now()
     await setStep(janua, journal, 'verified')
   })
