@@ -63,6 +63,10 @@ async function cloneTemplate(janua: Janua, database: string, server: string): Pr
             await admin.query(`create database ${ident(database)} template ${ident(template.database)}`)
             break
           } catch (error) {
+            // 42P04: a killed run's backend finished its own CREATE DATABASE after that run's
+            // leftovers were looked for (a backend completes its statement before it notices its
+            // client is gone). CREATE DATABASE is atomic: the clone is whole, build completes it.
+            if (isPgError(error) && error.code === '42P04') break
             // 55006: someone (e.g. db verify) is reading the template right now.
             if (!(isPgError(error) && error.code === '55006') || attempt >= 20) throw error
             await new Promise((r) => setTimeout(r, 250))
@@ -109,6 +113,9 @@ export const databaseDriver: IsolationDriver = {
           await restrictDatabase(admin, placement.database, janua.appRole)
         })
       }
+    } else {
+      // A database a killed run left may have been created but not yet closed to PUBLIC.
+      await withServerAdmin(janua, placement.server, (admin) => restrictDatabase(admin, placement.database, janua.appRole))
     }
     // A database a killed run left (CREATE DATABASE is atomic) is completed here; a fresh clone has nothing pending.
     return this.connect(janua, placement, async (client) => {
