@@ -191,11 +191,13 @@ async function locateFailure(client: pg.ClientBase, schema: string, file: Templa
       try {
         await client.query(statement.text)
       } catch {
+        // The error itself is the caller's (it already holds it): only where it happens is wanted.
         return statement.offset + 1
       }
     }
     return undefined
   } catch {
+    // The replay is a best effort to name a line; the file's own error is reported either way.
     return undefined
   } finally {
     await rollbackQuietly(client)

@@ -1,6 +1,6 @@
 import pg from 'pg'
 import { sql } from 'kysely'
-import { parseConnection, withClient } from '../db/connection.js'
+import { endQuietly, parseConnection, withClient } from '../db/connection.js'
 import { isPgError, translateError } from '../db/errors.js'
 import { redactAll } from '../db/redact.js'
 import { ident, validateServerName } from '../sql/ident.js'
@@ -84,7 +84,7 @@ export async function checkServer(config: pg.ClientConfig): Promise<ServerCheck>
     throw translateError(error, `connecting to ${config.host ?? 'localhost'}:${config.port ?? 5432}`)
   } finally {
     // Closing a client whose connection failed fails too; the connect error above is the one to report.
-    await client.end().catch(() => undefined)
+    await endQuietly(client)
   }
 }
 
@@ -194,7 +194,7 @@ export async function addServer(janua: Janua, input: { name: string; url?: strin
     throw translateError(error, `preparing server ${name}`)
   } finally {
     // Closing a client whose connection failed fails too; the error above is the one to report.
-    await client.end().catch(() => undefined)
+    await endQuietly(client)
   }
   const url = input.url ? parsed.safe : null
   const { identity } = check

@@ -1,3 +1,4 @@
+import { endQuietly } from '../db/connection.js'
 import { DEFAULT_LOCK_TIMEOUT_MS, MAX_LOCK_TIMEOUT_MS, formatDuration, withAdvisoryLock } from '../db/locks.js'
 import type { Janua } from './context.js'
 import { usageError } from './errors.js'
@@ -17,7 +18,7 @@ export async function withTenantLock<T>(janua: Janua, slug: string, fn: () => Pr
     return await withAdvisoryLock(client, tenantLockKey(slug), { ...janua.lockWait, what: `tenant "${slug}"` }, fn)
   } finally {
     // Ending the session releases its locks; an error while closing it changes nothing of the result.
-    await client.end().catch(() => undefined)
+    await endQuietly(client)
   }
 }
 

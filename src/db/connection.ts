@@ -177,7 +177,7 @@ export async function endQuietly(closable: { end(): Promise<void> }): Promise<vo
   try {
     await closable.end()
   } catch {
-    // see above
+    // Safe to lose: the connection is gone either way, and nothing it did depends on closing it.
   }
 }
 
@@ -190,6 +190,6 @@ export async function rollbackQuietly(client: pg.ClientBase): Promise<void> {
   try {
     await client.query('rollback')
   } catch {
-    // see above
+    // Safe to lose: a rollback fails only on a dead connection, whose transaction died with it.
   }
 }

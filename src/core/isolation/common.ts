@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import { placementTables } from '../../catalog/tables.js'
-import { inTransaction, withClient } from '../../db/connection.js'
+import { endQuietly, inTransaction, withClient } from '../../db/connection.js'
 import { withAdvisoryLock } from '../../db/locks.js'
 import { ident } from '../../sql/ident.js'
 import type { Janua } from '../context.js'
@@ -70,7 +70,7 @@ export async function ensureDatabase(janua: Janua, server: string, database: str
     })
   } finally {
     // Ending a session cannot lose data; its own failure says nothing about the work above.
-    await lock.end().catch(() => undefined)
+    await endQuietly(lock)
   }
 }
 

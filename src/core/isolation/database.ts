@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { inTransaction, withClient } from '../../db/connection.js'
+import { endQuietly, inTransaction, withClient } from '../../db/connection.js'
 import { isPgError } from '../../db/errors.js'
 import { withAdvisoryLock } from '../../db/locks.js'
 import { ident } from '../../sql/ident.js'
@@ -78,7 +78,7 @@ async function cloneTemplate(janua: Janua, database: string, server: string): Pr
     })
   } finally {
     // Ending a session cannot lose data; the lock goes with it.
-    await lockClient.end().catch(() => undefined)
+    await endQuietly(lockClient)
   }
 }
 
@@ -136,7 +136,7 @@ export const databaseDriver: IsolationDriver = {
       return await fn(client)
     } finally {
       // Ending a session cannot lose data; its own failure says nothing about fn's work.
-      await client.end().catch(() => undefined)
+      await endQuietly(client)
     }
   },
 

@@ -152,13 +152,11 @@ async function cleanComparison(janua: Janua, journal: Journal, onEvent?: (e: Mov
   const source = r.inSnapshot!
   const target = r.afterApply!
   const differing = Object.keys(source).filter((t) => source[t]!.checksum !== target[t]?.checksum)
-  if (differing.length) {
-    throw new JanuaError(
-      `the copy of ${plan.tenant.slug} differs from the source in ${differing.map((t) => `${t} (source ${source[t]!.rows} rows, target ${target[t]?.rows ?? 0})`).join(', ')}`,
-      ExitCode.failed,
-      'nothing was switched; run the move again',
+  if (differing.length)
+    throw copyDiffers(
+      plan,
+      differing.map((t) => ({ name: t, source: source[t]!.rows, target: target[t]?.rows ?? 0 })),
     )
-  }
   journal.clean = { at: Date.now(), tables: source }
 }
 
@@ -187,13 +185,20 @@ async function verifyDrained(janua: Janua, journal: Journal): Promise<void> {
   const mismatches = tables.filter((t) => source.get(t.name)!.rows !== target.get(t.name)!.rows || source.get(t.name)!.drained !== target.get(t.name)!.drained)
   for (const t of tables)
     journal.results[t.name] = { ...(journal.results[t.name] ?? { bytes: 0, copyMs: 0 }), rows: target.get(t.name)!.rows, checksum: journal.clean!.tables[t.name]?.checksum ?? null }
-  if (mismatches.length) {
-    throw new JanuaError(
-      `the copy of ${plan.tenant.slug} differs from the source in ${mismatches.map((t) => `${t.name} (source ${source.get(t.name)!.rows} rows, target ${target.get(t.name)!.rows})`).join(', ')}`,
-      ExitCode.failed,
-      'nothing was switched; run the move again',
+  if (mismatches.length)
+    throw copyDiffers(
+      plan,
+      mismatches.map((t) => ({ name: t.name, source: source.get(t.name)!.rows, target: target.get(t.name)!.rows })),
     )
-  }
+}
+
+/** The one refusal of every comparison of source and target: nothing is switched. */
+function copyDiffers(plan: MovePlan, tables: { name: string; source: number; target: number }[]): JanuaError {
+  return new JanuaError(
+    `the copy of ${plan.tenant.slug} differs from the source in ${tables.map((t) => `${t.name} (source ${t.source} rows, target ${t.target})`).join(', ')}`,
+    ExitCode.failed,
+    'nothing was switched; run the move again',
+  )
 }
 
 /** Sequence positions after the drain: writes during the copy drew from the source's sequences. */
@@ -573,13 +578,11 @@ async function verifyCopy(janua: Janua, journal: Journal): Promise<void> {
   const mismatches = tables.filter((t) => source.get(t.name)!.checksum !== target.get(t.name)!.checksum)
   for (const t of tables)
     journal.results[t.name] = { ...(journal.results[t.name] ?? { bytes: 0, copyMs: 0 }), rows: target.get(t.name)!.rows, checksum: target.get(t.name)!.checksum }
-  if (mismatches.length) {
-    throw new JanuaError(
-      `the copy of ${plan.tenant.slug} differs from the source in ${mismatches.map((t) => `${t.name} (source ${source.get(t.name)!.rows} rows, target ${target.get(t.name)!.rows})`).join(', ')}`,
-      ExitCode.failed,
-      'nothing was switched; run the move again',
+  if (mismatches.length)
+    throw copyDiffers(
+      plan,
+      mismatches.map((t) => ({ name: t.name, source: source.get(t.name)!.rows, target: target.get(t.name)!.rows })),
     )
-  }
 }
 
 /** After the switch: the source goes, or with --keep-source is recorded first and then kept (renamed, or fenced rows in a shared placement). */
