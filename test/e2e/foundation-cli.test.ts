@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { allOutput, runCli, type CliResult } from '../helpers/cli.js'
+import { registerSecret } from '../helpers/secret-ledger.js'
 import { freshDatabase, type TestDatabase } from '../helpers/db.js'
 import { controlPlaneId, controlPlaneTenantDatabases, mapLimit, ownLines, stackLines } from '../helpers/foundation.js'
 
@@ -34,6 +35,7 @@ beforeAll(async () => {
   const u = new URL(db.url)
   if (!u.password) u.password = 'Unneeded-Pw-4711'
   password = decodeURIComponent(u.password)
+  registerSecret(password)
   urlWithPassword = u.toString()
 })
 

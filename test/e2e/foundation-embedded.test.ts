@@ -3,6 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../helpers/cli.js'
+import { registerSecret } from '../helpers/secret-ledger.js'
 import { stackLines } from '../helpers/foundation.js'
 
 /**
@@ -72,6 +73,7 @@ describe('the embedded default (README quick start)', () => {
     const url = await cli(['dev', 'url', '--json'])
     expect(url.code, url.stderr).toBe(0)
     const state = JSON.parse(fs.readFileSync(path.join(folder, '.janua', 'embedded.json'), 'utf8')) as { password: string }
+    registerSecret(state.password)
     expect(url.stdout + url.stderr + status.stdout).not.toContain(state.password)
     expect(url.json.url).toMatch(/^postgres:\/\/[^:@]+@127\.0\.0\.1:\d+\/janua$/)
   })

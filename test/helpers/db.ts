@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { parseIntoClientConfig } from 'pg-connection-string'
 import { inject } from 'vitest'
+import { recordSeen } from './secret-ledger.js'
 
 export interface TestDatabase {
   /** URL of the fresh database: the test's primary (control plane) database */
@@ -57,7 +58,17 @@ export async function freshDatabase(label = 't'): Promise<TestDatabase> {
       const databases = id
         ? (await once<{ datname: string }>(admin, `select datname from pg_database where datname like $1`, [`janua\\_${id}\\_%`])).rows.map((r) => r.datname)
         : []
+      await recordControlPlane(mine, name)
       for (const db of [...databases, name]) await once(admin, `drop database if exists "${db}" with (force)`)
     },
+  }
+}
+
+/** Every row of the control plane's tables, as text, into the secret ledger before the database goes. */
+async function recordControlPlane(config: pg.ClientConfig, name: string): Promise<void> {
+  const tables = await once<{ name: string }>(config, `select format('%I.%I', schemaname, tablename) as name from pg_tables where schemaname = 'janua'`)
+  for (const { name: table } of tables.rows) {
+    const rows = await once<{ row: string }>(config, `select t::text as row from ${table} t`)
+    recordSeen(`${name} ${table}`, rows.rows.map((r) => r.row).join('\n'))
   }
 }

@@ -4,6 +4,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureEmbedded, stopEmbedded, readEmbeddedState } from '../../src/core/embedded.js'
 import { allOutput, runCli } from '../helpers/cli.js'
+import { registerSecret } from '../helpers/secret-ledger.js'
 import { freshDatabase, type TestDatabase } from '../helpers/db.js'
 import { copyTemplates } from '../helpers/templates.js'
 import { seedAsApp, snapshotTenant } from '../helpers/tenant-data.js'
@@ -25,7 +26,7 @@ describe('many servers', () => {
   /** inline server passwords are sealed under this key (without it they are refused) */
   const secretKey = randomBytes(32).toString('base64')
   /** every password this file uses: none may appear in any output, journal, audit or servers column */
-  const passwords: string[] = []
+  const passwords = { list: [] as string[], push: (...secrets: string[]) => (secrets.forEach(registerSecret), passwords.list.push(...secrets)) }
   const env = () => ({ DATABASE_URL: db.url, JANUA_DATABASE_URL: undefined, JANUA_TEMPLATES: templates.dir, TWO_URL: twoUrl, JANUA_SECRET_KEY: secretKey })
   const cli = (...args: string[]) => runCli([...args, '--json'], { env: env() })
   const human = (...args: string[]) => runCli(args, { env: env() })
@@ -324,7 +325,7 @@ describe('many servers', () => {
     )
     expect(tables[0]).toContain('qp_db')
     expect(tables[2]).toContain('server add')
-    for (const password of passwords) {
+    for (const password of passwords.list) {
       for (const form of [password, encodeURIComponent(password)]) {
         expect(everything, `output holds a password`).not.toContain(form)
         for (const text of tables) expect(text, 'the control plane holds a password').not.toContain(form)
