@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type pg from 'pg'
 import { EXTENSIONS_SCHEMA, HISTORY_TABLE } from '../sql/names.js'
+import { withClient } from '../db/connection.js'
 import { ident as quoteIdent } from '../sql/ident.js'
 
 /**
@@ -342,3 +343,26 @@ export async function fingerprintObjects(client: pg.ClientBase, schemas: string[
   for (const row of rows) result.get(row.schema)?.set(objectId(row), { kind: row.kind, key: row.key, descr: row.descr ?? '' })
   return result
 }
+
+/**
+ * The fingerprints of a database's schemas. A thousand schemas in one query keep one backend (one
+ * core) busy for seconds; above SCHEMAS_PER_QUERY they are read in parts on further connections
+ * of the pool at once, so the server's cores share the work (measured: figures in docs/design.md).
+ */
+export async function fingerprintsInParts(
+  client: pg.ClientBase,
+  pool: pg.Pool | undefined,
+  schemas: string[],
+  appRole: string,
+  schemasPerQuery = SCHEMAS_PER_QUERY,
+): Promise<Map<string, string>> {
+  const parts = pool ? Math.min(MAX_PARTS, Math.ceil(schemas.length / schemasPerQuery)) : 1
+  if (parts <= 1) return fingerprints(client, schemas, appRole)
+  const size = Math.ceil(schemas.length / parts)
+  const slices = Array.from({ length: parts }, (_, i) => schemas.slice(i * size, (i + 1) * size))
+  const maps = await Promise.all(slices.map((slice, i) => (i === 0 ? fingerprints(client, slice, appRole) : withClient(pool!, (c) => fingerprints(c, slice, appRole)))))
+  return new Map(maps.flatMap((m) => [...m]))
+}
+const SCHEMAS_PER_QUERY = 250
+/** the pools hold 4 connections; verify reads other databases of the server at the same time */
+const MAX_PARTS = 3

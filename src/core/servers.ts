@@ -31,10 +31,14 @@ export interface ServerInfo {
   passwordStored: boolean
   cluster: ClusterIdentity | null
   reachable?: boolean
-  version?: string
+  /** the server's version: read live with --check, else as recorded when the server was added or last seen ('15.19'); null when unknown */
+  version: string | null
   error?: string
   tenants: number
 }
+
+/** 150019 -> '15.19' (server_version_num since PostgreSQL 10 is major * 10000 + minor) */
+export const versionFromNum = (num: number | null | undefined): string | null => (num ? `${Math.floor(num / 10000)}.${num % 10000}` : null)
 
 export interface ServerCheck {
   version: string
@@ -265,8 +269,10 @@ export async function listServers(janua: Janua, options: { check?: boolean } = {
         urlEnv: r.url_env,
         passwordStored: !!r.password,
         cluster: r.name === 'primary' ? primaryIdentity : identityOfRow(r),
+        version: null,
         tenants: Number(r.tenants),
       }
+      info.version = versionFromNum(info.cluster?.versionNum)
       if (options.check) {
         try {
           const check = await checkServer(await janua.conn.serverConfig(r.name))

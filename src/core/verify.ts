@@ -3,7 +3,7 @@ import type pg from 'pg'
 import { diffCatalogs } from '../catalog/diff.js'
 import { isIgnored, type Finding } from '../catalog/findings.js'
 import { lintCatalog } from '../catalog/lint.js'
-import { CATALOG_FORMAT, catalogs, fingerprints, type Catalog, type CatalogObject } from '../catalog/snapshot.js'
+import { CATALOG_FORMAT, catalogs, fingerprints, fingerprintsInParts, type Catalog, type CatalogObject } from '../catalog/snapshot.js'
 import { inTransaction, withClient } from '../db/connection.js'
 import { redactAll } from '../db/redact.js'
 import type { IsolationLevel } from '../db/schema.js'
@@ -299,7 +299,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   // One catalog pass per database: fingerprints for all its schemas, details only where they differ.
   await forEachLimit(groupByDatabase(present), concurrency, async (group) => {
     const { server, database } = group[0]!.placement
-    const read = async (client: pg.ClientBase) => {
+    const read = async (client: pg.ClientBase, pool?: pg.Pool) => {
       extra.push(...(await moveLeftoversIn(client, server, database, whereabouts)))
       // Rows of a tenant that does not live in a shared placement: written by a stale application, or left by hand.
       if (!tenants.length) {
@@ -325,7 +325,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
       const wanted = Promise.all(group.map((p) => expected(verdictOf.get(p)!.version!, p.placement)))
       const t0 = Date.now()
       const [prints, wants] = await Promise.all([
-        fingerprints(client, schemas, janua.appRole).finally(() => {
+        fingerprintsInParts(client, pool, schemas, janua.appRole).finally(() => {
           phases.fingerprintMs += Date.now() - t0
         }),
         wanted,
@@ -372,7 +372,8 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
           await client.end().catch(() => undefined)
         }
       } else {
-        await withClient(await janua.conn.serverPool(server, database), read)
+        const pool = await janua.conn.serverPool(server, database)
+        await withClient(pool, (client) => read(client, pool))
       }
     } catch (error) {
       for (const p of group)

@@ -41,6 +41,15 @@ describe('db verify on a fleet of two major versions', () => {
     expect((await cli('db', 'init')).code).toBe(0)
     const added = await cli('server', 'add', 'two', '--url-env', 'TWO_URL')
     expect(added.code, added.stdout + added.stderr).toBe(0)
+    // server list shows each server's version, as recorded (no connection) and live with --check.
+    for (const check of [[], ['--check']]) {
+      const list = await cli('server', 'list', ...check)
+      const versions = Object.fromEntries(list.json.servers.map((s: { name: string; version: string }) => [s.name, s.version]))
+      expect(versions.two, JSON.stringify(list.json)).toMatch(/^18\./)
+      expect(versions.primary).toMatch(/^1[57]\./)
+    }
+    const human = await runCli(['server', 'list'], { env: env() })
+    expect(human.stdout).toMatch(/VERSION[\s\S]*two\s.*\s18\.\d+\s/)
     for (const server of ['primary', 'two']) {
       for (const level of ['shared', 'schema', 'database']) {
         const r = await cli('tenant', 'create', `${server.slice(0, 1)}-${level}`, '--isolation', level, '--server', server)

@@ -4,7 +4,7 @@ import { table } from '../../cli/output.js'
 import { listServers, type ServerInfo } from '../../core/servers.js'
 
 export default class ServerList extends JanuaCommand {
-  static summary = 'List registered servers (URLs shown without passwords) and their tenant counts.'
+  static summary = 'List registered servers (URLs shown without passwords), their PostgreSQL versions and tenant counts.'
   static examples = ['<%= config.bin %> server list', '<%= config.bin %> server list --check --json']
   static flags = { check: Flags.boolean({ summary: 'connect to each server and report its version or error' }) }
 
@@ -14,8 +14,8 @@ export default class ServerList extends JanuaCommand {
     const servers = await listServers(janua, { check: flags.check })
     this.say(
       table(
-        ['NAME', 'URL', 'TENANTS', ...(flags.check ? ['STATUS'] : [])],
-        servers.map((s) => [s.name, s.urlEnv ? `$${s.urlEnv}` : (s.url ?? ''), s.tenants, ...(flags.check ? [s.reachable ? `up (${s.version})` : `down: ${s.error}`] : [])]),
+        ['NAME', 'URL', 'VERSION', 'TENANTS', ...(flags.check ? ['STATUS'] : [])],
+        servers.map((s) => [s.name, s.urlEnv ? `$${s.urlEnv}` : (s.url ?? ''), s.version ?? '?', s.tenants, ...(flags.check ? [s.reachable ? 'up' : `down: ${s.error}`] : [])]),
       ),
     )
     return { servers }

@@ -1,0 +1,38 @@
+import pg from 'pg'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { fingerprints, fingerprintsInParts } from '../../src/catalog/snapshot.js'
+import { freshDatabase, type TestDatabase } from '../helpers/db.js'
+
+// Verify reads a database's fingerprints in parts on several connections at once above 250
+// schemas; the parts must give exactly what one query gives (here with 4 schemas per query).
+let db: TestDatabase
+let pool: pg.Pool
+beforeAll(async () => {
+  db = await freshDatabase('verify_parts')
+  pool = new pg.Pool({ connectionString: db.url, max: 4 })
+  const ddl = Array.from({ length: 11 }, (_, i) => {
+    const extra = i === 7 ? ', note text' : ''
+    return `create schema s${i}; create table s${i}.t (id int primary key, tenant_id uuid not null${extra}); create index on s${i}.t (tenant_id);`
+  })
+  await db.query(ddl.join('\n'))
+})
+afterAll(async () => {
+  await pool?.end()
+  await db?.drop()
+})
+
+it('fingerprints read in parts on several connections equal the ones read in one query', async () => {
+  const schemas = Array.from({ length: 11 }, (_, i) => `s${i}`)
+  const client = await pool.connect()
+  try {
+    const whole = await fingerprints(client, schemas, 'postgres')
+    const parts = await fingerprintsInParts(client, pool, schemas, 'postgres', 4)
+    expect(parts).toEqual(whole)
+    expect(parts.size).toBe(11)
+    expect(new Set(parts.values()).size).toBe(2) // s7 differs from the ten alike
+    const noPool = await fingerprintsInParts(client, undefined, schemas, 'postgres', 4)
+    expect(noPool).toEqual(whole)
+  } finally {
+    client.release()
+  }
+})
