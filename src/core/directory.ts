@@ -24,7 +24,9 @@ export function validateDomain(domain: string, flag = '--domain'): string {
 
 /** Refuses a domain another tenant has (exit 2, before anything is created). */
 export async function ensureDomainFree(janua: Janua, domain: string, exceptTenantId?: string): Promise<void> {
-  const { rows } = await janua.conn.primaryPool().query<{ slug: string }>('select slug from janua.tenants where domain = $1 and id is distinct from $2', [domain, exceptTenantId ?? null])
+  const { rows } = await janua.conn
+    .primaryPool()
+    .query<{ slug: string }>('select slug from janua.tenants where domain = $1 and id is distinct from $2', [domain, exceptTenantId ?? null])
   if (rows[0]) throw usageError(`the domain ${domain} belongs to tenant "${rows[0].slug}"`, 'a domain names one tenant: choose another, or change that tenant first')
 }
 

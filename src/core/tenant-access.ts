@@ -51,7 +51,10 @@ export function parseGrace(text: string | undefined, fallbackMs = 3_600_000): nu
   const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000 }
   const ms = m ? Math.round(Number(m[1]) * units[(m[2] ?? 'ms').toLowerCase()]!) : NaN
   if (!Number.isSafeInteger(ms) || ms > 366 * 86_400_000)
-    throw usageError(`invalid --grace ${JSON.stringify(text)}: not a duration`, 'pass milliseconds or a duration up to a year: --grace 30s, 2m, 1h, 7d; 0 ends the old password at once')
+    throw usageError(
+      `invalid --grace ${JSON.stringify(text)}: not a duration`,
+      'pass milliseconds or a duration up to a year: --grace 30s, 2m, 1h, 7d; 0 ends the old password at once',
+    )
   return ms
 }
 
@@ -142,7 +145,9 @@ async function revokePlacement(janua: Janua, cpId: string, slug: string, placeme
 /** Drops the tenant's roles on a server: their privileges in the placement's database and on shared objects first. */
 async function dropRoles(janua: Janua, cpId: string, slug: string, placement: Placement): Promise<void> {
   const roles = [...loginRoles(cpId, slug), tenantRole(cpId, slug)]
-  const present = await withServerAdmin(janua, placement.server, async (admin) => (await admin.query<{ rolname: string }>('select rolname from pg_roles where rolname = any($1)', [roles])).rows.map((r) => r.rolname))
+  const present = await withServerAdmin(janua, placement.server, async (admin) =>
+    (await admin.query<{ rolname: string }>('select rolname from pg_roles where rolname = any($1)', [roles])).rows.map((r) => r.rolname),
+  )
   if (!present.length) return
   const list = present.map(ident).join(', ')
   const exists = await withServerAdmin(janua, placement.server, (admin) => databaseExists(admin, placement.database))
@@ -308,11 +313,7 @@ export async function tenantCredentials(janua: Janua, slug: string, options: { r
 }
 
 /** Pure: the findings of one tenant role's reach (what it may connect to or use beyond its placement). */
-export function judgeTenantRoleReach(
-  role: string,
-  own: Placement,
-  facts: { connect: string[]; usage: { database: string; schema: string }[]; attributes: string[] },
-): Finding[] {
+export function judgeTenantRoleReach(role: string, own: Placement, facts: { connect: string[]; usage: { database: string; schema: string }[]; attributes: string[] }): Finding[] {
   const findings: Finding[] = []
   const add = (object: string, message: string) => findings.push({ code: 'lint/tenant-role-reach', change: 'unexpected', object, actual: message, message: `${role}: ${message}` })
   for (const database of facts.connect.filter((d) => d !== own.database)) add(`database ${database}`, `may connect to ${database}, outside its placement ${own.database}`)
@@ -330,9 +331,11 @@ export function judgeTenantRoleReach(
 export async function tenantRoleFindings(janua: Janua, cpId: string, slugs: Set<string>): Promise<{ slug: string; placement: Placement; findings: Finding[] }[]> {
   let tenants: { id: string; slug: string; placement: Placement }[]
   try {
-    const { rows } = await janua.conn.primaryPool().query<{ id: string; slug: string; server: string; database: string; schema: string }>(
-      `select t.id, t.slug, p.server, p.database, p.schema from janua.tenant_credentials c join janua.tenants t on t.id = c.tenant_id join janua.placements p on p.id = t.placement_id order by t.slug`,
-    )
+    const { rows } = await janua.conn
+      .primaryPool()
+      .query<{ id: string; slug: string; server: string; database: string; schema: string }>(
+        `select t.id, t.slug, p.server, p.database, p.schema from janua.tenant_credentials c join janua.tenants t on t.id = c.tenant_id join janua.placements p on p.id = t.placement_id order by t.slug`,
+      )
     tenants = rows.filter((r) => slugs.has(r.slug)).map((r) => ({ id: r.id, slug: r.slug, placement: { server: r.server, database: r.database, schema: r.schema } }))
   } catch (error) {
     // 42P01: a control plane without the table has no tenant role.

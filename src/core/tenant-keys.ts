@@ -154,7 +154,8 @@ async function readKey(client: pg.ClientBase, master: Buffer, tenant: { id: stri
 
 /** `janua tenant key <slug> [--version N]`: the unwrapped key (the newest version by default). */
 export async function showTenantKey(janua: Janua, slug: string, options: { version?: number } = {}): Promise<TenantKey> {
-  if (options.version !== undefined && !(Number.isSafeInteger(options.version) && options.version > 0)) throw usageError(`invalid --version ${options.version}`, 'pass a version number: 1, 2, ...')
+  if (options.version !== undefined && !(Number.isSafeInteger(options.version) && options.version > 0))
+    throw usageError(`invalid --version ${options.version}`, 'pass a version number: 1, 2, ...')
   const master = requireMasterKey()
   const row = await getTenant(janua, slug)
   await requireControlPlane(janua)
@@ -191,7 +192,11 @@ export async function rewrapTenantKeys(janua: Janua): Promise<{ rewrapped: numbe
       for (const row of rows) {
         const plain = unseal(master, row.wrapped, keyAad(row.tenant_id, row.version))
         if (!plain) throw wrongKey(`the key version ${row.version} of tenant ${row.tenant_id}`)
-        await c.query('update janua.tenant_keys set wrapped = $3 where tenant_id = $1 and version = $2', [row.tenant_id, row.version, seal(next, plain, keyAad(row.tenant_id, row.version))])
+        await c.query('update janua.tenant_keys set wrapped = $3 where tenant_id = $1 and version = $2', [
+          row.tenant_id,
+          row.version,
+          seal(next, plain, keyAad(row.tenant_id, row.version)),
+        ])
       }
       await c.query('update janua.meta set value = $2 where key = $1', [CHECK_KEY, seal(next, Buffer.from(CHECK_PLAINTEXT), CHECK_KEY)])
       return { rewrapped: rows.length }

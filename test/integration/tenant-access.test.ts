@@ -239,7 +239,9 @@ describe('per-tenant login roles', () => {
   it('no password is in the control plane (audit, journal, credentials rows) nor in the role catalog as plain text', async () => {
     const dump = JSON.stringify(
       await Promise.all(
-        ['janua.audit_log', 'janua.operations', 'janua.tenant_credentials', 'janua.tenants', 'janua.meta'].map(async (table) => (await cluster.query(`select * from ${table}`, [], 'app')).rows),
+        ['janua.audit_log', 'janua.operations', 'janua.tenant_credentials', 'janua.tenants', 'janua.meta'].map(
+          async (table) => (await cluster.query(`select * from ${table}`, [], 'app')).rows,
+        ),
       ),
     )
     const authid = JSON.stringify((await cluster.query(`select rolpassword from pg_authid where rolname like 'janua%'`)).rows)

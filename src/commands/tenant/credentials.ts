@@ -4,7 +4,7 @@ import { parseGrace, tenantCredentials, type Credentials } from '../../core/tena
 import { redactAll, rememberSecret } from '../../db/redact.js'
 
 export default class TenantCredentials extends JanuaCommand {
-  static summary = "Create or rotate the login role of a schema or database tenant; print its connection string once."
+  static summary = 'Create or rotate the login role of a schema or database tenant; print its connection string once.'
   static description = `The tenant's own login role reaches only its placement (CONNECT on its database, USAGE on its schema, the templates' table grants), defaults search_path to its schema and app.current_tenant to its id, and is NOBYPASSRLS. The password is random, sent to the server only as a SCRAM-SHA-256 verifier, printed once (or written with mode 0600 to --output-file) and never stored by janua. --rotate switches to the tenant's other login role with a new password; the old one stays valid for --grace.`
   static examples = [
     '<%= config.bin %> tenant credentials acme',
