@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import os from 'node:os'
@@ -16,6 +16,8 @@ export interface ScramCluster {
   password: string
   url(database?: string): string
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[], database?: string): Promise<pg.QueryResult<R>>
+  /** the server's log (every statement: log_statement = all) */
+  log(): string
   stop(): void
 }
 
@@ -65,7 +67,7 @@ export async function startScramCluster(): Promise<ScramCluster> {
     path.join(dir, 'log'),
     '-w',
     '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c shared_buffers=16MB -c max_connections=60 -c fsync=off`,
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c shared_buffers=16MB -c max_connections=60 -c fsync=off -c log_statement=all`,
     'start',
   ])
   const url = (database = 'postgres') => `postgres://postgres:${password}@127.0.0.1:${port}/${database}`
@@ -82,6 +84,7 @@ export async function startScramCluster(): Promise<ScramCluster> {
         await client.end()
       }
     },
+    log: () => readFileSync(path.join(dir, 'log'), 'utf8'),
     stop() {
       try {
         run(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop'])
