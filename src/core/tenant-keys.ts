@@ -101,9 +101,11 @@ const wrongKey = (what: string) =>
  * Checks the master key against the control plane's check value (set on first use, in the
  * caller's transaction), before any key is wrapped or unwrapped. A wrong key: exit 2, nothing written.
  */
-async function checkMasterKey(client: pg.ClientBase, key: Buffer): Promise<void> {
+async function checkMasterKey(client: pg.ClientBase, key: Buffer, options: { readOnly?: boolean } = {}): Promise<void> {
   const { rows } = await client.query<{ value: string }>('select value from janua.meta where key = $1', [CHECK_KEY])
   if (!rows[0]) {
+    // A read (tenant key) writes nothing: without a check value there is no wrapped key either.
+    if (options.readOnly) return
     await client.query('insert into janua.meta (key, value) values ($1, $2) on conflict (key) do nothing', [CHECK_KEY, seal(key, Buffer.from(CHECK_PLAINTEXT), CHECK_KEY)])
     return
   }
@@ -160,7 +162,7 @@ export async function showTenantKey(janua: Janua, slug: string, options: { versi
   const row = await getTenant(janua, slug)
   await requireControlPlane(janua)
   return withClient(janua.conn.primaryPool(), async (c) => {
-    await inTransaction(c, () => checkMasterKey(c, master))
+    await checkMasterKey(c, master, { readOnly: true })
     return readKey(c, master, row, options.version)
   })
 }
