@@ -28,6 +28,7 @@ export const LINT_RULES = {
   'lint/app-role-bypassrls': 'the app role has BYPASSRLS',
   'lint/app-role-owner': 'the app role owns a table: it could disable RLS on it',
   'lint/public-connect': 'PUBLIC may connect to a tenant database',
+  'lint/tenant-role-reach': "a tenant's login role may reach a database or schema outside its placement, or has SUPERUSER, BYPASSRLS, CREATEDB or CREATEROLE",
   'lint/public-create': 'PUBLIC may create objects in a tenant schema',
   'lint/fk-without-tenant': 'a foreign key between tenant tables does not include tenant_id',
   'lint/index-not-tenant-led': 'a non-unique index on a tenant table does not lead with tenant_id',

@@ -37,6 +37,9 @@ const OIDS_NEED_DEPARSE = String.raw`\m${BIG_OID}\M`
  * schema prefix removed from the few deparsed texts; equal templates still give equal rows, and a
  * rare difference only sends the placement to the detailed comparison.
  */
+/** janua's tenant roles (src/core/tenant-access.ts): their grants are janua's copies, not the templates'. */
+const TENANT_ROLE_PATTERN = '^janua_[0-9a-f]{8}_(tenants$|t_)'
+
 export function objectsSql(mode: 'detail' | 'fingerprint', few = false): string {
   const detail = mode === 'detail'
   /**
@@ -184,11 +187,14 @@ select r.nspname, 'grant', r.relname::text || ' to ' || case when g.grantee = 0 
        string_agg(g.privilege_type || case when g.is_grantable then ' with grant option' else '' end, ',' order by g.privilege_type)
   from rel r cross join lateral aclexplode(r.relacl) g
  where g.grantee <> r.relowner
+   -- the tenant login roles' group (janua_<cp>_tenants) holds copies of the app role's grants: not the templates' to compare
+   and pg_get_userbyid(g.grantee) !~ '${TENANT_ROLE_PATTERN}'
  group by r.nspname, r.relname, g.grantee
 union all
 select r.nspname, 'grant', r.relname::text || '(' || a.attname::text || ') to ' || case when g.grantee = 0 then 'public' else pg_get_userbyid(g.grantee) end,
        string_agg(g.privilege_type, ',' order by g.privilege_type)
   from rel r join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and a.attacl is not null cross join lateral aclexplode(a.attacl) g
+ where pg_get_userbyid(g.grantee) !~ '${TENANT_ROLE_PATTERN}'
  group by r.nspname, r.relname, a.attname, g.grantee
 union all
 select f.nspname, 'grant', 'function ' || f.signature || ' to ' || case when g.grantee = 0 then 'public' else pg_get_userbyid(g.grantee) end,

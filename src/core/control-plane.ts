@@ -7,6 +7,7 @@ import { inTransaction, withClient } from '../db/connection.js'
 import { translateError } from '../db/errors.js'
 import { withAdvisoryLock } from '../db/locks.js'
 import { applyPending, ensureExtensions } from './apply.js'
+import { grantDirectory } from './directory.js'
 import type { Janua } from './context.js'
 import { ExitCode, JanuaError } from './errors.js'
 import { SHARED_SCHEMA, describePlacement, type Placement } from './placement.js'
@@ -91,6 +92,7 @@ export async function initDb(janua: Janua, options: { lockTimeoutMs?: number } =
       const cp = await migrateControlPlane(client)
       ids.set(janua, cp.id)
       const roleCreated = await ensureAppRole(client, janua.appRole)
+      await grantDirectory(client, janua.appRole)
       const { rows } = await client.query<{ db: string }>('select current_database() as db')
       const placement: Placement = { server: 'primary', database: rows[0]!.db, schema: SHARED_SCHEMA }
       await createPlacementSchema(client, SHARED_SCHEMA, janua.appRole)

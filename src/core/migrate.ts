@@ -7,8 +7,9 @@ import { redactAll } from '../db/redact.js'
 import type { IsolationLevel } from '../db/schema.js'
 import { validateSlug } from '../sql/ident.js'
 import { applyPending } from './apply.js'
+import { syncTenantTableGrants } from './tenant-access.js'
 import type { Janua } from './context.js'
-import { ensureControlPlane, requireControlPlane } from './control-plane.js'
+import { ensureControlPlane, knownControlPlane, requireControlPlane } from './control-plane.js'
 import { ExitCode, usageError } from './errors.js'
 import { forEachLimit, listFleet, ownsDatabase, readHistories, type FleetPlacement } from './fleet.js'
 import { describePlacement, type Placement } from './placement.js'
@@ -250,7 +251,12 @@ async function applyTo(janua: Janua, entry: FleetPlacement, target: number, lock
   const where = entry.tenants.length
     ? `${describePlacement(entry.placement)} (${entry.tenants.length === 1 ? `tenant ${entry.tenants[0]}` : `${entry.tenants.length} tenants`})`
     : describePlacement(entry.placement)
-  const run = (client: pg.ClientBase) => applyPending(client, schema, janua.templates, { toVersion: target, lockTimeoutMs, where })
+  const run = async (client: pg.ClientBase) => {
+    const applied = await applyPending(client, schema, janua.templates, { toVersion: target, lockTimeoutMs, where })
+    // New tables' grants reach the tenant roles' group (nothing happens without tenant roles on the server).
+    await syncTenantTableGrants(client, schema, janua.appRole, knownControlPlane(janua))
+    return applied
+  }
   let result
   if (ownsDatabase(entry)) {
     // One database per tenant: a short-lived connection each, so thousands never pile up.

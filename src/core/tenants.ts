@@ -19,6 +19,9 @@ import { requireKnownServer } from './known-server.js'
 import { validateTenantFields } from './validate.js'
 import { withTenantLock } from './tenant-lock.js'
 import { faultPoint } from './fault.js'
+import { ensureDomainFree, validateDomain } from './directory.js'
+import { masterKeyForCreate, wrapNewKey } from './tenant-keys.js'
+import { dropTenantAccess } from './tenant-access.js'
 
 export { withTenantLock } from './tenant-lock.js'
 
@@ -141,6 +144,10 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
   if (name === '' || name.length > 200) throw usageError('invalid tenant name', 'pass --name with 1 to 200 characters')
   janua.templates // a broken template folder is a usage error before anything is created
   await ensureControlPlane(janua, { create: true })
+  const domain = input.domain === undefined ? null : validateDomain(input.domain)
+  if (domain !== null) await ensureDomainFree(janua, domain)
+  // With a master key set (and only then) the tenant gets its data key; a wrong key refuses before anything is created.
+  const masterKey = await masterKeyForCreate(janua)
   const driver = driverFor(isolation)
   const { server, policy } = input.server ? { server: input.server, policy: '--server' } : await pickServer(janua)
   await janua.conn.serverConfig(server) // unknown server: exit 2 before anything is created
@@ -182,7 +189,7 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
             status: 'provisioning',
             isolation,
             placement_id: String(p.id),
-            domain: input.domain ?? null,
+            domain,
             plan: input.plan ?? null,
             billing_email: input.billingEmail ?? null,
             updated_at: new Date(),
@@ -208,6 +215,7 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
       // Active, and the journal entry closed, in one transaction: a kill leaves neither half.
       await janua.db.transaction().execute(async (trx) => {
         await trx.updateTable('janua.tenants').set({ status: 'active', updated_at: new Date() }).where('id', '=', tenant.id).execute()
+        if (masterKey) await sql`insert into janua.tenant_keys (tenant_id, version, wrapped) values (${tenant.id}, 1, ${wrapNewKey(masterKey, tenant.id, 1)})`.execute(trx)
         if (!driver.sharesPlacement) await trx.updateTable('janua.placements').set({ version, updated_at: new Date() }).where('id', '=', placementId).execute()
         await finishOperation(trx, operationId, 'succeeded', undefined, { isolation, placement, version })
       })
@@ -394,6 +402,7 @@ export async function dropTenant(janua: Janua, slug: string, options: { confirme
       const leftovers: LeftoverOutcome[] = []
       for (const leftover of await listLeftovers(janua, { tenantId: row.id })) leftovers.push(await removeLeftover(janua, leftover, placement))
       await driverFor(row.isolation).retire(janua, tenant, placement)
+      await dropTenantAccess(janua, tenant, placement)
       const warnings = await removeTombstones(janua, row.id)
       await deleteTenantRows(janua, row)
       const remaining = leftovers.filter((l) => !l.removed)

@@ -3,6 +3,7 @@ import type pg from 'pg'
 import { diffCatalogs } from '../catalog/diff.js'
 import { isIgnored, type Finding } from '../catalog/findings.js'
 import { lintCatalog } from '../catalog/lint.js'
+import { tenantRoleFindings } from './tenant-access.js'
 import { CATALOG_FORMAT, catalogs, fingerprints, fingerprintsInParts, type Catalog, type CatalogObject } from '../catalog/snapshot.js'
 import { inTransaction, withClient } from '../db/connection.js'
 import { redactAll } from '../db/redact.js'
@@ -409,6 +410,11 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
     if (v.findings.length) verdicts.push(v)
   }
 
+  // Tenant login roles (issue 13): one that reaches beyond its placement is a finding on that placement.
+  for (const r of await tenantRoleFindings(janua, cpId, new Set(fleet.flatMap((p) => p.tenants)))) {
+    const v = verdicts.find((x) => x.tenants.includes(r.slug) && x.placement.server === r.placement.server && x.placement.database === r.placement.database)
+    if (v) v.findings.push(...r.findings)
+  }
   verdicts.push(...extra)
   // Recorded leftovers (kept sources, aborted-move targets) are reported as such, never as orphans to drop by hand.
   const leftovers = (await listLeftovers(janua, { server: options.server })).filter((l) => !tenants.length || tenants.includes(l.tenantSlug ?? ''))

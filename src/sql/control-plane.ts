@@ -102,4 +102,33 @@ export const CONTROL_PLANE_STEPS: string[] = [
      lint jsonb not null,
      created_at timestamptz not null default now()
    );`,
+  // (tenant access) per-tenant data keys (only wrapped), per-tenant login roles' rotation state, unique domains,
+  // the servers' host for the directory, and janua.resolve_tenant: the one read of the control plane the app role may make.
+  `create unique index if not exists tenants_domain_key on janua.tenants (domain);
+   create table janua.tenant_keys (
+     tenant_id uuid not null references janua.tenants (id) on delete cascade,
+     version integer not null check (version > 0),
+     wrapped text not null,
+     created_at timestamptz not null default now(),
+     primary key (tenant_id, version)
+   );
+   create table janua.tenant_credentials (
+     tenant_id uuid primary key references janua.tenants (id) on delete cascade,
+     server text not null,
+     current text not null check (current in ('a', 'b')),
+     rotated_at timestamptz not null default now()
+   );
+   alter table janua.servers add column if not exists host text;
+   create function janua.resolve_tenant(slug_or_domain text)
+     returns table (id uuid, slug text, status text, isolation text, server text, host text, port integer, database text, schema text)
+     language sql stable security definer set search_path = pg_catalog, pg_temp
+   as $fn$
+     select t.id, t.slug, t.status, t.isolation, p.server,
+            coalesce(s.host, substring(s.url from '^[a-z]+://(?:[^@/]*@)?([^:/?]+)')), s.port, p.database, p.schema
+       from janua.tenants t
+       join janua.placements p on p.id = t.placement_id
+       left join janua.servers s on s.name = p.server
+      where t.slug = slug_or_domain or t.domain = lower(slug_or_domain)
+   $fn$;
+   revoke all on function janua.resolve_tenant(text) from public;`,
 ]

@@ -60,6 +60,11 @@ export async function freshDatabase(label = 't'): Promise<TestDatabase> {
         : []
       await recordControlPlane(mine, name)
       for (const db of [...databases, name]) await once(admin, `drop database if exists "${db}" with (force)`)
+      // Cluster-wide roles of the control plane (tenant login roles and their group) go last: their grants went with the databases.
+      const roles = id
+        ? (await once<{ rolname: string }>(admin, `select rolname from pg_roles where rolname like $1 order by length(rolname) desc`, [`janua\\_${id}\\_%`])).rows
+        : []
+      for (const r of roles) await once(admin, `drop owned by "${r.rolname}"`).then(() => once(admin, `drop role if exists "${r.rolname}"`))
     },
   }
 }

@@ -17,6 +17,7 @@ import { driverFor, isMissingDatabase } from '../isolation/index.js'
 import { listLeftovers, recordLeftover, removeLeftover, type LeftoverOutcome } from '../leftovers.js'
 import { describePlacement, type Placement } from '../placement.js'
 import { getTenant, withTenantLock } from '../tenants.js'
+import { followTenantAccess } from '../tenant-access.js'
 import { abandonTransaction, copyTable, keysChecksum, readSequences, tableCount, tableChecksum, tableShapes, writeSequences, type SequenceState } from './copy.js'
 import { gatherMoveFacts } from './facts.js'
 import { decideContinuation, decideMove, isAfter, type MovePlan, type MoveStep, type MoveTablePlan } from './plan.js'
@@ -483,6 +484,8 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
   })
 
   await step('source-removed', async () => {
+    // A tenant's own login roles follow it: the new placement granted, the old one revoked (before a kept source is renamed).
+    await followTenantAccess(janua, tenantOf(plan), plan.from.placement, { placement: plan.to.placement, sharesPlacement: toDriver(plan).sharesPlacement })
     await retireSource(janua, journal)
     await setStep(janua, journal, 'source-removed')
   })
