@@ -40,10 +40,8 @@ export function runCli(
     if (child.pid) options.onSpawn?.(child.pid)
     child.on('error', reject)
     child.on('close', (code, signal) => {
-      if (!options.showsSecret) {
-        allOutput.push(stdout, stderr)
-        recordSeen(`janua ${args.join(' ')}`, `${stdout}\n${stderr}`)
-      }
+      allOutput.push(stdout, stderr)
+      if (!options.showsSecret) recordSeen(`janua ${args.join(' ')}`, `${stdout}\n${stderr}`)
       let json: unknown
       try {
         json = JSON.parse(stdout)

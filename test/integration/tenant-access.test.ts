@@ -7,6 +7,7 @@ import { createTenant, dropTenant, type Tenant } from '../../src/core/tenants.js
 import { verifyFleet } from '../../src/core/verify.js'
 import { migrateFleet } from '../../src/core/migrate.js'
 import { startScramCluster, type ScramCluster } from '../helpers/scram-cluster.js'
+import { registerSecret } from '../helpers/secret-ledger.js'
 
 /**
  * Tenant login roles on a cluster that checks passwords (scram-sha-256 over TCP): what a tenant's
@@ -37,7 +38,7 @@ describe('per-tenant login roles', () => {
   let cpId: string
   const t: Record<string, Tenant> = {}
   const url: Record<string, string> = {}
-  const passwords: string[] = []
+  const passwords = { list: [] as string[], push: (...secrets: string[]) => (secrets.forEach(registerSecret), passwords.list.push(...secrets)) }
 
   beforeAll(async () => {
     cluster = await startScramCluster()
@@ -248,7 +249,7 @@ describe('per-tenant login roles', () => {
       ),
     )
     const authid = JSON.stringify((await cluster.query(`select rolpassword from pg_authid where rolname like 'janua%'`)).rows)
-    for (const p of passwords) {
+    for (const p of passwords.list) {
       expect(dump).not.toContain(p)
       expect(authid).not.toContain(p)
     }
