@@ -3,7 +3,7 @@ import { sql } from 'kysely'
 import { placementTables } from '../catalog/tables.js'
 import { withClient } from '../db/connection.js'
 import { translateError } from '../db/errors.js'
-import { ISOLATION_LEVELS, type IsolationLevel, type TenantStatus } from '../db/schema.js'
+import { ISOLATION_LEVELS, type CommercialStatus, type IsolationLevel, type Suspension, type TenantStatus } from '../db/schema.js'
 import { ident, validateServerName, validateSlug } from '../sql/ident.js'
 import { readApplied, versionOf } from './apply.js'
 import type { Janua } from './context.js'
@@ -31,6 +31,11 @@ export interface Tenant {
   isolation: IsolationLevel
   placement: Placement
   version: number
+  /** the commercial record (tenant update / suspend / resume) */
+  commercialStatus?: CommercialStatus
+  plan?: string | null
+  limits?: Record<string, unknown>
+  suspension?: Suspension | null
 }
 
 export interface TenantInspection extends Tenant {
@@ -68,7 +73,24 @@ function tenantQuery(janua: Janua) {
   return janua.db
     .selectFrom('janua.tenants as t')
     .innerJoin('janua.placements as p', 'p.id', 't.placement_id')
-    .select(['t.id', 't.slug', 't.name', 't.status', 't.isolation', 'p.server', 'p.database', 'p.schema', 'p.version', 't.placement_id', 't.domain', 't.plan', 't.created_at'])
+    .select([
+      't.id',
+      't.slug',
+      't.name',
+      't.status',
+      't.isolation',
+      'p.server',
+      'p.database',
+      'p.schema',
+      'p.version',
+      't.placement_id',
+      't.domain',
+      't.plan',
+      't.created_at',
+      't.commercial_status',
+      't.limits',
+      't.suspension',
+    ])
 }
 type TenantRow = Awaited<ReturnType<ReturnType<typeof tenantQuery>['executeTakeFirstOrThrow']>>
 
@@ -80,6 +102,10 @@ const toTenant = (row: TenantRow): Tenant => ({
   isolation: row.isolation,
   placement: { server: row.server, database: row.database, schema: row.schema },
   version: row.version,
+  commercialStatus: row.commercial_status,
+  plan: row.plan,
+  limits: row.limits ?? {},
+  suspension: row.suspension ?? null,
 })
 
 async function findTenantRow(janua: Janua, slug: string): Promise<TenantRow | undefined> {
@@ -237,12 +263,17 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
   })
 }
 
-export async function listTenants(janua: Janua, filter: { isolation?: string; server?: string; status?: string } = {}): Promise<Tenant[]> {
+export async function listTenants(
+  janua: Janua,
+  filter: { isolation?: string; server?: string; status?: string; commercialStatus?: string; plan?: string } = {},
+): Promise<Tenant[]> {
   await requireControlPlane(janua)
   let query = tenantQuery(janua).orderBy('t.slug')
   if (filter.isolation) query = query.where('t.isolation', '=', validateIsolation(filter.isolation))
   if (filter.server) query = query.where('p.server', '=', await requireKnownServer(janua, filter.server))
   if (filter.status) query = query.where('t.status', '=', filter.status as TenantStatus)
+  if (filter.commercialStatus) query = query.where('t.commercial_status', '=', filter.commercialStatus as CommercialStatus)
+  if (filter.plan) query = query.where('t.plan', '=', filter.plan)
   return (await query.execute()).map(toTenant)
 }
 
