@@ -157,6 +157,12 @@ export interface CreateTenantInput {
   billingEmail?: string
   /** told which server the placement policy chose, and why */
   onPlaced?: (server: string, policy: string) => void
+  /** the tenant id to keep (an import); a new one when absent */
+  id?: string
+  /** the template version to build a placement of its own to (an import: the archive's); the newest when absent */
+  toVersion?: number
+  /** fills the built placement instead of the seed files (an import), before the tenant is activated; a failure undoes the create */
+  populate?: (target: { tenant: TenantRef; placement: Placement; isolation: IsolationLevel; version: number }) => Promise<void>
 }
 
 export async function createTenant(janua: Janua, input: CreateTenantInput): Promise<Tenant> {
@@ -188,7 +194,7 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
         PLACEMENT_TAKEN,
       )
     }
-    const tenant: TenantRef = { id: randomUUID(), slug, name }
+    const tenant: TenantRef = { id: input.id ?? randomUUID(), slug, name }
     // The rows come first, as 'provisioning': a killed run is then found and cleaned by the next one.
     const { placementId, operationId } = await janua.db
       .transaction()
@@ -230,7 +236,8 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
 
     faultPoint('recorded')
     try {
-      const version = await driver.build(janua, placement, { seed: tenant })
+      const version = await driver.build(janua, placement, input.populate ? { toVersion: input.toVersion } : { seed: tenant })
+      if (input.populate) await input.populate({ tenant, placement, isolation, version })
       // Active, and the journal entry closed, in one transaction: a kill leaves neither half.
       await janua.db.transaction().execute(async (trx) => {
         await trx.updateTable('janua.tenants').set({ status: 'active', updated_at: new Date() }).where('id', '=', tenant.id).execute()
