@@ -14,6 +14,7 @@ import { faultPoint } from '../fault.js'
 import { driverFor } from '../isolation/index.js'
 import { tableChecksum, tableShapes, writeSequences } from '../move/copy.js'
 import type { TemplateSet } from '../templates.js'
+import type { CommercialStatus } from '../../db/schema.js'
 import { createTenant, validateIsolation, type Tenant } from '../tenants.js'
 import { FORMAT_VERSION, damaged, readArchive, type ArchiveManifest, type TableSection } from './format.js'
 
@@ -153,12 +154,11 @@ export async function importTenant(janua: Janua, input: ImportInput): Promise<Im
           'run `janua tenant migrate` first, then import again',
         )
       }
+      // The commercial record travels; a suspension does not (it was the source placement's): resume-state status.
+      const status = manifest.tenant.commercialStatus
       await janua.db
         .updateTable('janua.tenants')
-        .set({
-          commercial_status: (manifest.tenant.commercialStatus ?? 'active') === 'suspended' ? 'active' : ((manifest.tenant.commercialStatus ?? 'active') as 'active'),
-          limits: JSON.stringify(manifest.tenant.limits ?? {}),
-        })
+        .set({ commercial_status: status && status !== 'suspended' ? (status as CommercialStatus) : 'active', limits: JSON.stringify(manifest.tenant.limits ?? {}) })
         .where('id', '=', tenant.id)
         .execute()
       const driver = driverFor(decision.isolation as Parameters<typeof driverFor>[0])
