@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Janua } from '../../src/core/context.js'
 import { resumeTenant, suspendTenant, updateTenant } from '../../src/core/lifecycle.js'
 import { migrateFleet } from '../../src/core/migrate.js'
+import { verifyFleet } from '../../src/core/verify.js'
 import { moveTenant } from '../../src/core/move/move.js'
 import { createTenant, dropTenant, inspectTenant, listTenants, type Tenant } from '../../src/core/tenants.js'
 import { JanuaError } from '../../src/core/errors.js'
@@ -109,6 +110,20 @@ describe('tenant suspend / resume / update, enforced by the database', () => {
       }
     }, 60_000)
   }
+
+  it('db verify does not report a suspension (janua_* objects) as drift, in either mode', async () => {
+    await suspendTenant(janua, 'sh-a', { noRead: true })
+    await suspendTenant(janua, 'sc-a')
+    await suspendTenant(janua, 'db-a', { noRead: true })
+    try {
+      const report = await verifyFleet(janua)
+      // The one finding: the app role has no USAGE on a no-read tenant's own schema (what no-read means); nothing of janua's objects.
+      const findings = report.placements.flatMap((p) => p.findings.map((f) => ({ placement: p.placement.schema, code: f.code, actual: f.actual })))
+      expect(findings, JSON.stringify(findings, null, 1)).toEqual([{ placement: 'tenant', code: 'drift/schema', actual: expect.stringContaining('app-usage=false') }])
+    } finally {
+      for (const slug of ['sh-a', 'sc-a', 'db-a']) await resumeTenant(janua, slug)
+    }
+  }, 120_000)
 
   it('status, plan and limits round-trip through update / list / inspect; status suspended goes through suspend', async () => {
     const r = await updateTenant(janua, 'sh-b', { status: 'trial', plan: 'pro', limits: ['max_users=50', 'sso=true', 'tier=gold'], name: 'Beta Corp' })
