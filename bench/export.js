@@ -3,7 +3,7 @@
 // server, then VACUUM ANALYZE), then, each after a CHECKPOINT:
 //   1. janua export (core API, dist/): binary COPY at one REPEATABLE READ snapshot -> gzip file;
 //   2. pg_dump -Fc -n <schema> of the same schema (custom format, compressed);
-//   3. janua import of the archive as a new schema tenant (--new-id: its rows are rewritten);
+//   3. janua import of the archive, the tenant dropped first (the restore: same slug, same id, schema level);
 //   4. pg_restore of the dump into a scratch database.
 // Reports times and file sizes; targets: export within 1.25x of pg_dump, archive no larger than the dump.
 //
@@ -22,7 +22,7 @@ export async function run() {
   const pgDump = process.env.BENCH_PG_DUMP || 'pg_dump'
   const pgRestore = process.env.BENCH_PG_RESTORE || 'pg_restore'
   try {
-    const [{ initDb }, { createTenant }, { exportTenant }, { importTenant }] = await importDist([
+    const [{ initDb }, { createTenant, dropTenant }, { exportTenant }, { importTenant }] = await importDist([
       'core/control-plane.js',
       'core/tenants.js',
       'core/archive/export.js',
@@ -60,9 +60,10 @@ export async function run() {
       const dumpBytes = fs.statSync(dump).size
       log(`pg_dump -Fc -n: ${fmtS(dumped.ms)}, ${fmtMB(dumpBytes)}`)
 
+      await dropTenant(janua, 'big', { confirmed: true })
       await checkpoint()
       started = now()
-      const imported = await importTenant(janua, { file: archive, as: 'big-copy', isolation: 'schema', newId: true })
+      const imported = await importTenant(janua, { file: archive })
       const importMs = now() - started
       log(`janua import: ${fmtS(importMs)} (${imported.tables.reduce((n, t) => n + t.rows, 0)} rows verified)`)
 
