@@ -181,7 +181,7 @@ select r.nspname, 'policy', r.relname::text || '.' || p.polname::text,
                  'to ' || (select string_agg(case when rid = 0 then 'public' else pg_get_userbyid(rid) end, ',' order by 1) from unnest(p.polroles) rid),
                  'using (' || ${nodeOr('p.polqual', 'pg_get_expr(p.polqual, p.polrelid)', 'r.prefix_re')} || ')',
                  'check (' || ${nodeOr('p.polwithcheck', 'pg_get_expr(p.polwithcheck, p.polrelid)', 'r.prefix_re')} || ')')
-  from rel r join pg_policy p on p.polrelid = r.oid
+  from rel r join pg_policy p on p.polrelid = r.oid and p.polname not like 'janua\_%'
 union all
 select r.nspname, 'grant', r.relname::text || ' to ' || case when g.grantee = 0 then 'public' else pg_get_userbyid(g.grantee) end,
        string_agg(g.privilege_type || case when g.is_grantable then ' with grant option' else '' end, ',' order by g.privilege_type)

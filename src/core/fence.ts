@@ -80,20 +80,33 @@ export async function triggersOn(client: pg.ClientBase, schema: string, tables: 
 }
 
 export const fenceTriggerName = (tenantId: string) => `janua_fence_${tenantId.replaceAll('-', '').slice(0, 16)}`
+/** The suspension's fence: another trigger name, so a move and a suspension never lift each other's. */
+export const suspensionTriggerName = (tenantId: string) => `janua_suspend_${tenantId.replaceAll('-', '').slice(0, 16)}`
+const SUSPEND_GUARD = 'janua_suspend_guard'
 
-/** `wholeTables`: tables without tenant_id of a placement of the tenant's own, fenced for every row. */
-export async function installFence(client: pg.ClientBase, schema: string, tables: string[], tenant: { id: string; slug: string }, wholeTables: string[] = []): Promise<void> {
+/**
+ * One guard function per schema and purpose. tg_argv[0] = '' fences every row (a table without
+ * tenant_id in a placement of the tenant's own). `ownerWrites`: the table owner's writes pass
+ * (janua's migrations still reach a suspended tenant); the app role's are refused.
+ */
+async function createGuard(client: pg.ClientBase, schema: string, guard: string, message: string, hint: string, ownerWrites: boolean): Promise<void> {
   const s = ident(schema)
-  // tg_argv[0] = '' fences every row (a table without tenant_id in a placement of the tenant's own).
-  await client.query(`create or replace function ${s}.${ident(GUARD)}() returns trigger language plpgsql as $fence$
+  const owner = ownerWrites
+    ? `  if pg_has_role(current_user, (select relowner from pg_catalog.pg_class where oid = tg_relid), 'MEMBER') then
+    if tg_op = 'DELETE' then return old; end if;
+    return new;
+  end if;
+`
+    : ''
+  const raise = `raise exception '${message}', tg_argv[1]
+      using errcode = '55000', hint = '${hint}' || tg_argv[1];`
+  await client.query(`create or replace function ${s}.${ident(guard)}() returns trigger language plpgsql as $fence$
 begin
   if tg_argv[0] = '' then
-    raise exception 'tenant % is being moved by janua: its writes are paused until the move finishes', tg_argv[1]
-      using errcode = '55000', hint = 'retry after the move; see janua tenant inspect ' || tg_argv[1];
+${owner}    ${raise}
   end if;
   if (tg_op <> 'INSERT' and old.tenant_id::text = tg_argv[0]) or (tg_op <> 'DELETE' and new.tenant_id::text = tg_argv[0]) then
-    raise exception 'tenant % is being moved by janua: its writes are paused until the move finishes', tg_argv[1]
-      using errcode = '55000', hint = 'retry after the move; see janua tenant inspect ' || tg_argv[1];
+${owner}    ${raise}
   end if;
   if tg_op = 'DELETE' then
     return old;
@@ -101,7 +114,18 @@ begin
   return new;
 end
 $fence$`)
-  const name = fenceTriggerName(tenant.id)
+}
+
+async function installGuardTriggers(
+  client: pg.ClientBase,
+  schema: string,
+  guard: string,
+  name: string,
+  tables: string[],
+  tenant: { id: string; slug: string },
+  wholeTables: string[],
+): Promise<void> {
+  const s = ident(schema)
   const all = [...tables, ...wholeTables]
   await lockForTriggers(client, schema, all, 'share row exclusive')
   // A trigger already there (a resumed move) is the same one: its arguments follow from the tenant.
@@ -110,14 +134,46 @@ $fence$`)
   for (const table of all.filter((t) => !withTrigger.has(t))) {
     const rows = wholeTables.includes(table) ? '' : tenant.id
     await client.query(`create trigger ${ident(name)} before insert or update or delete on ${s}.${ident(table)}
-      for each row execute function ${s}.${ident(GUARD)}(${literal(rows)}, ${literal(tenant.slug)})`)
+      for each row execute function ${s}.${ident(guard)}(${literal(rows)}, ${literal(tenant.slug)})`)
   }
 }
 
-export async function removeFence(client: pg.ClientBase, schema: string, tables: string[], tenantId: string): Promise<void> {
-  const name = fenceTriggerName(tenantId)
+async function removeGuardTriggers(client: pg.ClientBase, schema: string, tables: string[], name: string): Promise<void> {
   const { withTrigger } = await triggersOn(client, schema, tables, name)
   const fenced = tables.filter((t) => withTrigger.has(t))
   await lockForTriggers(client, schema, fenced, 'access exclusive')
   for (const table of fenced) await client.query(`drop trigger if exists ${ident(name)} on ${ident(schema)}.${ident(table)}`)
+}
+
+/** `wholeTables`: tables without tenant_id of a placement of the tenant's own, fenced for every row. */
+export async function installFence(client: pg.ClientBase, schema: string, tables: string[], tenant: { id: string; slug: string }, wholeTables: string[] = []): Promise<void> {
+  await createGuard(
+    client,
+    schema,
+    GUARD,
+    'tenant % is being moved by janua: its writes are paused until the move finishes',
+    'retry after the move; see janua tenant inspect ',
+    false,
+  )
+  await installGuardTriggers(client, schema, GUARD, fenceTriggerName(tenant.id), tables, tenant, wholeTables)
+}
+
+export async function removeFence(client: pg.ClientBase, schema: string, tables: string[], tenantId: string): Promise<void> {
+  await removeGuardTriggers(client, schema, tables, fenceTriggerName(tenantId))
+}
+
+/** A suspended tenant's writes fail (SQLSTATE 55000, "tenant ... is suspended"); its reads go on; janua's (the owner's) writes pass. */
+export async function installSuspensionFence(
+  client: pg.ClientBase,
+  schema: string,
+  tables: string[],
+  tenant: { id: string; slug: string },
+  wholeTables: string[] = [],
+): Promise<void> {
+  await createGuard(client, schema, SUSPEND_GUARD, 'tenant % is suspended: its data is read-only', 'the operator lifts it with: janua tenant resume ', true)
+  await installGuardTriggers(client, schema, SUSPEND_GUARD, suspensionTriggerName(tenant.id), tables, tenant, wholeTables)
+}
+
+export async function removeSuspensionFence(client: pg.ClientBase, schema: string, tables: string[], tenantId: string): Promise<void> {
+  await removeGuardTriggers(client, schema, tables, suspensionTriggerName(tenantId))
 }

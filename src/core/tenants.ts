@@ -3,7 +3,7 @@ import { sql } from 'kysely'
 import { placementTables } from '../catalog/tables.js'
 import { withClient } from '../db/connection.js'
 import { translateError } from '../db/errors.js'
-import { ISOLATION_LEVELS, type IsolationLevel, type TenantStatus } from '../db/schema.js'
+import { ISOLATION_LEVELS, type CommercialStatus, type IsolationLevel, type Suspension, type TenantStatus } from '../db/schema.js'
 import { ident, validateServerName, validateSlug } from '../sql/ident.js'
 import { readApplied, versionOf } from './apply.js'
 import type { Janua } from './context.js'
@@ -34,6 +34,11 @@ export interface Tenant {
   isolation: IsolationLevel
   placement: Placement
   version: number
+  /** the commercial record (tenant update / suspend / resume) */
+  commercialStatus?: CommercialStatus
+  plan?: string | null
+  limits?: Record<string, unknown>
+  suspension?: Suspension | null
 }
 
 export interface TenantInspection extends Tenant {
@@ -71,7 +76,24 @@ function tenantQuery(janua: Janua) {
   return janua.db
     .selectFrom('janua.tenants as t')
     .innerJoin('janua.placements as p', 'p.id', 't.placement_id')
-    .select(['t.id', 't.slug', 't.name', 't.status', 't.isolation', 'p.server', 'p.database', 'p.schema', 'p.version', 't.placement_id', 't.domain', 't.plan', 't.created_at'])
+    .select([
+      't.id',
+      't.slug',
+      't.name',
+      't.status',
+      't.isolation',
+      'p.server',
+      'p.database',
+      'p.schema',
+      'p.version',
+      't.placement_id',
+      't.domain',
+      't.plan',
+      't.created_at',
+      't.commercial_status',
+      't.limits',
+      't.suspension',
+    ])
 }
 type TenantRow = Awaited<ReturnType<ReturnType<typeof tenantQuery>['executeTakeFirstOrThrow']>>
 
@@ -83,6 +105,10 @@ const toTenant = (row: TenantRow): Tenant => ({
   isolation: row.isolation,
   placement: { server: row.server, database: row.database, schema: row.schema },
   version: row.version,
+  commercialStatus: row.commercial_status,
+  plan: row.plan,
+  limits: row.limits ?? {},
+  suspension: row.suspension ?? null,
 })
 
 async function findTenantRow(janua: Janua, slug: string): Promise<TenantRow | undefined> {
@@ -134,6 +160,12 @@ export interface CreateTenantInput {
   billingEmail?: string
   /** told which server the placement policy chose, and why */
   onPlaced?: (server: string, policy: string) => void
+  /** the tenant id to keep (an import); a new one when absent */
+  id?: string
+  /** the template version to build a placement of its own to (an import: the archive's); the newest when absent */
+  toVersion?: number
+  /** fills the built placement instead of the seed files (an import), before the tenant is activated; a failure undoes the create */
+  populate?: (target: { tenant: TenantRef; placement: Placement; isolation: IsolationLevel; version: number }) => Promise<void>
 }
 
 export async function createTenant(janua: Janua, input: CreateTenantInput): Promise<Tenant> {
@@ -169,7 +201,7 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
         PLACEMENT_TAKEN,
       )
     }
-    const tenant: TenantRef = { id: randomUUID(), slug, name }
+    const tenant: TenantRef = { id: input.id ?? randomUUID(), slug, name }
     // The rows come first, as 'provisioning': a killed run is then found and cleaned by the next one.
     const { placementId, operationId } = await janua.db
       .transaction()
@@ -211,7 +243,8 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
 
     faultPoint('recorded')
     try {
-      const version = await driver.build(janua, placement, { seed: tenant })
+      const version = await driver.build(janua, placement, input.populate ? { toVersion: input.toVersion } : { seed: tenant })
+      if (input.populate) await input.populate({ tenant, placement, isolation, version })
       // Active, and the journal entry closed, in one transaction: a kill leaves neither half.
       await janua.db.transaction().execute(async (trx) => {
         await trx.updateTable('janua.tenants').set({ status: 'active', updated_at: new Date() }).where('id', '=', tenant.id).execute()
@@ -245,12 +278,17 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
   })
 }
 
-export async function listTenants(janua: Janua, filter: { isolation?: string; server?: string; status?: string } = {}): Promise<Tenant[]> {
+export async function listTenants(
+  janua: Janua,
+  filter: { isolation?: string; server?: string; status?: string; commercialStatus?: string; plan?: string } = {},
+): Promise<Tenant[]> {
   await requireControlPlane(janua)
   let query = tenantQuery(janua).orderBy('t.slug')
   if (filter.isolation) query = query.where('t.isolation', '=', validateIsolation(filter.isolation))
   if (filter.server) query = query.where('p.server', '=', await requireKnownServer(janua, filter.server))
   if (filter.status) query = query.where('t.status', '=', filter.status as TenantStatus)
+  if (filter.commercialStatus) query = query.where('t.commercial_status', '=', filter.commercialStatus as CommercialStatus)
+  if (filter.plan) query = query.where('t.plan', '=', filter.plan)
   return (await query.execute()).map(toTenant)
 }
 

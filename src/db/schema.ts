@@ -4,6 +4,16 @@ import type { ColumnType, Generated, JSONColumnType } from 'kysely'
 export type IsolationLevel = 'shared' | 'schema' | 'database'
 export const ISOLATION_LEVELS: readonly IsolationLevel[] = ['shared', 'schema', 'database']
 export type TenantStatus = 'provisioning' | 'active' | 'moving' | 'dropping'
+export type CommercialStatus = 'trial' | 'active' | 'suspended' | 'cancelled'
+export const COMMERCIAL_STATUSES: readonly CommercialStatus[] = ['trial', 'active', 'suspended', 'cancelled']
+/** A suspended tenant: read-only (writes fenced) or no-read (unreachable by the app role too). */
+export interface Suspension {
+  mode: 'read-only' | 'no-read'
+  reason: string | null
+  at: string
+  /** the commercial status before the suspension, restored by resume */
+  previousStatus: CommercialStatus
+}
 export type OperationStatus = 'running' | 'succeeded' | 'failed' | 'aborted'
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
@@ -52,6 +62,9 @@ export interface TenantsTable {
   settings: JSONColumnType<Record<string, unknown>, string | undefined, string>
   created_at: Generated<Date>
   updated_at: Timestamp
+  commercial_status: Generated<CommercialStatus>
+  limits: JSONColumnType<Record<string, unknown>, string | undefined, string>
+  suspension: JSONColumnType<Suspension | null, string | null | undefined, string | null>
 }
 
 export interface OperationsTable {

@@ -131,4 +131,10 @@ export const CONTROL_PLANE_STEPS: string[] = [
       where t.slug = slug_or_domain or t.domain = lower(slug_or_domain)
    $fn$;
    revoke all on function janua.resolve_tenant(text) from public;`,
+  // 4 (lifecycle): commercial status, plan limits and a suspension (reason, mode, when, the status before it) on each tenant.
+  `alter table janua.tenants
+     add column if not exists commercial_status text not null default 'active' check (commercial_status in ('trial', 'active', 'suspended', 'cancelled')),
+     add column if not exists limits jsonb not null default '{}',
+     add column if not exists suspension jsonb;
+   create index if not exists tenants_commercial_status on janua.tenants (commercial_status);`,
 ]

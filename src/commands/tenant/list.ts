@@ -11,12 +11,20 @@ export default class TenantList extends JanuaCommand {
     isolation: Flags.string({ summary: 'only tenants of this level', options: [...ISOLATION_LEVELS] }),
     server: Flags.string({ summary: 'only tenants placed on this server' }),
     status: Flags.string({ summary: 'only tenants in this status', options: ['provisioning', 'active', 'moving', 'dropping'] }),
+    'commercial-status': Flags.string({ summary: 'only tenants of this commercial status', options: ['trial', 'active', 'suspended', 'cancelled'] }),
+    plan: Flags.string({ summary: 'only tenants on this plan' }),
   }
 
   async run(): Promise<{ tenants: Tenant[] }> {
     const { flags } = await this.parse(TenantList)
     const janua = await this.open(flags)
-    const tenants = await listTenants(janua, { isolation: flags.isolation, server: flags.server, status: flags.status })
+    const tenants = await listTenants(janua, {
+      isolation: flags.isolation,
+      server: flags.server,
+      status: flags.status,
+      commercialStatus: flags['commercial-status'],
+      plan: flags.plan,
+    })
     this.say(renderTenantList(tenants))
     return { tenants }
   }

@@ -8,7 +8,7 @@ import { ident } from '../../sql/ident.js'
 import { placementLockKey, readApplied, versionOf } from '../apply.js'
 import type { Janua } from '../context.js'
 import { ensureControlPlane, requireControlPlane } from '../control-plane.js'
-import { ExitCode, JanuaError } from '../errors.js'
+import { ExitCode, JanuaError, usageError } from '../errors.js'
 import { faultPoint } from '../fault.js'
 import { installFence, removeFence } from '../fence.js'
 import { installTombstone, removeTombstone } from '../tombstone.js'
@@ -259,6 +259,9 @@ export async function moveTenant(janua: Janua, options: MoveOptions): Promise<Mo
       await runMove(janua, pending!, options.onEvent)
       return report(pending!, started, { aborted: false, resumed: true })
     }
+    // A suspension's fence and no-read guard belong to the placement: the move refuses a suspended tenant rather than carry them over.
+    if (row.commercial_status === 'suspended')
+      throw usageError(`tenant "${row.slug}" is suspended`, `resume it first (janua tenant resume ${row.slug}), move it, then suspend it again`)
     const plan = decideMove(await gatherMoveFacts(janua, await getTenant(janua, row.slug), options))
     if (options.dryRun) return { ...report({ opId: '', plan, step: 'planned', results: {} }, started, { aborted: false, resumed: false }), dryRun: true, plan }
     const journal = await startMove(janua, plan)
