@@ -62,6 +62,10 @@ export interface DirectoryEntry {
   port: number | null
   database: string
   schema: string
+  /** trial, active, suspended, cancelled (`tenant update`, `tenant suspend`) */
+  commercial_status: string
+  /** null, or how the tenant is suspended: 'read-only' (writes fail) or 'no-read' (unreachable) */
+  suspended: string | null
 }
 
 /** What the application's query returns, as janua's own session reads it (for tests and tools). */

@@ -102,7 +102,13 @@ export const CONTROL_PLANE_STEPS: string[] = [
      lint jsonb not null,
      created_at timestamptz not null default now()
    );`,
-  // (tenant access) per-tenant data keys (only wrapped), per-tenant login roles' rotation state, unique domains,
+  // (lifecycle): commercial status, plan limits and a suspension (reason, mode, when, the status before it) on each tenant.
+  `alter table janua.tenants
+     add column if not exists commercial_status text not null default 'active' check (commercial_status in ('trial', 'active', 'suspended', 'cancelled')),
+     add column if not exists limits jsonb not null default '{}',
+     add column if not exists suspension jsonb;
+   create index if not exists tenants_commercial_status on janua.tenants (commercial_status);`,
+  // (tenant access, after the lifecycle columns it returns) per-tenant data keys (only wrapped), per-tenant login roles' rotation state, unique domains,
   // the servers' host for the directory, and janua.resolve_tenant: the one read of the control plane the app role may make.
   `create unique index if not exists tenants_domain_key on janua.tenants (domain);
    create table janua.tenant_keys (
@@ -120,21 +126,17 @@ export const CONTROL_PLANE_STEPS: string[] = [
    );
    alter table janua.servers add column if not exists host text;
    create function janua.resolve_tenant(slug_or_domain text)
-     returns table (id uuid, slug text, status text, isolation text, server text, host text, port integer, database text, schema text)
+     returns table (id uuid, slug text, status text, isolation text, server text, host text, port integer, database text, schema text,
+                    commercial_status text, suspended text)
      language sql stable security definer set search_path = pg_catalog, pg_temp
    as $fn$
      select t.id, t.slug, t.status, t.isolation, p.server,
-            coalesce(s.host, substring(s.url from '^[a-z]+://(?:[^@/]*@)?([^:/?]+)')), s.port, p.database, p.schema
+            coalesce(s.host, substring(s.url from '^[a-z]+://(?:[^@/]*@)?([^:/?]+)')), s.port, p.database, p.schema,
+            t.commercial_status, t.suspension ->> 'mode'
        from janua.tenants t
        join janua.placements p on p.id = t.placement_id
        left join janua.servers s on s.name = p.server
       where t.slug = slug_or_domain or t.domain = lower(slug_or_domain)
    $fn$;
    revoke all on function janua.resolve_tenant(text) from public;`,
-  // 4 (lifecycle): commercial status, plan limits and a suspension (reason, mode, when, the status before it) on each tenant.
-  `alter table janua.tenants
-     add column if not exists commercial_status text not null default 'active' check (commercial_status in ('trial', 'active', 'suspended', 'cancelled')),
-     add column if not exists limits jsonb not null default '{}',
-     add column if not exists suspension jsonb;
-   create index if not exists tenants_commercial_status on janua.tenants (commercial_status);`,
 ]
