@@ -192,7 +192,9 @@ export async function followTenantAccess(janua: Janua, tenant: TenantRef, from: 
     return
   }
   let verifiers: { rolname: string; rolpassword: string | null; rolvaliduntil: string | null }[] = []
-  if (to.placement.server !== cred.server) {
+  // Two server names of one cluster share its roles: that is a move within the cluster.
+  const otherCluster = to.placement.server !== cred.server && !(await sameCluster(janua, cred.server, to.placement.server))
+  if (otherCluster) {
     verifiers = await withServerAdmin(janua, cred.server, async (admin) => {
       try {
         return (await admin.query('select rolname, rolpassword, rolvaliduntil::text from pg_authid where rolname = any($1)', [loginRoles(cpId, tenant.slug)])).rows
@@ -207,7 +209,7 @@ export async function followTenantAccess(janua: Janua, tenant: TenantRef, from: 
     for (const which of ['a', 'b'] as const) {
       const role = loginRole(cpId, tenant.slug, which)
       const copied = verifiers.find((v) => v.rolname === role)
-      if (to.placement.server !== cred.server && copied) {
+      if (otherCluster && copied) {
         await createRoleIfMissing(admin, role, `login nosuperuser nobypassrls nocreatedb nocreaterole inherit in role ${ident(tenantRole(cpId, tenant.slug))}`)
         if (copied.rolpassword) await admin.query(`alter role ${ident(role)} password ${literal(copied.rolpassword)}`)
         if (copied.rolvaliduntil) await admin.query(`alter role ${ident(role)} valid until ${literal(copied.rolvaliduntil)}`)
@@ -215,12 +217,18 @@ export async function followTenantAccess(janua: Janua, tenant: TenantRef, from: 
       if (await roleExists(admin, role)) await setDefaults(admin, role, tenant.id, to.placement)
     }
   })
-  if (to.placement.server !== cred.server) {
-    await dropRoles(janua, cpId, tenant.slug, from)
-    await janua.conn.primaryPool().query('update janua.tenant_credentials set server = $2 where tenant_id = $1', [tenant.id, to.placement.server])
-  } else {
-    await revokePlacement(janua, cpId, tenant.slug, from)
-  }
+  if (otherCluster) await dropRoles(janua, cpId, tenant.slug, from)
+  else await revokePlacement(janua, cpId, tenant.slug, from)
+  await janua.conn.primaryPool().query('update janua.tenant_credentials set server = $2 where tenant_id = $1', [tenant.id, to.placement.server])
+}
+
+/** Whether two registered servers are one cluster (same system identifier and port, as `server add` recorded them). */
+async function sameCluster(janua: Janua, a: string, b: string): Promise<boolean> {
+  const { rows } = await janua.conn
+    .primaryPool()
+    .query<{ n: number }>('select count(distinct (system_identifier, port))::int as n from janua.servers where name in ($1, $2) and system_identifier is not null', [a, b])
+  const known = await janua.conn.primaryPool().query('select 1 from janua.servers where name in ($1, $2) and system_identifier is not null', [a, b])
+  return known.rowCount === 2 && rows[0]!.n === 1
 }
 
 /** A SQL literal for values janua produced itself (a verifier, a timestamp): quotes doubled. */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Janua } from '../../src/core/context.js'
@@ -6,6 +7,7 @@ import { tenantCredentials, loginRole, tenantRole, groupRole } from '../../src/c
 import { createTenant, dropTenant, type Tenant } from '../../src/core/tenants.js'
 import { verifyFleet } from '../../src/core/verify.js'
 import { migrateFleet } from '../../src/core/migrate.js'
+import { addServer } from '../../src/core/servers.js'
 import { startScramCluster, type ScramCluster } from '../helpers/scram-cluster.js'
 import { registerSecret } from '../helpers/secret-ledger.js'
 
@@ -39,6 +41,7 @@ describe('per-tenant login roles', () => {
   const t: Record<string, Tenant> = {}
   const url: Record<string, string> = {}
   const passwords = { list: [] as string[], push: (...secrets: string[]) => (secrets.forEach(registerSecret), passwords.list.push(...secrets)) }
+  let extraTemplates = ''
 
   beforeAll(async () => {
     cluster = await startScramCluster()
@@ -224,6 +227,7 @@ describe('per-tenant login roles', () => {
        create policy notes_tenant on notes using (tenant_id = nullif(current_setting('app.current_tenant', true), '')::uuid) with check (tenant_id = nullif(current_setting('app.current_tenant', true), '')::uuid);
        grant select, insert on notes to janua_app;`,
     )
+    extraTemplates = dir
     const j2 = await Janua.open({ databaseUrl: cluster.url('app'), templates: dir })
     try {
       await migrateFleet(j2, {})
@@ -239,6 +243,40 @@ describe('per-tenant login roles', () => {
       await c.end()
     }
   })
+
+  it('a move to another server: the roles are made there (same password) and dropped on the old one', async () => {
+    const other = await startScramCluster()
+    try {
+      process.env.JANUA_SECRET_KEY = randomBytes(32).toString('base64')
+      process.env.EU_URL = other.url('postgres')
+      // The fleet is at the migration's templates now: the move builds the target from them.
+      await janua.close()
+      janua = await Janua.open({ databaseUrl: cluster.url('app'), templates: extraTemplates })
+      await addServer(janua, { name: 'eu', urlEnv: 'EU_URL' })
+      await moveTenant(janua, { slug: 'sb', to: 'schema', server: 'eu' })
+      const moved = new URL(url.sb!)
+      moved.port = String(other.port)
+      moved.pathname = `/janua_${cpId}__shared`
+      const c = await connectAs(moved.toString())
+      try {
+        expect((await c.query('show search_path')).rows[0].search_path).toContain('tenant_sb')
+        expect((await c.query('select count(*)::int as n from teams')).rows[0].n).toBe(0)
+      } finally {
+        await c.end()
+      }
+      const { rows } = await cluster.query(`select rolname from pg_roles where rolname like $1`, [`${tenantRole(cpId, 'sb').replaceAll('_', '\\_')}%`])
+      expect(rows).toEqual([])
+      expect(await sqlstate(() => connectAs(url.sb!))).toBe('28P01')
+      const verify = await verifyFleet(janua, {})
+      expect(verify.placements.flatMap((p) => p.findings).filter((f) => f.code === 'lint/tenant-role-reach')).toEqual([])
+      await dropTenant(janua, 'sb', { confirmed: true })
+      expect((await other.query(`select rolname from pg_roles where rolname like $1`, [`janua\\_${cpId}\\_%`])).rows.map((r) => r.rolname)).toEqual([groupRole(cpId)])
+    } finally {
+      await janua.close()
+      janua = await Janua.open({ databaseUrl: cluster.url('app') })
+      other.stop()
+    }
+  }, 180_000)
 
   it('no password is in the control plane (audit, journal, credentials rows) nor in the role catalog as plain text', async () => {
     const dump = JSON.stringify(

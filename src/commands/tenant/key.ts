@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core'
+import { redactAll } from '../../db/redact.js'
 import { JanuaCommand } from '../../cli/base.js'
 import { showTenantKey, type TenantKey } from '../../core/tenant-keys.js'
 
@@ -18,8 +19,9 @@ export default class TenantKeyShow extends JanuaCommand {
     return result
   }
 
-  /** The key itself is the output (remembered as a secret only to keep it out of errors). */
+  /** The key itself is the output: every other string goes through the last redaction pass. */
   logJson(json: unknown): void {
-    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`)
+    process.stdout.write(`${JSON.stringify(json, (k, value: unknown) => (typeof value === 'string' && k !== 'key' ? redactAll(value) : value), 2)}
+`)
   }
 }

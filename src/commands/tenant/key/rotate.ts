@@ -1,4 +1,5 @@
 import { Args } from '@oclif/core'
+import { redactAll } from '../../../db/redact.js'
 import { JanuaCommand } from '../../../cli/base.js'
 import { rotateTenantKey, type TenantKey } from '../../../core/tenant-keys.js'
 
@@ -18,6 +19,7 @@ export default class TenantKeyRotate extends JanuaCommand {
   }
 
   logJson(json: unknown): void {
-    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`)
+    process.stdout.write(`${JSON.stringify(json, (k, value: unknown) => (typeof value === 'string' && k !== 'key' ? redactAll(value) : value), 2)}
+`)
   }
 }
