@@ -7,6 +7,7 @@ import { verifyFleet } from '../../src/core/verify.js'
 import { moveTenant } from '../../src/core/move/move.js'
 import { createTenant, dropTenant, inspectTenant, listTenants, type Tenant } from '../../src/core/tenants.js'
 import { JanuaError } from '../../src/core/errors.js'
+import { runCli } from '../helpers/cli.js'
 import { freshDatabase, type TestDatabase } from '../helpers/db.js'
 import { adminClient, asApp, defaultTemplates, insertSampleRows, quoteIdent, templateFolder } from '../helpers/foundation.js'
 
@@ -147,6 +148,27 @@ describe('tenant suspend / resume / update, enforced by the database', () => {
     expect((await listTenants(janua, { commercialStatus: 'suspended' })).map((t) => t.slug)).toEqual(['sh-b'])
     expect((await resumeTenant(janua, 'sh-b')).commercialStatus).toBe('trial')
   }, 60_000)
+
+  it('the CLI: update / list --json / inspect --json round-trip; suspend and resume --json; update --status suspended exits 2', async () => {
+    const env = { DATABASE_URL: db.url, JANUA_DATABASE_URL: undefined, JANUA_TEMPLATES: undefined }
+    const updated = await runCli(['tenant', 'update', 'db-a', '--status', 'cancelled', '--plan', 'team', '--limit', 'seats=10', '--limit', 'region=eu', '--json'], { env })
+    expect(updated.code, updated.stderr).toBe(0)
+    expect(updated.json).toMatchObject({ commercialStatus: 'cancelled', plan: 'team', limits: { seats: 10, region: 'eu' } })
+    const listed = await runCli(['tenant', 'list', '--plan', 'team', '--commercial-status', 'cancelled', '--json'], { env })
+    expect(listed.json.tenants.map((t: { slug: string }) => t.slug)).toEqual(['db-a'])
+    expect(listed.json.tenants[0]).toMatchObject({ commercialStatus: 'cancelled', plan: 'team', limits: { seats: 10, region: 'eu' }, suspension: null })
+    const inspected = await runCli(['tenant', 'inspect', 'db-a', '--json'], { env })
+    expect(inspected.json).toMatchObject({ commercialStatus: 'cancelled', plan: 'team', limits: { seats: 10, region: 'eu' } })
+    const refused = await runCli(['tenant', 'update', 'db-a', '--status', 'suspended', '--json'], { env })
+    expect(refused.code).toBe(2)
+    const suspended = await runCli(['tenant', 'suspend', 'db-a', '--reason', 'chargeback', '--json'], { env })
+    expect(suspended.code, suspended.stderr).toBe(0)
+    expect(suspended.json).toMatchObject({ commercialStatus: 'suspended', suspension: { mode: 'read-only', reason: 'chargeback', previousStatus: 'cancelled' } })
+    expect((await runCli(['tenant', 'inspect', 'db-a', '--json'], { env })).json.suspension).toMatchObject({ reason: 'chargeback' })
+    const resumed = await runCli(['tenant', 'resume', 'db-a', '--json'], { env })
+    expect(resumed.json).toMatchObject({ commercialStatus: 'cancelled', suspension: null })
+    await write(tenants['db-a']!)
+  }, 120_000)
 
   it('a suspension survives tenant migrate (migrations reach the suspended tenant), and a move refuses it (exit 2)', async () => {
     await suspendTenant(janua, 'sc-a', { reason: 'audit' })
