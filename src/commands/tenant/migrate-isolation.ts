@@ -28,8 +28,9 @@ export default class TenantMigrateIsolation extends JanuaCommand {
     server: Flags.string({ summary: "target server (default: the tenant's current server)" }),
     'dry-run': Flags.boolean({ summary: 'print the plan (steps, tables, rows and bytes) and change nothing' }),
     capture: Flags.string({
-      summary: 'how writes during the copy reach the target: trigger (online, the default where every table has a primary key) or none (writes fenced for the whole copy)',
-      options: ['auto', 'trigger', 'none'],
+      summary:
+        'how writes during the copy reach the target: logical (a replication slot; auto picks it where the source has wal_level = logical, a free slot and the right to replicate), trigger (online, a log table) or none (writes fenced for the whole copy)',
+      options: ['auto', 'logical', 'trigger', 'none'],
       default: 'auto',
     }),
     'keep-source': Flags.boolean({ summary: 'keep the source data (renamed, or fenced rows in a shared placement) for a manual check' }),
@@ -100,7 +101,7 @@ export default class TenantMigrateIsolation extends JanuaCommand {
     if (r.keptAs) this.say(`the source is kept at ${describePlacement(r.keptAs)} (fenced); remove it with: janua tenant cleanup ${r.tenant}`)
     this.say(`moved ${colour.bold(r.tenant)} ${route}${r.resumed ? ' (resumed)' : ''}`)
     this.say(
-      `${r.tables.reduce((n, t) => n + (t.mode === 'reference' ? 0 : t.rows), 0).toLocaleString('en-US')} rows verified; writes fenced ${r.fencedMs ?? '-'} ms (${r.capture === 'trigger' ? 'online move' : 'offline move'}); total ${r.durationMs} ms`,
+      `${r.tables.reduce((n, t) => n + (t.mode === 'reference' ? 0 : t.rows), 0).toLocaleString('en-US')} rows verified; writes fenced ${r.fencedMs ?? '-'} ms (${r.capture === 'none' ? 'offline move' : `online move, ${r.capture} capture`}); total ${r.durationMs} ms`,
     )
   }
 }

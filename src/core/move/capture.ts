@@ -151,7 +151,7 @@ export async function applyRound<S = undefined, T = undefined>(
   await source.query('begin isolation level repeatable read read only')
   let ids: string[] = []
   let marker = false
-  const changes: { table: CaptureTable; keys: unknown[]; rows: unknown[] }[] = []
+  const changes: KeyedChange[] = []
   try {
     const { rows: entries } = await source.query<{ id: string; tbl: string; key: Record<string, unknown> }>(
       `select id::text, tbl, key from ${log} order by id${limit === null ? '' : ` limit ${Number(limit)}`}`,
@@ -164,50 +164,74 @@ export async function applyRound<S = undefined, T = undefined>(
       if (!keysByTable.has(e.tbl)) keysByTable.set(e.tbl, new Map())
       keysByTable.get(e.tbl)!.set(JSON.stringify(e.key), e.key)
     }
-    for (const [name, keyMap] of keysByTable) {
-      const table = byName.get(name)
-      if (!table) continue
-      const keys = [...keyMap.values()]
-      const keyList = table.key.map(ident).join(', ')
-      const { rows } = await source.query<{ rows: unknown[] }>(
-        `select coalesce(jsonb_agg(to_jsonb(t.*)), '[]'::jsonb) as rows from ${ident(from.schema)}.${ident(name)} t
-          where (${table.key.map((k) => `t.${ident(k)}`).join(', ')}) in (select ${keyList} from jsonb_populate_recordset(null::${ident(from.schema)}.${ident(name)}, $1::jsonb))${table.tenantRows ? ` and t.tenant_id = ${literal(tenantId)}::uuid` : ''}`,
-        [JSON.stringify(keys)],
-      )
-      changes.push({ table, keys, rows: rows[0]!.rows })
-    }
+    changes.push(...(await readKeyedRows(source, from, byName, keysByTable, tenantId)))
     if (options.inSnapshot) inSnapshot = await options.inSnapshot(source)
   } finally {
     await source.query('rollback')
   }
-  let keyCount = 0
-  if (changes.length) {
-    await target.query('begin')
-    try {
-      await target.query('set local session_replication_role = replica')
-      for (const { table, keys, rows } of changes) {
-        const shape = shapes.get(table.name)!
-        const keyList = table.key.map(ident).join(', ')
-        const q = `${ident(to.schema)}.${ident(table.name)}`
-        const tenantOnly = table.tenantRows ? ` and tenant_id = ${literal(tenantId)}::uuid` : ''
-        await target.query(`delete from ${q} where (${keyList}) in (select ${keyList} from jsonb_populate_recordset(null::${q}, $1::jsonb))${tenantOnly}`, [JSON.stringify(keys)])
-        if (rows.length) {
-          const columns = shape.columns.map(ident).join(', ')
-          await target.query(`insert into ${q} (${columns}) select ${columns} from jsonb_populate_recordset(null::${q}, $1::jsonb)`, [JSON.stringify(rows)])
-        }
-        keyCount += keys.length
-      }
-      await target.query('commit')
-    } catch (error) {
-      await abandonTransaction(target)
-      throw error
-    }
-  }
+  const keyCount = await replaceKeyedRows(target, to, shapes, changes, tenantId)
   // Only after the target committed: the applied entries leave the log (a crash before this repeats them, harmlessly).
   const afterApply = options.afterApply ? await options.afterApply(target) : undefined
   if (ids.length) await source.query(`delete from ${log} where id = any($1::bigint[])`, [ids])
   const applied = new Map(changes.map((c) => [c.table.name, c.keys]))
   return { entries: ids.length, keys: keyCount, marker, ms: Date.now() - t0, applied, inSnapshot, afterApply }
+}
+
+export interface KeyedChange {
+  table: CaptureTable
+  keys: unknown[]
+  rows: unknown[]
+}
+
+/** The current source rows of the changed keys, in the caller's snapshot (a key without a row was deleted). */
+export async function readKeyedRows(
+  source: pg.ClientBase,
+  from: { schema: string },
+  byName: Map<string, CaptureTable>,
+  keysByTable: Map<string, Map<string, unknown>>,
+  tenantId: string,
+): Promise<KeyedChange[]> {
+  const changes: KeyedChange[] = []
+  for (const [name, keyMap] of keysByTable) {
+    const table = byName.get(name)
+    if (!table) continue
+    const keys = [...keyMap.values()]
+    const keyList = table.key.map(ident).join(', ')
+    const { rows } = await source.query<{ rows: unknown[] }>(
+      `select coalesce(jsonb_agg(to_jsonb(t.*)), '[]'::jsonb) as rows from ${ident(from.schema)}.${ident(name)} t
+        where (${table.key.map((k) => `t.${ident(k)}`).join(', ')}) in (select ${keyList} from jsonb_populate_recordset(null::${ident(from.schema)}.${ident(name)}, $1::jsonb))${table.tenantRows ? ` and t.tenant_id = ${literal(tenantId)}::uuid` : ''}`,
+      [JSON.stringify(keys)],
+    )
+    changes.push({ table, keys, rows: rows[0]!.rows })
+  }
+  return changes
+}
+
+/** Replaces the changed keys at the target in one transaction (delete by key, insert the current rows): idempotent. Returns the keys replaced. */
+export async function replaceKeyedRows(target: pg.ClientBase, to: { schema: string }, shapes: Map<string, TableShape>, changes: KeyedChange[], tenantId: string): Promise<number> {
+  let keyCount = 0
+  if (!changes.length) return 0
+  await target.query('begin')
+  try {
+    await target.query('set local session_replication_role = replica')
+    for (const { table, keys, rows } of changes) {
+      const shape = shapes.get(table.name)!
+      const keyList = table.key.map(ident).join(', ')
+      const q = `${ident(to.schema)}.${ident(table.name)}`
+      const tenantOnly = table.tenantRows ? ` and tenant_id = ${literal(tenantId)}::uuid` : ''
+      await target.query(`delete from ${q} where (${keyList}) in (select ${keyList} from jsonb_populate_recordset(null::${q}, $1::jsonb))${tenantOnly}`, [JSON.stringify(keys)])
+      if (rows.length) {
+        const columns = shape.columns.map(ident).join(', ')
+        await target.query(`insert into ${q} (${columns}) select ${columns} from jsonb_populate_recordset(null::${q}, $1::jsonb)`, [JSON.stringify(rows)])
+      }
+      keyCount += keys.length
+    }
+    await target.query('commit')
+  } catch (error) {
+    await abandonTransaction(target)
+    throw error
+  }
+  return keyCount
 }
 
 /** Primary key columns of the placement's tables (tables without one are absent). */
