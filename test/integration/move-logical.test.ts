@@ -13,7 +13,7 @@ import { createTenant, getTenant, type Tenant } from '../../src/core/tenants.js'
 import { verifyFleet } from '../../src/core/verify.js'
 import { runCli } from '../helpers/cli.js'
 import { freshDatabase, type TestDatabase } from '../helpers/db.js'
-import { seedAsApp, snapshotTenant, tenantRowCount } from '../helpers/tenant-data.js'
+import { seedAsApp, tenantRowCount } from '../helpers/tenant-data.js'
 import { expectedRows, startWriter, withoutUnknown, writerRowsAt, type TenantWriter } from '../helpers/tenant-writer.js'
 
 /**

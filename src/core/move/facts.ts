@@ -17,7 +17,10 @@ import { usageError } from '../errors.js'
 function validateCapture(value: string | undefined): CaptureMode | 'auto' {
   if (value === undefined || value === 'auto') return 'auto'
   if (value === 'logical' || value === 'trigger' || value === 'none') return value
-  throw usageError(`invalid --capture ${JSON.stringify(value)}`, 'use --capture logical or trigger (online: writes go on during the copy) or none (writes fenced for the whole copy)')
+  throw usageError(
+    `invalid --capture ${JSON.stringify(value)}`,
+    'use --capture logical or trigger (online: writes go on during the copy) or none (writes fenced for the whole copy)',
+  )
 }
 
 type TenantRow = Awaited<ReturnType<typeof getTenant>>

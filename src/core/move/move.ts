@@ -434,7 +434,9 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
       // Journaled before created: an abort or a cleanup drops them by these names.
       journal.logical = { slot: slotName(plan.tenant.id), publication: publicationName(plan.tenant.id) }
       await setStep(janua, journal, journal.step)
-      await fromDriver(plan).connect(janua, plan.from.placement, (c) => createPublication(c, plan.from.placement.schema, plan.capture.tables, plan.tenant.id, !!plan.capture.rowFilter))
+      await fromDriver(plan).connect(janua, plan.from.placement, (c) =>
+        createPublication(c, plan.from.placement.schema, plan.capture.tables, plan.tenant.id, !!plan.capture.rowFilter),
+      )
       exported = await createSlotWithSnapshot(janua, plan.from.placement, plan.tenant.id)
     } else {
       await fromDriver(plan).connect(janua, plan.from.placement, (c) => inTransaction(c, () => installCapture(c, plan.from.placement.schema, plan.capture.tables, plan.tenant.id)))

@@ -224,7 +224,7 @@ export function logicalBlocker(
     return { why: `the source server has wal_level = ${logical.walLevel}`, hint: 'set wal_level = logical on the source server (a restart)' }
   }
   if (logical.freeSlots < 1) return { why: 'the source server has no free replication slot', hint: 'raise max_replication_slots (a restart) or drop an unused slot' }
-  if (!logical.canReplicate) return { why: "janua's role on the source server may not replicate", hint: "grant it REPLICATION (alter role ... replication)" }
+  if (!logical.canReplicate) return { why: "janua's role on the source server may not replicate", hint: 'grant it REPLICATION (alter role ... replication)' }
   // An UPDATE/DELETE of a published table must carry the filter's and the key's columns in its old row;
   // a row filter outside the replica identity makes PostgreSQL refuse every other tenant's UPDATE/DELETE.
   const lacking = captured.filter((t) => {
