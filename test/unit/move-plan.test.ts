@@ -271,3 +271,18 @@ describe('decideContinuation (pure)', () => {
     expect(() => decideContinuation('acme', undefined, {})).toThrow(/--to is required/)
   })
 })
+
+describe('visibleIn (logical capture: a decoded transaction against a snapshot)', () => {
+  it('sees what finished before the snapshot, not what ran or started after it, across an epoch', async () => {
+    const { visibleIn } = await import('../../src/core/move/logical.js')
+    expect(visibleIn('100:110:103,105', 99)).toBe(true)
+    expect(visibleIn('100:110:103,105', 104)).toBe(true)
+    expect(visibleIn('100:110:103,105', 103)).toBe(false)
+    expect(visibleIn('100:110:', 110)).toBe(false)
+    expect(visibleIn('100:110:', 5000)).toBe(false) // started after the snapshot: never taken for an old one
+    const epoch = 1n << 32n
+    expect(visibleIn(`${epoch - 5n}:${epoch + 3n}:`, 0xfffffffe)).toBe(true)
+    expect(visibleIn(`${epoch - 5n}:${epoch + 3n}:`, 4)).toBe(false)
+    expect(visibleIn(`${epoch + 10n}:${epoch + 20n}:`, 0xfffffff0)).toBe(true)
+  })
+})

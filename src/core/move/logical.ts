@@ -242,8 +242,10 @@ export function visibleIn(snapshot: string, xid: number): boolean {
   const [xminText, xmaxText, xipText] = snapshot.split(':')
   const xmin = BigInt(xminText!)
   const xmax = BigInt(xmaxText!)
-  let full = (xmax & ~0xffffffffn) | BigInt(xid)
-  if (full >= xmax) full -= 0x100000000n
+  // The full id nearest xmax (a decoded transaction is recent): it may have started after the snapshot (>= xmax, invisible).
+  let diff = (BigInt(xid) - (xmax & 0xffffffffn)) & 0xffffffffn
+  if (diff >= 0x80000000n) diff -= 0x100000000n
+  const full = xmax + diff
   if (full < xmin) return true
   if (full >= xmax) return false
   return !(xipText ?? '')
