@@ -468,12 +468,15 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
     const marker = `${journal.opId}:${Date.now()}`
     await fromDriver(plan).connect(janua, plan.from.placement, (c) => (plan.capture.mode === 'logical' ? emitMarker(c, marker) : writeMarker(c, plan.tenant.id)))
     const drained: Record<string, unknown[]> = {}
+    let truncated = false
     for (;;) {
       const r = await captureRound(janua, plan, 'drain', onEvent, { marker })
       for (const [table, keys] of r.applied) drained[table] = [...(drained[table] ?? []), ...keys]
+      truncated ||= !!r.truncated?.length
       if (r.marker) break
     }
-    journal.drained = resumed ? undefined : drained
+    // A drain that replaced a truncated table's rows wholesale is verified in full.
+    journal.drained = resumed || truncated ? undefined : drained
     await syncSequences(janua, journal)
     journal.drainedAt = Date.now()
     await setStep(janua, journal, 'drained')

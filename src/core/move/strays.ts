@@ -20,7 +20,7 @@ export async function moveObjectsIn(client: pg.ClientBase): Promise<MoveObject[]
      union all
      select case when t.tgname like 'janua\\_capture\\_%' then 'capture-trigger' else 'fence-trigger' end,
             n.nspname || '.' || c.relname || ' (' || t.tgname || ')',
-            regexp_replace(t.tgname, '^janua_(capture|fence)_', '')
+            substr(regexp_replace(t.tgname, '^janua_(capture|fence)_', ''), 1, 16)
        from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
       where not t.tgisinternal and (t.tgname like 'janua\\_capture\\_%' or t.tgname like 'janua\\_fence\\_%')
      union all
