@@ -242,6 +242,7 @@ describe('online tenant move with logical capture and a concurrent writer', () =
       }
       expect(neighbourWriter.stats.errors).toEqual([])
     },
+    300_000,
   )
 
   it('a shared table whose replica identity lacks tenant_id: logical refused in the plan, auto moves by trigger, no neighbour write fails', async () => {
