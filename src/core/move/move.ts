@@ -94,6 +94,9 @@ interface Journal {
   drainStarted?: boolean
   /** how the copy was verified inside the fence */
   verifiedBy?: 'drained-keys' | 'full'
+  /** keys applied by the catch-up rounds after the clean comparison (verified in the fence with the drained ones); whether one replaced a truncated table */
+  sinceClean?: Record<string, unknown[]>
+  sinceCleanTruncated?: boolean
   /** logical capture: the slot and publication, journaled before they are created (abort and cleanup drop them by these names) */
   logical?: { slot: string; publication: string }
 }
@@ -452,6 +455,17 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
       if (r.entries < 500) break
     }
     await cleanComparison(janua, journal, onEvent)
+    // The clean comparison checksums every row, while the tenant writes on: catch up again, so the
+    // drain inside the fence stays one short round. The keys applied since the comparison are
+    // verified inside the fence with the drained ones.
+    const since: Record<string, unknown[]> = {}
+    for (let round = 0; round < 50; round++) {
+      const r = await captureRound(janua, plan, 'catch-up', onEvent)
+      for (const [table, keys] of r.applied) since[table] = [...(since[table] ?? []), ...keys]
+      if (r.truncated?.length) journal.sinceCleanTruncated = true
+      if (r.entries < 500) break
+    }
+    journal.sinceClean = since
     await setStep(janua, journal, 'caught-up')
   })
   if (plan.capture.mode !== 'none') await step('fenced', fence)
@@ -467,8 +481,8 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
     // A fresh marker per drain attempt: one a killed attempt already consumed is never waited for.
     const marker = `${journal.opId}:${Date.now()}`
     await fromDriver(plan).connect(janua, plan.from.placement, (c) => (plan.capture.mode === 'logical' ? emitMarker(c, marker) : writeMarker(c, plan.tenant.id)))
-    const drained: Record<string, unknown[]> = {}
-    let truncated = false
+    const drained: Record<string, unknown[]> = { ...(journal.sinceClean ?? {}) }
+    let truncated = journal.sinceCleanTruncated === true
     for (;;) {
       const r = await captureRound(janua, plan, 'drain', onEvent, { marker })
       for (const [table, keys] of r.applied) drained[table] = [...(drained[table] ?? []), ...keys]
