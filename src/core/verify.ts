@@ -481,13 +481,20 @@ async function tenantWhereabouts(janua: Janua): Promise<Whereabouts> {
   }
 }
 
-/** Capture logs and triggers, and fence triggers, that belong to no running move and no kept source. */
+const STRAY = {
+  'fence-trigger': { code: 'fleet/stray-fence', why: "it refuses a tenant's writes" },
+  'capture-trigger': { code: 'fleet/stray-capture', why: 'it slows every write of its table, and a log grows' },
+  'capture-log': { code: 'fleet/stray-capture', why: 'it slows every write of its table, and a log grows' },
+  'capture-slot': { code: 'fleet/stray-slot', why: 'it keeps every WAL segment from being recycled until the disk fills' },
+  'capture-publication': { code: 'fleet/stray-publication', why: 'it makes its tables publish changes nobody reads' },
+} as const
+
+/** Capture logs, triggers, slots and publications, and fence triggers, that belong to no running move and no kept source. */
 async function moveLeftoversIn(client: pg.ClientBase, server: string, database: string, w: Whereabouts): Promise<PlacementVerdict[]> {
   return strayMoveObjects(await moveObjectsIn(client), w.running, w.kept).map((o) => {
-    const code = o.kind === 'fence-trigger' ? 'fleet/stray-fence' : 'fleet/stray-capture'
-    const why = o.kind === 'fence-trigger' ? "it refuses a tenant's writes" : 'it slows every write of its table, and a log grows'
+    const { code, why } = STRAY[o.kind]
     return {
-      placement: { server, database, schema: o.object.split('.')[0]! },
+      placement: { server, database, schema: o.object.includes('.') ? o.object.split('.')[0]! : '' },
       kind: 'leftover',
       tenants: [],
       version: null,

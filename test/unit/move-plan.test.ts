@@ -107,6 +107,66 @@ describe('decideMove (pure)', () => {
     ).toBe('none')
   })
 
+  it('captures by logical decoding where the source allows it (wal_level, a free slot, REPLICATION, replica identity), else trigger; forced logical refused with the reason', () => {
+    const logical = (f: MoveFacts) => {
+      f.source.logical = { walLevel: 'logical', freeSlots: 3, canReplicate: true }
+      for (const t of f.source.tables) t.replicaIdentity = t.primaryKey
+    }
+    const ok = decideMove(facts(logical))
+    expect(ok.capture).toMatchObject({ mode: 'logical', rowFilter: false })
+    expect(ok.steps).toContain('caught-up')
+    const blocked: [string, (f: MoveFacts) => void, RegExp][] = [
+      ['wal_level', (f) => (f.source.logical!.walLevel = 'replica'), /wal_level = replica/],
+      ['slots', (f) => (f.source.logical!.freeSlots = 0), /no free replication slot/],
+      ['role', (f) => (f.source.logical!.canReplicate = false), /may not replicate/],
+      ['identity', (f) => (f.source.tables[0]!.replicaIdentity = null), /replica identity of users/],
+      [
+        'shared identity without tenant_id',
+        (f) => {
+          f.from.sharesPlacement = true
+          f.source.tables[0]!.replicaIdentity = ['id']
+        },
+        /replica identity of users does not cover tenant_id/,
+      ],
+    ]
+    for (const [, change, why] of blocked) {
+      const auto = decideMove(
+        facts((f) => {
+          logical(f)
+          change(f)
+        }),
+      )
+      expect(auto.capture.mode).toBe('trigger')
+      expect(auto.capture.reason).toMatch(why)
+      expect(
+        refusal(
+          facts((f) => {
+            logical(f)
+            change(f)
+            f.request.capture = 'logical'
+          }),
+        ),
+      ).toMatch(why)
+    }
+    // a shared source publishes through a row filter, which needs tenant_id in the identity
+    const shared = decideMove(
+      facts((f) => {
+        logical(f)
+        f.from.sharesPlacement = true
+        f.source.tables[0]!.replicaIdentity = ['tenant_id', 'id']
+      }),
+    )
+    expect(shared.capture).toMatchObject({ mode: 'logical', rowFilter: true })
+    expect(
+      decideMove(
+        facts((f) => {
+          logical(f)
+          f.request.capture = 'trigger'
+        }),
+      ).capture.mode,
+    ).toBe('trigger')
+  })
+
   it('refuses a tenant that is not active, a move to where it is, and a taken target', () => {
     expect(
       refusal(
@@ -209,5 +269,20 @@ describe('decideContinuation (pure)', () => {
     expect(() => decideContinuation('acme', { step: 'switched', to: 'schema' }, { abort: true })).toThrow(/past the switch/)
     expect(() => decideContinuation('acme', pending, { resume: true, abort: true })).toThrow(/exclude each other/)
     expect(() => decideContinuation('acme', undefined, {})).toThrow(/--to is required/)
+  })
+})
+
+describe('visibleIn (logical capture: a decoded transaction against a snapshot)', () => {
+  it('sees what finished before the snapshot, not what ran or started after it, across an epoch', async () => {
+    const { visibleIn } = await import('../../src/core/move/logical.js')
+    expect(visibleIn('100:110:103,105', 99)).toBe(true)
+    expect(visibleIn('100:110:103,105', 104)).toBe(true)
+    expect(visibleIn('100:110:103,105', 103)).toBe(false)
+    expect(visibleIn('100:110:', 110)).toBe(false)
+    expect(visibleIn('100:110:', 5000)).toBe(false) // started after the snapshot: never taken for an old one
+    const epoch = 1n << 32n
+    expect(visibleIn(`${epoch - 5n}:${epoch + 3n}:`, 0xfffffffe)).toBe(true)
+    expect(visibleIn(`${epoch - 5n}:${epoch + 3n}:`, 4)).toBe(false)
+    expect(visibleIn(`${epoch + 10n}:${epoch + 20n}:`, 0xfffffff0)).toBe(true)
   })
 })

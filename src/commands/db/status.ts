@@ -45,6 +45,15 @@ export default class DbStatus extends JanuaCommand {
         ),
       )
     }
+    if (s.straySlots.length) {
+      this.say(colour.yellow(`${s.straySlots.length} replication slot(s) of no running move (each keeps WAL; --abort the move, or drop the slot):`))
+      this.say(
+        table(
+          ['SERVER', 'SLOT', 'DATABASE', 'RETAINED BYTES', 'ERROR'],
+          s.straySlots.map((x) => [x.server, x.slot, x.database, x.retainedBytes, x.error ?? '']),
+        ),
+      )
+    }
     if (s.lastMigration) this.say(`last migrate run ${s.lastMigration.runId}: ${s.lastMigration.status}${s.lastMigration.error ? ` (${s.lastMigration.error})` : ''}`)
     return s
   }

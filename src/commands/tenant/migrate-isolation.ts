@@ -14,7 +14,7 @@ import { confirm } from '@inquirer/prompts'
 export default class TenantMigrateIsolation extends JanuaCommand {
   static aliases = ['tenant:move']
   static summary = 'Move a tenant to another isolation level (or server) without losing a row: journaled, verified, resumable.'
-  static description = `Steps, each journaled: prepare the target at the source's template version; start capturing the tenant's writes (a trigger logs the keys of the rows it changes); copy every table with binary COPY streams under a snapshot taken after that; catch up with the logged changes while the tenant keeps writing; then fence the tenant's writes (the database refuses them; reads and other tenants go on), drain the last changes to a marker, verify row counts and checksums on both sides, switch the placement in one transaction, and remove the source. The fence lasts only the drain, the verify and the switch (\`fencedMs\` in the report). Tables without a primary key (or --capture none) make the move offline: fenced for the whole copy. A killed move is continued with --resume or, before the switch, undone with --abort. Where data would be lost, the move is refused before it starts.`
+  static description = `Steps, each journaled: prepare the target at the source's template version; start capturing the tenant's writes (a logical replication slot where the source has wal_level = logical, else a trigger that logs the keys of the rows it changes); copy every table with binary COPY streams under a snapshot taken after that; catch up with the logged changes while the tenant keeps writing; then fence the tenant's writes (the database refuses them; reads and other tenants go on), drain the last changes to a marker, verify row counts and checksums on both sides, switch the placement in one transaction, and remove the source. The fence lasts only the drain, the verify and the switch (\`fencedMs\` in the report). Tables without a primary key (or --capture none) make the move offline: fenced for the whole copy. A killed move is continued with --resume or, before the switch, undone with --abort. Where data would be lost, the move is refused before it starts.`
   static examples = [
     '<%= config.bin %> tenant migrate-isolation acme --to schema --dry-run',
     '<%= config.bin %> tenant migrate-isolation acme --to database --yes',
@@ -28,8 +28,9 @@ export default class TenantMigrateIsolation extends JanuaCommand {
     server: Flags.string({ summary: "target server (default: the tenant's current server)" }),
     'dry-run': Flags.boolean({ summary: 'print the plan (steps, tables, rows and bytes) and change nothing' }),
     capture: Flags.string({
-      summary: 'how writes during the copy reach the target: trigger (online, the default where every table has a primary key) or none (writes fenced for the whole copy)',
-      options: ['auto', 'trigger', 'none'],
+      summary:
+        'how writes during the copy reach the target: logical (a replication slot; auto picks it where the source has wal_level = logical, a free slot and the right to replicate), trigger (online, a log table) or none (writes fenced for the whole copy)',
+      options: ['auto', 'logical', 'trigger', 'none'],
       default: 'auto',
     }),
     'keep-source': Flags.boolean({ summary: 'keep the source data (renamed, or fenced rows in a shared placement) for a manual check' }),
@@ -100,7 +101,7 @@ export default class TenantMigrateIsolation extends JanuaCommand {
     if (r.keptAs) this.say(`the source is kept at ${describePlacement(r.keptAs)} (fenced); remove it with: janua tenant cleanup ${r.tenant}`)
     this.say(`moved ${colour.bold(r.tenant)} ${route}${r.resumed ? ' (resumed)' : ''}`)
     this.say(
-      `${r.tables.reduce((n, t) => n + (t.mode === 'reference' ? 0 : t.rows), 0).toLocaleString('en-US')} rows verified; writes fenced ${r.fencedMs ?? '-'} ms (${r.capture === 'trigger' ? 'online move' : 'offline move'}); total ${r.durationMs} ms`,
+      `${r.tables.reduce((n, t) => n + (t.mode === 'reference' ? 0 : t.rows), 0).toLocaleString('en-US')} rows verified; writes fenced ${r.fencedMs ?? '-'} ms (${r.capture === 'none' ? 'offline move' : `online move, ${r.capture} capture`}); total ${r.durationMs} ms`,
     )
   }
 }

@@ -21,6 +21,11 @@ const MARKER = '__janua_marker__'
 const suffix = (tenantId: string) => tenantId.replaceAll('-', '').slice(0, 16)
 export const captureTriggerName = (tenantId: string) => `janua_capture_${suffix(tenantId)}`
 export const captureLogName = (tenantId: string) => `log_${suffix(tenantId)}`
+/** the statement-level trigger that logs a TRUNCATE (a name of its own: one name per table and trigger) */
+export const truncateTriggerName = (tenantId: string) => `janua_capture_${suffix(tenantId)}_truncate`
+/** the log entry of a TRUNCATE: the next round replaces all of the tenant's rows of that table */
+const TRUNCATED = '__janua_truncated__'
+const TRUNCATE_FUNCTION = 'capture_truncate'
 
 export interface CaptureTable {
   name: string
@@ -71,6 +76,15 @@ begin
 end
 $capture$`)
   await client.query(`revoke all on function ${ident(CAPTURE_SCHEMA)}.${ident(CAPTURE_FUNCTION)}() from public`)
+  // A TRUNCATE fires no row trigger: a statement trigger logs it, and the next round re-copies that table's rows of the tenant.
+  await client.query(`create or replace function ${ident(CAPTURE_SCHEMA)}.${ident(TRUNCATE_FUNCTION)}() returns trigger
+    language plpgsql security definer set search_path = pg_catalog as $capture$
+begin
+  execute format('insert into janua_capture.%I (tbl, key) values ($1, $2)', tg_argv[0]) using tg_table_name, jsonb_build_object('${TRUNCATED}', true);
+  return null;
+end
+$capture$`)
+  await client.query(`revoke all on function ${ident(CAPTURE_SCHEMA)}.${ident(TRUNCATE_FUNCTION)}() from public`)
   const name = captureTriggerName(tenantId)
   await lockForTriggers(
     client,
@@ -90,15 +104,29 @@ $capture$`)
     await client.query(`create trigger ${ident(name)} after insert or update or delete on ${ident(schema)}.${ident(t.name)}
       for each row execute function ${ident(CAPTURE_SCHEMA)}.${ident(CAPTURE_FUNCTION)}(${args})`)
   }
+  const { withTrigger: withTruncate } = await triggersOn(
+    client,
+    schema,
+    tables.map((t) => t.name),
+    truncateTriggerName(tenantId),
+  )
+  for (const t of tables.filter((x) => !withTruncate.has(x.name))) {
+    await client.query(`create trigger ${ident(truncateTriggerName(tenantId))} after truncate on ${ident(schema)}.${ident(t.name)}
+      for each statement execute function ${ident(CAPTURE_SCHEMA)}.${ident(TRUNCATE_FUNCTION)}(${literal(captureLogName(tenantId))})`)
+  }
 }
 
 /** Removes the triggers and the log table (the schema and function stay for other moves). Idempotent. */
 export async function removeCapture(client: pg.ClientBase, schema: string, tables: string[], tenantId: string): Promise<void> {
   const name = captureTriggerName(tenantId)
   const { withTrigger } = await triggersOn(client, schema, tables, name)
-  const captured = tables.filter((t) => withTrigger.has(t))
+  const { withTrigger: withTruncate } = await triggersOn(client, schema, tables, truncateTriggerName(tenantId))
+  const captured = tables.filter((t) => withTrigger.has(t) || withTruncate.has(t))
   await lockForTriggers(client, schema, captured, 'access exclusive')
-  for (const table of captured) await client.query(`drop trigger if exists ${ident(name)} on ${ident(schema)}.${ident(table)}`)
+  for (const table of captured) {
+    await client.query(`drop trigger if exists ${ident(name)} on ${ident(schema)}.${ident(table)}`)
+    await client.query(`drop trigger if exists ${ident(truncateTriggerName(tenantId))} on ${ident(schema)}.${ident(table)}`)
+  }
   await client.query(`drop table if exists ${ident(CAPTURE_SCHEMA)}.${ident(captureLogName(tenantId))}`)
 }
 
@@ -117,6 +145,8 @@ export interface RoundResult {
   ms: number
   /** the keys replaced, per table: what the in-fence verify compares after a drain */
   applied: Map<string, unknown[]>
+  /** tables whose rows were all replaced after a TRUNCATE (their keys are not in `applied`: the verify after such a drain is a full one) */
+  truncated?: string[]
 }
 
 export interface RoundOptions<S, T> {
@@ -151,7 +181,8 @@ export async function applyRound<S = undefined, T = undefined>(
   await source.query('begin isolation level repeatable read read only')
   let ids: string[] = []
   let marker = false
-  const changes: { table: CaptureTable; keys: unknown[]; rows: unknown[] }[] = []
+  const changes: KeyedChange[] = []
+  const truncated = new Set<string>()
   try {
     const { rows: entries } = await source.query<{ id: string; tbl: string; key: Record<string, unknown> }>(
       `select id::text, tbl, key from ${log} order by id${limit === null ? '' : ` limit ${Number(limit)}`}`,
@@ -161,53 +192,102 @@ export async function applyRound<S = undefined, T = undefined>(
     const keysByTable = new Map<string, Map<string, unknown>>()
     for (const e of entries) {
       if (e.tbl === MARKER) continue
-      if (!keysByTable.has(e.tbl)) keysByTable.set(e.tbl, new Map())
-      keysByTable.get(e.tbl)!.set(JSON.stringify(e.key), e.key)
+      if (e.key[TRUNCATED] === true) truncated.add(e.tbl)
+      else {
+        if (!keysByTable.has(e.tbl)) keysByTable.set(e.tbl, new Map())
+        keysByTable.get(e.tbl)!.set(JSON.stringify(e.key), e.key)
+      }
     }
-    for (const [name, keyMap] of keysByTable) {
-      const table = byName.get(name)
-      if (!table) continue
-      const keys = [...keyMap.values()]
-      const keyList = table.key.map(ident).join(', ')
-      const { rows } = await source.query<{ rows: unknown[] }>(
-        `select coalesce(jsonb_agg(to_jsonb(t.*)), '[]'::jsonb) as rows from ${ident(from.schema)}.${ident(name)} t
-          where (${table.key.map((k) => `t.${ident(k)}`).join(', ')}) in (select ${keyList} from jsonb_populate_recordset(null::${ident(from.schema)}.${ident(name)}, $1::jsonb))${table.tenantRows ? ` and t.tenant_id = ${literal(tenantId)}::uuid` : ''}`,
-        [JSON.stringify(keys)],
-      )
-      changes.push({ table, keys, rows: rows[0]!.rows })
-    }
+    // A truncated table: all of the tenant's rows in it are replaced (its logged keys are part of that).
+    for (const t of truncated) keysByTable.delete(t)
+    changes.push(...(await readKeyedRows(source, from, byName, keysByTable, tenantId)))
+    changes.push(...(await readWholeTables(source, from, byName, [...truncated], tenantId)))
     if (options.inSnapshot) inSnapshot = await options.inSnapshot(source)
   } finally {
     await source.query('rollback')
   }
-  let keyCount = 0
-  if (changes.length) {
-    await target.query('begin')
-    try {
-      await target.query('set local session_replication_role = replica')
-      for (const { table, keys, rows } of changes) {
-        const shape = shapes.get(table.name)!
-        const keyList = table.key.map(ident).join(', ')
-        const q = `${ident(to.schema)}.${ident(table.name)}`
-        const tenantOnly = table.tenantRows ? ` and tenant_id = ${literal(tenantId)}::uuid` : ''
-        await target.query(`delete from ${q} where (${keyList}) in (select ${keyList} from jsonb_populate_recordset(null::${q}, $1::jsonb))${tenantOnly}`, [JSON.stringify(keys)])
-        if (rows.length) {
-          const columns = shape.columns.map(ident).join(', ')
-          await target.query(`insert into ${q} (${columns}) select ${columns} from jsonb_populate_recordset(null::${q}, $1::jsonb)`, [JSON.stringify(rows)])
-        }
-        keyCount += keys.length
-      }
-      await target.query('commit')
-    } catch (error) {
-      await abandonTransaction(target)
-      throw error
-    }
-  }
+  const keyCount = await replaceKeyedRows(target, to, shapes, changes, tenantId)
   // Only after the target committed: the applied entries leave the log (a crash before this repeats them, harmlessly).
   const afterApply = options.afterApply ? await options.afterApply(target) : undefined
   if (ids.length) await source.query(`delete from ${log} where id = any($1::bigint[])`, [ids])
   const applied = new Map(changes.map((c) => [c.table.name, c.keys]))
-  return { entries: ids.length, keys: keyCount, marker, ms: Date.now() - t0, applied, inSnapshot, afterApply }
+  return { entries: ids.length, keys: keyCount, marker, ms: Date.now() - t0, applied, inSnapshot, afterApply, truncated: [...truncated] }
+}
+
+export interface KeyedChange {
+  table: CaptureTable
+  keys: unknown[]
+  rows: unknown[]
+  /** every row of the tenant in the table is replaced (after a TRUNCATE), not only `keys` */
+  whole?: boolean
+}
+
+/** All of the tenant's current rows of the tables (every row of a table without tenant_id), in the caller's snapshot. */
+async function readWholeTables(source: pg.ClientBase, from: { schema: string }, byName: Map<string, CaptureTable>, names: string[], tenantId: string): Promise<KeyedChange[]> {
+  const changes: KeyedChange[] = []
+  for (const name of names) {
+    const table = byName.get(name)
+    if (!table) continue
+    const { rows } = await source.query<{ rows: unknown[] }>(
+      `select coalesce(jsonb_agg(to_jsonb(t.*)), '[]'::jsonb) as rows from ${ident(from.schema)}.${ident(name)} t${table.tenantRows ? ` where t.tenant_id = ${literal(tenantId)}::uuid` : ''}`,
+    )
+    changes.push({ table, keys: [], rows: rows[0]!.rows, whole: true })
+  }
+  return changes
+}
+
+/** The current source rows of the changed keys, in the caller's snapshot (a key without a row was deleted). */
+export async function readKeyedRows(
+  source: pg.ClientBase,
+  from: { schema: string },
+  byName: Map<string, CaptureTable>,
+  keysByTable: Map<string, Map<string, unknown>>,
+  tenantId: string,
+): Promise<KeyedChange[]> {
+  const changes: KeyedChange[] = []
+  for (const [name, keyMap] of keysByTable) {
+    const table = byName.get(name)
+    if (!table) continue
+    const keys = [...keyMap.values()]
+    const keyList = table.key.map(ident).join(', ')
+    const { rows } = await source.query<{ rows: unknown[] }>(
+      `select coalesce(jsonb_agg(to_jsonb(t.*)), '[]'::jsonb) as rows from ${ident(from.schema)}.${ident(name)} t
+        where (${table.key.map((k) => `t.${ident(k)}`).join(', ')}) in (select ${keyList} from jsonb_populate_recordset(null::${ident(from.schema)}.${ident(name)}, $1::jsonb))${table.tenantRows ? ` and t.tenant_id = ${literal(tenantId)}::uuid` : ''}`,
+      [JSON.stringify(keys)],
+    )
+    changes.push({ table, keys, rows: rows[0]!.rows })
+  }
+  return changes
+}
+
+/** Replaces the changed keys at the target in one transaction (delete by key, insert the current rows): idempotent. Returns the keys replaced. */
+export async function replaceKeyedRows(target: pg.ClientBase, to: { schema: string }, shapes: Map<string, TableShape>, changes: KeyedChange[], tenantId: string): Promise<number> {
+  let keyCount = 0
+  if (!changes.length) return 0
+  await target.query('begin')
+  try {
+    await target.query('set local session_replication_role = replica')
+    for (const { table, keys, rows, whole } of changes) {
+      const shape = shapes.get(table.name)!
+      const keyList = table.key.map(ident).join(', ')
+      const q = `${ident(to.schema)}.${ident(table.name)}`
+      const tenantOnly = table.tenantRows ? ` and tenant_id = ${literal(tenantId)}::uuid` : ''
+      // Never a TRUNCATE at the target: only the tenant's rows go (a shared target holds other tenants').
+      if (whole) await target.query(`delete from ${q} where true${tenantOnly}`)
+      else
+        await target.query(`delete from ${q} where (${keyList}) in (select ${keyList} from jsonb_populate_recordset(null::${q}, $1::jsonb))${tenantOnly}`, [JSON.stringify(keys)])
+      if (rows.length) {
+        const columns = shape.columns.map(ident).join(', ')
+        await target.query(`insert into ${q} (${columns}) select ${columns} from jsonb_populate_recordset(null::${q}, $1::jsonb)`, [JSON.stringify(rows)])
+      }
+      keyCount += keys.length
+    }
+    await target.query('commit')
+  } catch (error) {
+    await abandonTransaction(target)
+    throw error
+  }
+  return keyCount
 }
 
 /** Primary key columns of the placement's tables (tables without one are absent). */

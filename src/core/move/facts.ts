@@ -11,12 +11,16 @@ import { validateIsolation } from '../tenants.js'
 import { tableChecksum, tableShapes, type TableShape } from './copy.js'
 import type { CaptureMode, MoveFacts, SourceTableFacts } from './plan.js'
 import { primaryKeys } from './capture.js'
+import { logicalFacts, replicaIdentities } from './logical.js'
 import { usageError } from '../errors.js'
 
 function validateCapture(value: string | undefined): CaptureMode | 'auto' {
   if (value === undefined || value === 'auto') return 'auto'
-  if (value === 'trigger' || value === 'none') return value
-  throw usageError(`invalid --capture ${JSON.stringify(value)}`, 'use --capture trigger (online: writes go on during the copy) or none (writes fenced for the whole copy)')
+  if (value === 'logical' || value === 'trigger' || value === 'none') return value
+  throw usageError(
+    `invalid --capture ${JSON.stringify(value)}`,
+    'use --capture logical or trigger (online: writes go on during the copy) or none (writes fenced for the whole copy)',
+  )
 }
 
 type TenantRow = Awaited<ReturnType<typeof getTenant>>
@@ -47,6 +51,8 @@ export async function gatherMoveFacts(
       tables.map((t) => t.name),
     )
     const keys = await primaryKeys(client, from.schema)
+    const identities = await replicaIdentities(client, from.schema)
+    const logical = await logicalFacts(client)
     const facts: SourceTableFacts[] = []
     for (const t of tables) {
       const shape = shapes.get(t.name)!
@@ -69,9 +75,10 @@ export async function gatherMoveFacts(
         bytes: Number(c.bytes),
         checksum,
         primaryKey: keys.get(t.name) ?? null,
+        replicaIdentity: identities.get(t.name) ?? null,
       })
     }
-    return { version, tables: facts, shapes }
+    return { version, tables: facts, shapes, logical }
   })
 
   const exists = await toDriver.exists(janua, target)
@@ -92,7 +99,7 @@ export async function gatherMoveFacts(
     request: { to, server, keepSource: !!options.keepSource, capture: validateCapture(options.capture) },
     from: { sharesPlacement: fromDriver.sharesPlacement },
     to: { sharesPlacement: toDriver.sharesPlacement },
-    source: { version: source.version, tables: source.tables },
+    source: { version: source.version, tables: source.tables, logical: source.logical },
     target: { placement: target, exists, version, reference },
     leftoversAtTarget: leftovers.filter((l) => samePlacement(l.placement, target)).map((l) => ({ kind: l.kind, placement: l.placement })),
     keptAs: fromDriver.keptPlacement(ctx, from, row.slug, stampOf(options.now ?? new Date())),

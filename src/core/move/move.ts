@@ -4,7 +4,7 @@ import { inTransaction } from '../../db/connection.js'
 import { isPgError, translateError } from '../../db/errors.js'
 import { withAdvisoryLock } from '../../db/locks.js'
 import type { IsolationLevel } from '../../db/schema.js'
-import { ident } from '../../sql/ident.js'
+import { ident, literal } from '../../sql/ident.js'
 import { placementLockKey, readApplied, versionOf } from '../apply.js'
 import type { Janua } from '../context.js'
 import { ensureControlPlane, requireControlPlane } from '../control-plane.js'
@@ -20,6 +20,7 @@ import { getTenant, withTenantLock } from '../tenants.js'
 import { followTenantAccess } from '../tenant-access.js'
 import { abandonTransaction, copyTable, keysChecksum, readSequences, tableCount, tableChecksum, tableShapes, writeSequences, type SequenceState } from './copy.js'
 import { gatherMoveFacts } from './facts.js'
+import { createPublication, createSlotWithSnapshot, emitMarker, logicalRound, publicationName, removeLogical, slotName, type ExportedSnapshot } from './logical.js'
 import { decideContinuation, decideMove, isAfter, type MovePlan, type MoveStep, type MoveTablePlan } from './plan.js'
 
 export { MOVE_STEPS, OFFLINE_STEPS, type MovePlan, type MoveStep, type MoveTablePlan } from './plan.js'
@@ -94,6 +95,11 @@ interface Journal {
   drainStarted?: boolean
   /** how the copy was verified inside the fence */
   verifiedBy?: 'drained-keys' | 'full'
+  /** keys applied by the catch-up rounds after the clean comparison (verified in the fence with the drained ones); whether one replaced a truncated table */
+  sinceClean?: Record<string, unknown[]>
+  sinceCleanTruncated?: boolean
+  /** logical capture: the slot and publication, journaled before they are created (abort and cleanup drop them by these names) */
+  logical?: { slot: string; publication: string }
 }
 
 const tenantOf = (plan: MovePlan) => ({ ...plan.tenant })
@@ -110,13 +116,14 @@ async function captureRound<S = undefined, T = undefined>(
   plan: MovePlan,
   phase: 'catch-up' | 'drain',
   onEvent?: (e: MoveEvent) => void,
-  options: RoundOptions<S, T> = {},
+  options: RoundOptions<S, T> & { marker?: string } = {},
 ) {
   const from = plan.from.placement
   const to = plan.to.placement
   const result = await fromDriver(plan).connect(janua, from, (source) =>
     toDriver(plan).connect(janua, to, async (target) => {
       const shapes = await tableShapes(source, from.schema, copiedTablesOf(plan))
+      if (plan.capture.mode === 'logical') return logicalRound(source, target, from, to, shapes, plan.capture.tables, plan.tenant.id, options)
       return applyRound(source, target, from, to, shapes, plan.capture.tables, plan.tenant.id, options)
     }),
   )
@@ -412,16 +419,35 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
     journal.fencedAt = Date.now()
     await setStep(janua, journal, 'fenced')
   }
+  // Logical capture: the slot's exported snapshot, alive while its replication connection is open (this run only).
+  let exported: ExportedSnapshot | undefined
   const copy = async () => {
     const t0 = Date.now()
-    await copyAll(janua, journal, onEvent)
+    // A slot whose snapshot died with a killed run is made again: nothing of it was applied yet.
+    if (plan.capture.mode === 'logical' && !exported) exported = await createSlotWithSnapshot(janua, plan.from.placement, plan.tenant.id)
+    try {
+      await copyAll(janua, journal, onEvent, exported?.snapshot)
+    } finally {
+      await exported?.close()
+      exported = undefined
+    }
     journal.copyMs = Date.now() - t0
     await setStep(janua, journal, 'copied')
   }
 
-  // Online: capture first, copy under a snapshot taken after it, catch up while the tenant writes on.
+  // Online: capture first, copy under a snapshot taken after it (logical: the slot's own), catch up while the tenant writes on.
   await step('capturing', async () => {
-    await fromDriver(plan).connect(janua, plan.from.placement, (c) => inTransaction(c, () => installCapture(c, plan.from.placement.schema, plan.capture.tables, plan.tenant.id)))
+    if (plan.capture.mode === 'logical') {
+      // Journaled before created: an abort or a cleanup drops them by these names.
+      journal.logical = { slot: slotName(plan.tenant.id), publication: publicationName(plan.tenant.id) }
+      await setStep(janua, journal, journal.step)
+      await fromDriver(plan).connect(janua, plan.from.placement, (c) =>
+        createPublication(c, plan.from.placement.schema, plan.capture.tables, plan.tenant.id, !!plan.capture.rowFilter),
+      )
+      exported = await createSlotWithSnapshot(janua, plan.from.placement, plan.tenant.id)
+    } else {
+      await fromDriver(plan).connect(janua, plan.from.placement, (c) => inTransaction(c, () => installCapture(c, plan.from.placement.schema, plan.capture.tables, plan.tenant.id)))
+    }
     await setStep(janua, journal, 'capturing')
   })
   if (plan.capture.mode === 'none') await step('fenced', fence)
@@ -433,9 +459,20 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
       if (r.entries < 500) break
     }
     await cleanComparison(janua, journal, onEvent)
+    // The clean comparison checksums every row, while the tenant writes on: catch up again, so the
+    // drain inside the fence stays one short round. The keys applied since the comparison are
+    // verified inside the fence with the drained ones.
+    const since: Record<string, unknown[]> = {}
+    for (let round = 0; round < 50; round++) {
+      const r = await captureRound(janua, plan, 'catch-up', onEvent)
+      for (const [table, keys] of r.applied) since[table] = [...(since[table] ?? []), ...keys]
+      if (r.truncated?.length) journal.sinceCleanTruncated = true
+      if (r.entries < 500) break
+    }
+    journal.sinceClean = since
     await setStep(janua, journal, 'caught-up')
   })
-  if (plan.capture.mode === 'trigger') await step('fenced', fence)
+  if (plan.capture.mode !== 'none') await step('fenced', fence)
   await step('drained', async () => {
     // Every write of the tenant committed before the fence is in the log; the marker, written after
     // it, proves the drain complete (an independent check, not a counter).
@@ -445,14 +482,19 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
       journal.drainStarted = true
       await setStep(janua, journal, journal.step)
     }
-    await fromDriver(plan).connect(janua, plan.from.placement, (c) => writeMarker(c, plan.tenant.id))
-    const drained: Record<string, unknown[]> = {}
+    // A fresh marker per drain attempt: one a killed attempt already consumed is never waited for.
+    const marker = `${journal.opId}:${Date.now()}`
+    await fromDriver(plan).connect(janua, plan.from.placement, (c) => (plan.capture.mode === 'logical' ? emitMarker(c, marker) : writeMarker(c, plan.tenant.id)))
+    const drained: Record<string, unknown[]> = { ...(journal.sinceClean ?? {}) }
+    let truncated = journal.sinceCleanTruncated === true
     for (;;) {
-      const r = await captureRound(janua, plan, 'drain', onEvent)
+      const r = await captureRound(janua, plan, 'drain', onEvent, { marker })
       for (const [table, keys] of r.applied) drained[table] = [...(drained[table] ?? []), ...keys]
+      truncated ||= !!r.truncated?.length
       if (r.marker) break
     }
-    journal.drained = resumed ? undefined : drained
+    // A drain that replaced a truncated table's rows wholesale is verified in full.
+    journal.drained = resumed || truncated ? undefined : drained
     await syncSequences(janua, journal)
     journal.drainedAt = Date.now()
     await setStep(janua, journal, 'drained')
@@ -512,7 +554,7 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
  * snapshot of the source, parents before children. Rows a killed earlier attempt committed are
  * deleted first, so a re-run never duplicates.
  */
-async function copyAll(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) => void): Promise<void> {
+async function copyAll(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) => void, snapshot?: string): Promise<void> {
   const { plan } = journal
   const from = plan.from.placement
   const to = plan.to.placement
@@ -529,6 +571,8 @@ async function copyAll(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
           moving.map((t) => t.name),
         )
         await source.query('begin isolation level repeatable read read only')
+        // Logical capture: exactly the snapshot the slot was created at (what it does not decode, the copy holds).
+        if (snapshot) await source.query(`set transaction snapshot ${literal(snapshot)}`)
         await target.query('begin')
         try {
           // Rows arrive in parent-first order but self-references (team trees) need no order at all:
@@ -601,6 +645,12 @@ async function retireSource(janua: Janua, journal: Journal): Promise<void> {
       // A source whose database is already gone (a resumed run after its removal) has no capture left.
       if (!isMissingDatabase(error)) throw error
     })
+  if (plan.capture.mode === 'logical') {
+    await removeLogical(janua, plan.from.placement, plan.tenant.id).catch((error: unknown) => {
+      // A source whose database is already gone took its slot and publication with it.
+      if (!isMissingDatabase(error)) throw error
+    })
+  }
   // Stale writers (an application's routing cache) must not write the tenant's rows where nobody reads them.
   if (from.sharesPlacement) {
     await from.connect(janua, plan.from.placement, (c) => installTombstone(c, plan.from.placement.schema, tenantTablesOf(plan), plan.tenant, describePlacement(plan.to.placement)))
@@ -643,6 +693,7 @@ async function abortMove(janua: Janua, journal: Journal, cause?: JanuaError): Pr
       await removeCapture(c, plan.from.placement.schema, copiedTablesOf(plan), plan.tenant.id)
     }),
   )
+  if (plan.capture.mode === 'logical') await removeLogical(janua, plan.from.placement, plan.tenant.id)
   await janua.db.transaction().execute(async (trx) => {
     await trx.updateTable('janua.tenants').set({ status: 'active', updated_at: new Date() }).where('id', '=', plan.tenant.id).execute()
     await trx

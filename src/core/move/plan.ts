@@ -11,7 +11,7 @@ export const MOVE_STEPS = ['planned', 'prepared', 'capturing', 'copied', 'caught
 export type MoveStep = (typeof MOVE_STEPS)[number]
 /** An offline move (--capture none, or tables without a primary key): fenced for the whole copy. */
 export const OFFLINE_STEPS: readonly MoveStep[] = ['planned', 'prepared', 'fenced', 'copied', 'verified', 'switched', 'source-removed', 'done']
-export type CaptureMode = 'trigger' | 'none'
+export type CaptureMode = 'logical' | 'trigger' | 'none'
 
 /** Whether a journaled step is past `than` in the move's own step list. */
 export const isAfter = (step: MoveStep, than: MoveStep, steps: readonly MoveStep[] = MOVE_STEPS) => steps.indexOf(step) > steps.indexOf(than)
@@ -33,8 +33,12 @@ export interface MovePlan {
   keepSource: boolean
   /** where a kept source ends up (renamed schema or database, or the shared placement itself) */
   keptAs: Placement | null
-  /** how the tenant's writes during the copy reach the target: 'trigger' (online) or 'none' (fenced for the whole copy) */
-  capture: { mode: CaptureMode; reason: string; tables: { name: string; key: string[]; tenantRows: boolean }[] }
+  /**
+   * how the tenant's writes during the copy reach the target: 'logical' (a slot and a publication),
+   * 'trigger' (a log table filled by triggers), both online; or 'none' (fenced for the whole copy).
+   * rowFilter: the publication filters on tenant_id (a source shared with other tenants).
+   */
+  capture: { mode: CaptureMode; reason: string; tables: { name: string; key: string[]; tenantRows: boolean }[]; rowFilter?: boolean }
   steps: readonly MoveStep[]
 }
 
@@ -52,6 +56,17 @@ export interface SourceTableFacts {
   checksum: string
   /** primary key columns, null when the table has none */
   primaryKey: string[] | null
+  /** the columns of the table's replica identity (what an UPDATE/DELETE publishes as the old row), null when it has none */
+  replicaIdentity?: string[] | null
+}
+
+/** What logical decoding needs of the source server (read-only facts). */
+export interface LogicalFacts {
+  walLevel: string
+  /** max_replication_slots minus the slots in use */
+  freeSlots: number
+  /** janua's role is a superuser or has REPLICATION */
+  canReplicate: boolean
 }
 
 /** Everything a move decision needs, read before anything changes. */
@@ -61,7 +76,7 @@ export interface MoveFacts {
   /** the capabilities of the two levels' drivers */
   from: { sharesPlacement: boolean }
   to: { sharesPlacement: boolean }
-  source: { version: number; tables: SourceTableFacts[] }
+  source: { version: number; tables: SourceTableFacts[]; logical?: LogicalFacts }
   target: {
     placement: Placement
     exists: boolean
@@ -139,7 +154,7 @@ export function decideMove(facts: MoveFacts): MovePlan {
     return { name: f.name, mode: facts.from.sharesPlacement ? 'reference' : 'whole', rows: f.rows, bytes: f.bytes }
   })
 
-  const capture = decideCapture(tables, source.tables, request.capture)
+  const capture = decideCapture(tables, source.tables, request.capture, source.logical, facts.from.sharesPlacement)
   return {
     tenant: { id: tenant.id, slug: tenant.slug, name: tenant.name },
     from: { isolation: tenant.isolation, placement: tenant.placement, placementId: tenant.placementId },
@@ -149,27 +164,81 @@ export function decideMove(facts: MoveFacts): MovePlan {
     keepSource: request.keepSource,
     keptAs: request.keepSource ? facts.keptAs : null,
     capture,
-    steps: capture.mode === 'trigger' ? MOVE_STEPS : OFFLINE_STEPS,
+    steps: capture.mode === 'none' ? OFFLINE_STEPS : MOVE_STEPS,
   }
 }
 
-/** Pure: online (trigger capture) where every copied table has a primary key to replay changes by; else offline, saying why. */
-function decideCapture(tables: MoveTablePlan[], facts: SourceTableFacts[], requested: CaptureMode | 'auto'): MovePlan['capture'] {
+/**
+ * Pure: online where every copied table has a primary key to replay changes by: logical decoding
+ * where the source server allows it, trigger capture elsewhere; else offline, saying why.
+ */
+function decideCapture(
+  tables: MoveTablePlan[],
+  facts: SourceTableFacts[],
+  requested: CaptureMode | 'auto',
+  logical: LogicalFacts | undefined,
+  rowFilter: boolean,
+): MovePlan['capture'] {
   const moving = tables.filter((t) => t.mode !== 'reference')
-  const keyOf = new Map(facts.map((f) => [f.name, f.primaryKey]))
-  const captured = moving.map((t) => ({ name: t.name, key: keyOf.get(t.name) ?? [], tenantRows: t.mode === 'tenant' }))
+  const byName = new Map(facts.map((f) => [f.name, f]))
+  const captured = moving.map((t) => ({ name: t.name, key: byName.get(t.name)?.primaryKey ?? [], tenantRows: t.mode === 'tenant' }))
   if (requested === 'none') return { mode: 'none', reason: '--capture none: writes fenced for the whole copy', tables: [] }
   const keyless = captured.filter((t) => t.key.length === 0).map((t) => t.name)
   if (keyless.length) {
-    if (requested === 'trigger') {
+    if (requested !== 'auto') {
       throw usageError(
-        `--capture trigger needs a primary key on every copied table; ${keyless.join(', ')} ha${keyless.length === 1 ? 's' : 've'} none`,
+        `--capture ${requested} needs a primary key on every copied table; ${keyless.join(', ')} ha${keyless.length === 1 ? 's' : 've'} none`,
         'add a primary key in a new template, or pass --capture none (writes fenced for the whole copy)',
       )
     }
     return { mode: 'none', reason: `no primary key on ${keyless.join(', ')}: writes fenced for the whole copy`, tables: [] }
   }
-  return { mode: 'trigger', reason: 'trigger capture: writes go on during the copy, fenced only for the final drain, verify and switch', tables: captured }
+  const trigger = (why: string): MovePlan['capture'] => ({
+    mode: 'trigger',
+    reason: `trigger capture${why ? ` (${why})` : ''}: writes go on during the copy, fenced only for the final drain, verify and switch`,
+    tables: captured,
+  })
+  if (requested === 'trigger') return trigger('--capture trigger')
+  const blocker = logicalBlocker(captured, byName, logical, rowFilter)
+  if (blocker) {
+    if (requested === 'logical') throw usageError(`--capture logical is not possible here: ${blocker.why}`, `${blocker.hint}; or pass --capture trigger`)
+    return trigger(`no logical decoding: ${blocker.why}`)
+  }
+  return {
+    mode: 'logical',
+    reason: `logical decoding (a slot and a publication${rowFilter ? ' filtered on tenant_id' : ''}): writes go on during the copy, fenced only for the final drain, verify and switch`,
+    tables: captured,
+    rowFilter,
+  }
+}
+
+/** Pure: why logical decoding cannot capture this move (null: it can). */
+export function logicalBlocker(
+  captured: { name: string; key: string[] }[],
+  facts: Map<string, SourceTableFacts>,
+  logical: LogicalFacts | undefined,
+  rowFilter: boolean,
+): { why: string; hint: string } | null {
+  if (!logical) return { why: 'the source server was not asked', hint: 'run the move again' }
+  if (logical.walLevel !== 'logical') {
+    return { why: `the source server has wal_level = ${logical.walLevel}`, hint: 'set wal_level = logical on the source server (a restart)' }
+  }
+  if (logical.freeSlots < 1) return { why: 'the source server has no free replication slot', hint: 'raise max_replication_slots (a restart) or drop an unused slot' }
+  if (!logical.canReplicate) return { why: "janua's role on the source server may not replicate", hint: 'grant it REPLICATION (alter role ... replication)' }
+  // An UPDATE/DELETE of a published table must carry the filter's and the key's columns in its old row;
+  // a row filter outside the replica identity makes PostgreSQL refuse every other tenant's UPDATE/DELETE.
+  const lacking = captured.filter((t) => {
+    const identity = facts.get(t.name)?.replicaIdentity
+    if (!identity) return true
+    return ![...t.key, ...(rowFilter ? ['tenant_id'] : [])].every((c) => identity.includes(c))
+  })
+  if (lacking.length) {
+    return {
+      why: `the replica identity of ${lacking.map((t) => t.name).join(', ')} does not cover ${rowFilter ? 'tenant_id and ' : ''}the primary key`,
+      hint: `give ${lacking.length === 1 ? 'it' : 'them'} a replica identity that does (a primary key or unique index including tenant_id, in a new template)`,
+    }
+  }
+  return null
 }
 
 export type Continuation = 'start' | 'resume' | 'abort'

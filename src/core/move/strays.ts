@@ -6,7 +6,7 @@ import { CAPTURE_SCHEMA } from './capture.js'
  * each tagged with the 16-hex prefix of its tenant's id. One catalog query per database.
  */
 export interface MoveObject {
-  kind: 'capture-log' | 'capture-trigger' | 'fence-trigger'
+  kind: 'capture-log' | 'capture-trigger' | 'fence-trigger' | 'capture-slot' | 'capture-publication'
   /** schema.table */
   object: string
   tenantPrefix: string
@@ -20,9 +20,15 @@ export async function moveObjectsIn(client: pg.ClientBase): Promise<MoveObject[]
      union all
      select case when t.tgname like 'janua\\_capture\\_%' then 'capture-trigger' else 'fence-trigger' end,
             n.nspname || '.' || c.relname || ' (' || t.tgname || ')',
-            regexp_replace(t.tgname, '^janua_(capture|fence)_', '')
+            substr(regexp_replace(t.tgname, '^janua_(capture|fence)_', ''), 1, 16)
        from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
       where not t.tgisinternal and (t.tgname like 'janua\\_capture\\_%' or t.tgname like 'janua\\_fence\\_%')
+     union all
+     select 'capture-slot', 'slot ' || slot_name, substr(slot_name, 12)
+       from pg_replication_slots where database = current_database() and slot_name like 'janua\\_move\\_%'
+     union all
+     select 'capture-publication', 'publication ' || pubname, substr(pubname, 12)
+       from pg_publication where pubname like 'janua\\_move\\_%'
       order by 2`,
     [CAPTURE_SCHEMA],
   )
@@ -39,4 +45,22 @@ export function strayMoveObjects(objects: MoveObject[], running: string[], kept:
   const moving = new Set(running.map(prefix))
   const keeping = new Set(kept.map(prefix))
   return objects.filter((o) => !moving.has(o.tenantPrefix) && !(o.kind === 'fence-trigger' && keeping.has(o.tenantPrefix)))
+}
+
+/** A logical slot of a janua move on a server (slots are cluster-wide): what db status lists when its move is not running. */
+export interface MoveSlot {
+  server: string
+  slot: string
+  database: string
+  tenantPrefix: string
+  /** WAL the slot keeps from being recycled */
+  retainedBytes: number
+}
+
+export async function moveSlotsOn(client: pg.ClientBase, server: string): Promise<MoveSlot[]> {
+  const { rows } = await client.query<{ slot: string; database: string; bytes: string | null }>(
+    `select slot_name::text as slot, database::text as database, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint::text as bytes
+       from pg_replication_slots where slot_name like 'janua\\_move\\_%' order by 1`,
+  )
+  return rows.map((r) => ({ server, slot: r.slot, database: r.database, tenantPrefix: r.slot.slice(11), retainedBytes: Number(r.bytes ?? 0) }))
 }

@@ -1,0 +1,321 @@
+import pg from 'pg'
+import { endQuietly } from '../../db/connection.js'
+import { isPgError } from '../../db/errors.js'
+import { ident, literal } from '../../sql/ident.js'
+import type { Janua } from '../context.js'
+import type { Placement } from '../placement.js'
+import { readKeyedRows, replaceKeyedRows, type CaptureTable, type RoundOptions, type RoundResult } from './capture.js'
+import type { TableShape } from './copy.js'
+import type { LogicalFacts } from './plan.js'
+
+/**
+ * Logical-decoding capture of a moving tenant's changes: a publication (the tenant's rows of a
+ * shared placement through a row filter on tenant_id, or the tenant's own tables; insert, update
+ * and delete only, never truncate) and a pgoutput slot created with an exported snapshot that the
+ * bulk copy imports. janua reads the slot itself over a normal connection
+ * (pg_logical_slot_peek_binary_changes), takes only the keys of the changed rows, and replaces
+ * those keys at the target with the source's rows read in one repeatable-read snapshot, exactly as
+ * trigger capture does; the slot is advanced only after the target committed. A crash repeats work
+ * (replacing a key is idempotent), it never loses any.
+ *
+ * Names carry the 16-hex prefix of the tenant id, like the capture triggers: status and verify
+ * find the objects of no running move.
+ */
+const suffix = (tenantId: string) => tenantId.replaceAll('-', '').slice(0, 16)
+export const slotName = (tenantId: string) => `janua_move_${suffix(tenantId)}`
+export const publicationName = (tenantId: string) => `janua_move_${suffix(tenantId)}`
+/** the prefix of the logical message that marks the end of a drain */
+export const MARKER_PREFIX = 'janua'
+
+/** wal_level, free slots and the right to replicate of the server the client is on. */
+export async function logicalFacts(client: pg.ClientBase): Promise<LogicalFacts> {
+  const { rows } = await client.query<{ wal: string; free: number; can: boolean }>(
+    `select current_setting('wal_level') as wal,
+            current_setting('max_replication_slots')::int - (select count(*) from pg_replication_slots)::int as free,
+            coalesce((select rolsuper or rolreplication from pg_roles where rolname = current_user), false) as can`,
+  )
+  const r = rows[0]!
+  return { walLevel: r.wal, freeSlots: Number(r.free), canReplicate: r.can }
+}
+
+/** The replica identity columns of every table of the schema (null: none, REPLICA IDENTITY NOTHING or a default without primary key). */
+export async function replicaIdentities(client: pg.ClientBase, schema: string): Promise<Map<string, string[] | null>> {
+  const { rows } = await client.query<{ table: string; columns: string[] | null }>(
+    `select c.relname as table,
+            case c.relreplident
+              when 'f' then (select array_agg(a.attname::text) from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped)
+              when 'n' then null
+              else (select array_agg(a.attname::text) from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+                     where i.indrelid = c.oid and case c.relreplident when 'd' then i.indisprimary else i.indisreplident end)
+            end as columns
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = $1 and c.relkind in ('r', 'p')`,
+    [schema],
+  )
+  return new Map(rows.map((r) => [r.table, r.columns]))
+}
+
+/**
+ * The publication, in the caller's connection (autocommit). Idempotent: a resumed move finds its
+ * own. It must exist before the slot: pgoutput looks it up as of each decoded change.
+ */
+export async function createPublication(client: pg.ClientBase, schema: string, tables: CaptureTable[], tenantId: string, rowFilter: boolean): Promise<void> {
+  const name = publicationName(tenantId)
+  const { rowCount } = await client.query('select 1 from pg_publication where pubname = $1', [name])
+  if (rowCount) return
+  const filter = (t: CaptureTable) => (rowFilter && t.tenantRows ? ` where (tenant_id = ${literal(tenantId)}::uuid)` : '')
+  const list = tables.map((t) => `${ident(schema)}.${ident(t.name)}${filter(t)}`).join(', ')
+  // Never truncate: a TRUNCATE ignores row filters and would empty other tenants' rows at the target.
+  await client.query(`create publication ${ident(name)} for table ${list} with (publish = 'insert, update, delete')`)
+}
+
+/** An exported snapshot: valid while its replication connection stays open and idle. */
+export interface ExportedSnapshot {
+  snapshot: string
+  close(): Promise<void>
+}
+
+/**
+ * The slot, created on a replication connection with EXPORT_SNAPSHOT: the copy that imports the
+ * snapshot sees exactly the transactions the slot will not decode. A slot already there (a move
+ * killed before its copy committed: nothing of it was applied) is dropped and made again, since
+ * its snapshot died with the connection.
+ */
+export async function createSlotWithSnapshot(janua: Janua, placement: Placement, tenantId: string): Promise<ExportedSnapshot> {
+  const name = slotName(tenantId)
+  await dropSlot(janua, placement, tenantId)
+  const config = janua.conn.configFor(await janua.conn.serverConfig(placement.server), placement.database)
+  const client = new pg.Client({ ...config, options: undefined, replication: 'database' } as pg.ClientConfig)
+  client.on('error', () => {
+    /* a lost replication connection fails the copy's SET TRANSACTION SNAPSHOT, which reports it */
+  })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ snapshot_name: string }>(`CREATE_REPLICATION_SLOT ${ident(name)} LOGICAL pgoutput EXPORT_SNAPSHOT`)
+    return { snapshot: rows[0]!.snapshot_name, close: () => endQuietly(client) }
+  } catch (error) {
+    await endQuietly(client)
+    throw error
+  }
+}
+
+/** Drops the slot if it exists; a slot still held by a dying session (a killed run) is retried for up to 20 s. */
+export async function dropSlot(janua: Janua, placement: Placement, tenantId: string): Promise<void> {
+  const pool = await janua.conn.serverPool(placement.server, placement.database)
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await pool.query(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and database = current_database()`, [slotName(tenantId)])
+      return
+    } catch (error) {
+      // 55006: the slot is active (the walsender or backend of a killed run has not noticed yet).
+      if (!isPgError(error) || error.code !== '55006' || attempt >= 40) throw error
+      await new Promise((r) => setTimeout(r, 500))
+    }
+  }
+}
+
+/** Drops the publication and the slot of the tenant's move. Idempotent. */
+export async function removeLogical(janua: Janua, placement: Placement, tenantId: string): Promise<void> {
+  const pool = await janua.conn.serverPool(placement.server, placement.database)
+  await pool.query(`drop publication if exists ${ident(publicationName(tenantId))}`)
+  await dropSlot(janua, placement, tenantId)
+}
+
+/** The drain's marker: a transactional logical message written after the fence. */
+export async function emitMarker(client: pg.ClientBase, markerId: string): Promise<void> {
+  await client.query(`select pg_logical_emit_message(true, $1, $2)`, [MARKER_PREFIX, markerId])
+}
+
+interface Relation {
+  schema: string
+  name: string
+  columns: string[]
+}
+
+interface DecodedTransaction {
+  xid: number
+  /** the lsn of its commit: what the slot is advanced to once it is applied */
+  commitLsn: string
+  keys: { table: string; key: Record<string, string | null> }[]
+  markers: string[]
+}
+
+/** Parses pgoutput (protocol 1) messages into transactions: the changed rows' keys and the logical messages. */
+export function decodePgoutput(messages: { lsn: string; data: Buffer }[], keyOf: (table: string) => string[] | undefined, schema: string): DecodedTransaction[] {
+  const relations = new Map<number, Relation>()
+  const done: DecodedTransaction[] = []
+  let current: DecodedTransaction | null = null
+  for (const { lsn, data } of messages) {
+    let o = 0
+    const str = () => {
+      const end = data.indexOf(0, o)
+      const s = data.toString('utf8', o, end)
+      o = end + 1
+      return s
+    }
+    const tuple = (): (string | null)[] => {
+      const n = data.readInt16BE(o)
+      o += 2
+      const values: (string | null)[] = []
+      for (let i = 0; i < n; i++) {
+        const kind = String.fromCharCode(data[o++]!)
+        if (kind === 't') {
+          const len = data.readInt32BE(o)
+          o += 4
+          values.push(data.toString('utf8', o, o + len))
+          o += len
+        } else values.push(null) // 'n' null, 'u' an unchanged TOASTed value (never a key column)
+      }
+      return values
+    }
+    const addKey = (relid: number, values: (string | null)[]) => {
+      const rel = relations.get(relid)
+      if (!rel || rel.schema !== schema || !current) return
+      const key = keyOf(rel.name)
+      if (!key) return
+      const row: Record<string, string | null> = {}
+      for (const k of key) row[k] = values[rel.columns.indexOf(k)] ?? null
+      current.keys.push({ table: rel.name, key: row })
+    }
+    const tag = String.fromCharCode(data[o++]!)
+    switch (tag) {
+      case 'B': {
+        // final lsn (8), commit time (8), xid (4)
+        current = { xid: data.readUInt32BE(17), commitLsn: '', keys: [], markers: [] }
+        break
+      }
+      case 'C': {
+        if (current) {
+          current.commitLsn = lsn
+          done.push(current)
+        }
+        current = null
+        break
+      }
+      case 'R': {
+        const relid = data.readUInt32BE(o)
+        o += 4
+        const ns = str()
+        const name = str()
+        o += 1 // replica identity setting
+        const n = data.readInt16BE(o)
+        o += 2
+        const columns: string[] = []
+        for (let i = 0; i < n; i++) {
+          o += 1 // flags
+          columns.push(str())
+          o += 8 // type oid, typmod
+        }
+        relations.set(relid, { schema: ns, name, columns })
+        break
+      }
+      case 'I':
+      case 'U':
+      case 'D': {
+        const relid = data.readUInt32BE(o)
+        o += 4
+        // U: an optional old key (K) or old row (O), then the new row (N); D: the old key or row; I: the new row
+        while (o < data.length) {
+          o += 1 // K, O or N
+          addKey(relid, tuple())
+        }
+        break
+      }
+      case 'M': {
+        o += 1 + 8 // flags, lsn
+        const prefix = str()
+        const len = data.readInt32BE(o)
+        o += 4
+        if (prefix === MARKER_PREFIX && current) current.markers.push(data.toString('utf8', o, o + len))
+        break
+      }
+      default:
+        // Y (type), O (origin), T (truncate: not published) carry nothing janua applies
+        break
+    }
+  }
+  return done
+}
+
+/** Whether a 32-bit xid is visible (committed before) in a snapshot 'xmin:xmax:xip,...' of full 64-bit ids. */
+export function visibleIn(snapshot: string, xid: number): boolean {
+  const [xminText, xmaxText, xipText] = snapshot.split(':')
+  const xmin = BigInt(xminText!)
+  const xmax = BigInt(xmaxText!)
+  // The full id nearest xmax (a decoded transaction is recent): it may have started after the snapshot (>= xmax, invisible).
+  let diff = (BigInt(xid) - (xmax & 0xffffffffn)) & 0xffffffffn
+  if (diff >= 0x80000000n) diff -= 0x100000000n
+  const full = xmax + diff
+  if (full < xmin) return true
+  if (full >= xmax) return false
+  return !(xipText ?? '')
+    .split(',')
+    .filter(Boolean)
+    .some((x) => BigInt(x) === full)
+}
+
+export interface LogicalRoundResult<S, T> extends RoundResult {
+  inSnapshot?: S
+  afterApply?: T
+}
+
+/**
+ * One round: a repeatable-read snapshot S of the source is taken first, then the slot is peeked
+ * (so it holds at least every transaction visible in S), the changed keys' rows are read in S and
+ * replaced at the target. Rows read in S are the source at S for any key, so the target equals the
+ * source at S for every key decoded. The slot is advanced (after the target committed) only over
+ * the leading transactions visible in S; a later one (committed, but not yet visible in S) is
+ * applied again by the next round.
+ */
+export async function logicalRound<S = undefined, T = undefined>(
+  source: pg.ClientBase,
+  target: pg.ClientBase,
+  from: { schema: string },
+  to: { schema: string },
+  shapes: Map<string, TableShape>,
+  tables: CaptureTable[],
+  tenantId: string,
+  options: RoundOptions<S, T> & { marker?: string } = {},
+): Promise<LogicalRoundResult<S, T>> {
+  const limit = options.limit === undefined ? 20_000 : options.limit
+  const t0 = Date.now()
+  const byName = new Map(tables.map((t) => [t.name, t]))
+  let inSnapshot: S | undefined
+  let advanceTo: string | null = null
+  let entries = 0
+  let marker = false
+  const changes: Awaited<ReturnType<typeof readKeyedRows>> = []
+  await source.query('begin isolation level repeatable read read only')
+  try {
+    const snap = (await source.query<{ s: string }>('select pg_current_snapshot()::text as s')).rows[0]!.s
+    const { rows } = await source.query<{ lsn: string; data: Buffer }>(
+      `select lsn::text, data from pg_logical_slot_peek_binary_changes($1, null, $2, 'proto_version', '1', 'publication_names', $3, 'messages', 'true')`,
+      [slotName(tenantId), limit, publicationName(tenantId)],
+    )
+    const transactions = decodePgoutput(rows, (t) => byName.get(t)?.key, from.schema)
+    const keysByTable = new Map<string, Map<string, unknown>>()
+    let prefix = true
+    for (const tx of transactions) {
+      prefix &&= visibleIn(snap, tx.xid)
+      if (prefix) {
+        advanceTo = tx.commitLsn
+        if (options.marker && tx.markers.includes(options.marker)) marker = true
+      }
+      for (const { table, key } of tx.keys) {
+        if (!keysByTable.has(table)) keysByTable.set(table, new Map())
+        keysByTable.get(table)!.set(JSON.stringify(key), key)
+        entries++
+      }
+    }
+    changes.push(...(await readKeyedRows(source, from, byName, keysByTable, tenantId)))
+    if (options.inSnapshot) inSnapshot = await options.inSnapshot(source)
+  } finally {
+    await source.query('rollback')
+  }
+  const keys = await replaceKeyedRows(target, to, shapes, changes, tenantId)
+  const afterApply = options.afterApply ? await options.afterApply(target) : undefined
+  // Only after the target committed: a crash before this decodes and applies these again, harmlessly.
+  if (advanceTo) await source.query('select pg_replication_slot_advance($1, $2::pg_lsn)', [slotName(tenantId), advanceTo])
+  const applied = new Map(changes.map((c) => [c.table.name, c.keys]))
+  return { entries, keys, marker, ms: Date.now() - t0, applied, inSnapshot, afterApply }
+}
