@@ -7,6 +7,7 @@ import { ExitCode } from '../../core/errors.js'
 import { ISOLATION_LEVELS } from '../../db/schema.js'
 
 export default class DbVerify extends JanuaCommand {
+  static usesTemplates = true
   static summary = "Compare every placement's catalog with the templates, lint tenant isolation, check the fleet; exit 3 on any finding."
   static description = `The expected catalog is built by applying the templates (up to each placement's version) to a scratch schema in a transaction that is rolled back. Each database is read in one catalog pass: tables, views, partitions, columns, indexes, constraints, sequences, types and domains, RLS, policies, grants, functions and procedures, triggers, comments, collations. Placements are grouped by a fingerprint of their catalog. Read-only on placements; the expected catalog is cached in the control plane (per template files and server major version). Finding codes are stable: drift/<kind>, lint/<rule>, fleet/<fact>; silence one with --ignore (a code, or a family such as lint).`
   static examples = [

@@ -12,6 +12,7 @@ import { moveProgress } from '../../progress/move.js'
 import { confirm } from '@inquirer/prompts'
 
 export default class TenantMigrateIsolation extends JanuaCommand {
+  static usesTemplates = true
   static aliases = ['tenant:move']
   static summary = 'Move a tenant to another isolation level (or server) without losing a row: journaled, verified, resumable.'
   static description = `Steps, each journaled: prepare the target at the source's template version; start capturing the tenant's writes (a trigger logs the keys of the rows it changes); copy every table with binary COPY streams under a snapshot taken after that; catch up with the logged changes while the tenant keeps writing; then fence the tenant's writes (the database refuses them; reads and other tenants go on), drain the last changes to a marker, verify row counts and checksums on both sides, switch the placement in one transaction, and remove the source. The fence lasts only the drain, the verify and the switch (\`fencedMs\` in the report). Tables without a primary key (or --capture none) make the move offline: fenced for the whole copy. A killed move is continued with --resume or, before the switch, undone with --abort. Where data would be lost, the move is refused before it starts.`

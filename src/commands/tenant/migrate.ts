@@ -8,6 +8,7 @@ import { ISOLATION_LEVELS } from '../../db/schema.js'
 import { fleetProgress, progressMode } from '../../progress/fleet.js'
 
 export default class TenantMigrate extends JanuaCommand {
+  static usesTemplates = true
   static summary = 'Apply pending templates to every placement, in parallel, one failure never stopping the rest.'
   static description = `Plans first (placements x pending files); an applied file whose content changed stops the run before anything is applied (exit 6). Each placement is migrated under its own advisory lock, so several runs at once apply each file to each placement exactly once. Exit 1 if any placement failed (the report names the tenant, file, line and error); a re-run applies only what is left. The server's template database (for fast database-tenant creation) is kept current too.`
   static examples = [
