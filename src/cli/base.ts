@@ -152,6 +152,11 @@ export abstract class JanuaCommand extends Command {
     if (hint) process.stderr.write(`${colour.dim('hint')}  ${redactAll(hint)}\n`)
   }
 
+  /** Progress for people, on stderr (stdout holds only the result): suppressed under --json. */
+  protected note(message: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(`${redactAll(message)}\n`)
+  }
+
   /** A line for people: suppressed under --json. */
   protected say(message = ''): void {
     if (!this.jsonEnabled()) process.stdout.write(`${redactAll(message)}\n`)

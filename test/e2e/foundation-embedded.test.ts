@@ -48,7 +48,7 @@ describe('the embedded default (README quick start)', () => {
       version: 4,
       placement: { server: 'primary', database: 'janua', schema: 'tenant_acme' },
     })
-    expect(Object.keys(r.json).sort()).toEqual(['id', 'isolation', 'name', 'placement', 'slug', 'status', 'version'])
+    expect(Object.keys(r.json).sort()).toEqual(['id', 'isolation', 'name', 'placement', 'schemaVersion', 'slug', 'status', 'version'])
     expect(stackLines(r.stderr)).toEqual([])
     expect(fs.existsSync(path.join(folder, '.janua'))).toBe(true)
   })

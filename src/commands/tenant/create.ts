@@ -42,7 +42,7 @@ export default class TenantCreate extends JanuaCommand {
       domain: flags.domain,
       plan: flags.plan,
       billingEmail: flags['billing-email'],
-      onPlaced: (server, policy) => this.say(`placing on server ${server} (${policy})`),
+      onPlaced: (server, policy) => this.note(`placing on server ${server} (${policy})`),
     })
     this.say(`created ${renderTenant(tenant)}`)
     return tenant
