@@ -101,6 +101,18 @@ async function dropRoleIfUnused(c: pg.ClientBase, server: string, role: string, 
     [role],
   )
   if (!rows[0]) return
+  // This control plane's grants to it go either way: on this database and in its schemas (a kept role keeps only others' grants).
+  const database = (await c.query<{ d: string }>('select current_database() as d')).rows[0]!.d
+  await c.query(`revoke all on database ${ident(database)} from ${ident(role)}`)
+  const { rows: schemas } = await c.query<{ nspname: string }>(
+    `select nspname from pg_namespace where nspname not like 'pg\\_%' and nspname <> 'information_schema' order by nspname`,
+  )
+  for (const { nspname } of schemas) {
+    const s = ident(nspname)
+    await c.query(
+      `revoke all on schema ${s} from ${ident(role)}; revoke all on all tables in schema ${s} from ${ident(role)}; revoke all on all sequences in schema ${s} from ${ident(role)}; revoke all on all functions in schema ${s} from ${ident(role)}`,
+    )
+  }
   if (rows[0].elsewhere) {
     if (!report.keptRoles.some((k) => k.role === role && k.server === server))
       report.keptRoles.push({ server, role, reason: `still used in ${rows[0].elsewhere} (another control plane)` })
