@@ -145,6 +145,24 @@ describe('mistakes get one line and a suggestion', () => {
     expect(j.json.error.code).toBe('not_found')
   })
 
+  it('an alias is listed as an alias, and still runs', async () => {
+    const help = await runCli(['tenant', '--help'], { env: env() })
+    expect(help.stdout).not.toMatch(/^\s+tenant move\s/m)
+    expect(help.stdout).toContain('Alias: tenant move')
+    const moveHelp = await runCli(['tenant', 'move', '--help'], { env: env() })
+    expect(moveHelp.code).toBe(0)
+    expect(moveHelp.stdout).toContain('--to')
+  })
+
+  it('completion scripts for fish and bash need no npm link (static, keyed on the name janua)', async () => {
+    const fish = await runCli(['completion', 'fish'], { env: env() })
+    expect(fish.code).toBe(0)
+    expect(fish.stdout).toContain("complete -c janua -n '__fish_use_subcommand' -a '")
+    expect(fish.stdout).toMatch(/-a 'create'/)
+    const bash = await runCli(['completion', 'bash'], { env: env() })
+    expect(bash.stdout).toContain('complete -F _janua_complete janua')
+  })
+
   it('--format with --json is a usage error', async () => {
     const j = await runCli(['db', 'verify', '--format', 'github', '--json'], { env: env() })
     expect(j.code).toBe(2)
