@@ -4,7 +4,7 @@ import { judgeNotFound } from '../../src/cli/not-found.js'
 import { closest, editDistance } from '../../src/core/suggest.js'
 import { parseLockTimeout } from '../../src/core/tenant-lock.js'
 import { distinctErrors } from '../../src/cli/ci.js'
-import { annotation } from '../../src/cli/ci.js'
+import { annotation, templateLocation } from '../../src/cli/ci.js'
 import { validate } from '../helpers/json-schema.js'
 
 const word = fc.stringMatching(/^[a-z]{1,12}$/)
@@ -120,6 +120,16 @@ describe('CI output', () => {
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatchObject({ message: '0005_x.sql:3:7: syntax error', tenants: ['a', 'b', 'c'], file: '0005_x.sql', line: 3, column: 7 })
   })
+  it('a lint finding is placed on the template file and line that creates its object', () => {
+    const files = [
+      { name: '0001_a.sql', sql: 'create table users (id int);\n' },
+      { name: '0002_b.sql', sql: '-- notes\n\ncreate table if not exists notes (\n  tenant_id uuid\n);\ncreate policy notes_all on notes using (true);\n' },
+    ]
+    expect(templateLocation({ object: 'table notes' }, files)).toEqual({ file: '0002_b.sql', line: 3 })
+    expect(templateLocation({ object: 'policy notes_all' }, files)).toEqual({ file: '0002_b.sql', line: 6 })
+    expect(templateLocation({ object: 'role janua_app' }, files)).toBeUndefined()
+  })
+
   it('annotations escape their properties and data', () => {
     expect(annotation('error', 'a\nb%', { file: 'x,y.sql', line: 2, column: 3, title: 'janua: t' })).toBe('::error file=x%2Cy.sql,line=2,col=3,title=janua%3A t::a%0Ab%25')
   })
