@@ -1,14 +1,18 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core'
 import { Janua } from '../core/context.js'
 import { auditableControlPlane } from '../core/control-plane.js'
-import { ExitCode, JanuaError } from '../core/errors.js'
+import { ExitCode, JanuaError, usageError } from '../core/errors.js'
 import { recordAudit } from '../core/journal.js'
 import { parseLockTimeout } from '../core/tenant-lock.js'
 import { translateError } from '../db/errors.js'
 import { redactAll } from '../db/redact.js'
 import { lockWaitLine } from './lock-timeout.js'
 import { colour, configureColour } from './output.js'
-import { parseErrorLine } from './parse-error.js'
+import { parseErrorDetail, parseErrorLine } from './parse-error.js'
+import { checkTemplatesFolder } from '../core/templates-folder.js'
+
+/** The version of every --json document's shape. */
+export const JSON_SCHEMA_VERSION = 1
 
 let stderrRedacted = false
 /**
@@ -43,6 +47,9 @@ export abstract class JanuaCommand extends Command {
     templates: Flags.string({ summary: 'template folder (else JANUA_TEMPLATES, janua.config.json, the built-in templates)', helpGroup: 'GLOBAL' }),
   }
 
+  /** Commands that read or apply templates: their folder is checked against the fleet first (exit 2 when it does not match). */
+  static usesTemplates = false
+
   protected janua?: Janua
   private readonly startedAt = Date.now()
 
@@ -50,6 +57,16 @@ export abstract class JanuaCommand extends Command {
     await super.init()
     configureColour(this.jsonEnabled())
     redactStderr()
+    if (this.jsonEnabled() && this.argv.some((a) => a === '--format' || a.startsWith('--format='))) {
+      this.parsed = true // refused before parsing: not oclif's "did not parse its arguments" case
+      throw usageError('--format and --json cannot be used together', 'pass one: --json for the JSON document, --format for text or annotations')
+    }
+  }
+
+  /** Every --json document carries the version of its shape (docs/json/): bumped only when a key changes meaning or goes. */
+  protected toSuccessJson(result: unknown): unknown {
+    if (result && typeof result === 'object' && !Array.isArray(result)) return { schemaVersion: JSON_SCHEMA_VERSION, ...result }
+    return { schemaVersion: JSON_SCHEMA_VERSION, result }
   }
 
   /**
@@ -59,7 +76,8 @@ export abstract class JanuaCommand extends Command {
    */
   protected async open(flags: { 'database-url'?: string; templates?: string; 'lock-timeout'?: string }): Promise<Janua> {
     const lockTimeoutMs = parseLockTimeout(flags['lock-timeout'])
-    this.janua = await Janua.open({ databaseUrl: flags['database-url'], templates: flags.templates })
+    this.janua = await Janua.open({ databaseUrl: flags['database-url'], templates: flags.templates, onNotice: (line) => process.stderr.write(`${colour.dim('note')}  ${line}\n`) })
+    if ((this.constructor as typeof JanuaCommand).usesTemplates) await checkTemplatesFolder(this.janua)
     this.janua.lockWait = { lockTimeoutMs, onWait: this.jsonEnabled() ? undefined : (event) => process.stderr.write(redactAll(lockWaitLine(event))) }
     return this.janua
   }
@@ -70,7 +88,8 @@ export abstract class JanuaCommand extends Command {
       // oclif's parser errors (unknown flag, missing argument, bad option) are usage errors.
       const message = redactAll(parseErrorLine(error.message))
       this.parsed = true // the parser ran and refused the input: not oclif's "did not parse its arguments" case
-      return new JanuaError(message, ExitCode.usage, `see \`janua ${this.id?.replaceAll(':', ' ') ?? ''} --help\``.replace('  ', ' '))
+      const hint = `see \`janua ${this.id?.replaceAll(':', ' ') ?? ''} --help\``.replace('  ', ' ')
+      return new JanuaError(message, ExitCode.usage, hint, 'invalid_input', { parseError: redactAll(parseErrorDetail(error.message)) })
     }
     return translateError(error)
   }
@@ -80,7 +99,11 @@ export abstract class JanuaCommand extends Command {
     const failure = this.toJanuaError(error)
     process.exitCode = failure.exitCode
     if (this.jsonEnabled()) {
-      this.logJson({ error: { code: failure.code, message: redactAll(failure.message), hint: failure.hint, exitCode: failure.exitCode, ...(failure.details ?? {}) } })
+      this.logJson({
+        schemaVersion: JSON_SCHEMA_VERSION,
+        ok: false,
+        error: { code: failure.code, message: redactAll(failure.message), hint: failure.hint, exitCode: failure.exitCode, ...(failure.details ?? {}) },
+      })
     } else {
       process.stderr.write(`${colour.red('error')} ${redactAll(failure.message)}\n`)
       if (failure.hint) process.stderr.write(`${colour.dim('hint')}  ${redactAll(failure.hint)}\n`)
@@ -127,6 +150,11 @@ export abstract class JanuaCommand extends Command {
     if (this.jsonEnabled()) return
     process.stderr.write(`${colour.yellow('warning')} ${redactAll(message)}\n`)
     if (hint) process.stderr.write(`${colour.dim('hint')}  ${redactAll(hint)}\n`)
+  }
+
+  /** Progress for people, on stderr (stdout holds only the result): suppressed under --json. */
+  protected note(message: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(`${redactAll(message)}\n`)
   }
 
   /** A line for people: suppressed under --json. */

@@ -12,6 +12,15 @@ export function parseErrorLine(message: string): string {
       .split('\n')
       .map((part) => part.trim())
       .filter((part) => part !== '' && !/^See more help with --help\.?$/.test(part))
-      .join(': '),
+      .reduce((line, part) => (line === '' ? part : `${line}${line.endsWith(':') ? ' ' : ': '}${part}`), ''),
   )
+}
+
+/** oclif's whole parser message (every line but its help pointer), for the --json envelope. */
+export function parseErrorDetail(message: string): string {
+  return message
+    .split('\n')
+    .map((part) => escapeControls(part.trimEnd()))
+    .filter((part) => part.trim() !== '' && !/^See more help with --help\.?$/.test(part.trim()))
+    .join('\n')
 }

@@ -1,5 +1,5 @@
 import type { Tenant, TenantInspection } from '../core/tenants.js'
-import { colour, formatBytes, statusColour, table } from './output.js'
+import { colour, formatBytes, statusColour, table, tsv } from './output.js'
 
 export const placementText = (t: Pick<Tenant, 'placement'>) => `${t.placement.server}/${t.placement.database}/${t.placement.schema}`
 
@@ -7,12 +7,16 @@ export function renderTenant(t: Tenant): string {
   return `${colour.bold(t.slug)} (${t.name}) ${statusColour(t.status)}, ${t.isolation} at ${placementText(t)}, version ${t.version}, id ${t.id}`
 }
 
-export function renderTenantList(tenants: Tenant[]): string {
+/**
+ * The tenant list: a padded table for people; for a pipe (`tsv`) tab-separated rows, one tenant a
+ * line, without a header unless asked (cut, awk and `while read` need no parsing of padding).
+ */
+export function renderTenantList(tenants: Tenant[], options: { tsv?: boolean; header?: boolean } = {}): string {
+  const headers = ['SLUG', 'NAME', 'STATUS', 'ISOLATION', 'PLACEMENT', 'VERSION']
+  const rows = tenants.map((t) => [t.slug, t.name, t.status, t.isolation, placementText(t), t.version])
+  if (options.tsv) return tsv(options.header ? [headers, ...rows] : rows)
   if (tenants.length === 0) return 'no tenants'
-  return table(
-    ['SLUG', 'NAME', 'STATUS', 'ISOLATION', 'PLACEMENT', 'VERSION'],
-    tenants.map((t) => [t.slug, t.name, t.status, t.isolation, placementText(t), t.version]),
-  )
+  return table(headers, rows, { header: options.header !== false })
 }
 
 export function renderInspection(t: TenantInspection): string {

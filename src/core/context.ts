@@ -5,9 +5,9 @@ import { translateError } from '../db/errors.js'
 import { DEFAULT_LOCK_TIMEOUT_MS, type LockWait } from '../db/locks.js'
 import { ident } from '../sql/ident.js'
 import { ensureEmbedded } from './embedded.js'
-import { resolveSettings, type Settings, type SettingsInput } from './config.js'
+import { describeSource, resolveSettings, type Settings, type SettingsInput } from './config.js'
 import { loadTemplates, type TemplateSet } from './templates.js'
-import { JanuaError, usageError } from './errors.js'
+import { ExitCode, JanuaError, NOT_FOUND } from './errors.js'
 import { openServerPassword } from './server-secrets.js'
 
 export const EMBEDDED_DATABASE = 'janua'
@@ -27,11 +27,13 @@ export class Janua {
     readonly primaryUrl: string,
   ) {}
 
-  static async open(input: SettingsInput = {}): Promise<Janua> {
+  static async open(input: SettingsInput & { onNotice?: (line: string) => void } = {}): Promise<Janua> {
     const settings = resolveSettings(input)
     let url = settings.databaseUrl
     if (!url) {
       const embedded = await ensureEmbedded(settings.embeddedDir)
+      // Said once, when this run started it: where it lives, its port, how to stop it.
+      if (embedded.started) input.onNotice?.(`started the embedded PostgreSQL in ${settings.embeddedDir} on port ${embedded.state.port}; stop it with \`janua dev stop\``)
       url = embedded.url.replace(/\/postgres$/, `/${EMBEDDED_DATABASE}`)
       await ensureDatabase(parseDatabaseUrl(embedded.url), EMBEDDED_DATABASE)
     }
@@ -41,7 +43,10 @@ export class Janua {
       await withClient(janua.conn.primaryPool(), (c) => c.query('select 1'))
     } catch (error) {
       await janua.close()
-      throw translateError(error, `connecting to ${parsed.safe} (from ${settings.urlSource})`)
+      // The pool may have explained the error already: the URL and where it came from are added either way.
+      const failure = translateError(error)
+      const where = `connecting to ${parsed.safe} (from ${describeSource(settings, settings.urlSource)})`
+      throw new JanuaError(`${where}: ${failure.message}`, failure.exitCode, failure.hint, failure.code, failure.details, { cause: error })
     }
     return janua
   }
@@ -75,7 +80,7 @@ export class Janua {
   async serverConfig(name: string): Promise<ClientConfig> {
     if (name === 'primary') return this.conn.primary
     const row = await this.db.selectFrom('janua.servers').selectAll().where('name', '=', name).executeTakeFirst()
-    if (!row) throw usageError(`unknown server "${name}"`, 'list servers with `janua server list`, add one with `janua server add`')
+    if (!row) throw new JanuaError(`unknown server "${name}"`, ExitCode.usage, 'list servers with `janua server list`, add one with `janua server add`', NOT_FOUND)
     const url = row.url_env ? process.env[row.url_env] : row.url
     if (!url) throw new JanuaError(`server "${name}" is configured from $${row.url_env}, which is not set`, 5, `export ${row.url_env}=postgres://...`)
     const config = parseDatabaseUrl(url)

@@ -1,2 +1,2 @@
 // The error type lives on the ground floor (src/db/errors.ts) so that db/, sql/ and catalog/ import nothing above them.
-export { ExitCode, JanuaError, PLACEMENT_TAKEN, usageError, type ExitCodeValue } from '../db/errors.js'
+export { ExitCode, JanuaError, NOT_FOUND, PLACEMENT_TAKEN, usageError, type ExitCodeValue } from '../db/errors.js'

@@ -43,7 +43,7 @@ export interface PlacementOutcome extends PlannedPlacement {
   applied: string[]
   toVersion: number
   durationMs: number
-  error?: { message: string; exitCode: number; file?: string; line?: number; column?: number; sqlstate?: string }
+  error?: { message: string; exitCode: number; file?: string; line?: number; column?: number; sqlstate?: string; reason?: string }
 }
 
 export interface MigrateReport {
@@ -185,6 +185,8 @@ export async function migrateFleet(janua: Janua, options: MigrateOptions): Promi
             line: d.line as number | undefined,
             column: d.column as number | undefined,
             sqlstate: d.sqlstate as string | undefined,
+            // the database's own message, without the placement: what placements failing alike share
+            reason: typeof d.error === 'string' ? redactAll(d.error) : undefined,
           },
         }
         if (serverStopped) serverDown.set(entry.placement.server, outcome.error!)

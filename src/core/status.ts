@@ -1,4 +1,5 @@
 import { sql } from 'kysely'
+import { describeSource } from './config.js'
 import type { Janua } from './context.js'
 import { requireControlPlane } from './control-plane.js'
 import { listLeftovers, type Leftover } from './leftovers.js'
@@ -7,7 +8,7 @@ import { translateError } from '../db/errors.js'
 
 export interface FleetStatus {
   controlPlane: { id: string; database: string }
-  templates: { dir: string; latest: number; files: number }
+  templates: { dir: string; source: string; latest: number; files: number }
   tenants: { total: number; byIsolation: Record<string, number>; byServer: Record<string, number>; byStatus: Record<string, number> }
   placements: { total: number; byVersion: Record<string, number>; behind: number }
   pending: { file: string; placements: number }[]
@@ -63,7 +64,7 @@ export async function fleetStatus(janua: Janua): Promise<FleetStatus> {
   const total = Object.values(tally(byIsolation)).reduce((a, b) => a + b, 0)
   return {
     controlPlane: { id: cpId, database: janua.conn.primaryDatabase },
-    templates: { dir: set.dir, latest: set.latest, files: set.files.length },
+    templates: { dir: set.dir, source: describeSource(janua.settings, janua.settings.templatesSource), latest: set.latest, files: set.files.length },
     tenants: { total, byIsolation: { shared: 0, schema: 0, database: 0, ...tally(byIsolation) }, byServer: tally(byServer), byStatus: tally(byStatus) },
     placements: {
       total: Object.values(versions).reduce((a, b) => a + b, 0),

@@ -8,7 +8,7 @@ import { ident, validateServerName, validateSlug } from '../sql/ident.js'
 import { readApplied, versionOf } from './apply.js'
 import type { Janua } from './context.js'
 import { ensureControlPlane, requireControlPlane } from './control-plane.js'
-import { ExitCode, JanuaError, PLACEMENT_TAKEN, usageError } from './errors.js'
+import { ExitCode, JanuaError, NOT_FOUND, PLACEMENT_TAKEN, usageError } from './errors.js'
 import { driverFor, locateContext, type TenantRef } from './isolation/index.js'
 import { finishOperation, startOperation } from './journal.js'
 import { cleanupTenant, listLeftovers, removeLeftover, type CleanupReport, type Leftover, type LeftoverOutcome } from './leftovers.js'
@@ -119,7 +119,7 @@ export async function getTenant(janua: Janua, slug: string): Promise<TenantRow> 
   validateSlug(slug)
   await requireControlPlane(janua)
   const row = await findTenantRow(janua, slug)
-  if (!row) throw usageError(`no tenant "${slug}"`, 'list tenants with `janua tenant list`')
+  if (!row) throw new JanuaError(`no tenant "${slug}"`, ExitCode.usage, 'list tenants with `janua tenant list`', NOT_FOUND)
   return row
 }
 

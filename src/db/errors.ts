@@ -72,6 +72,8 @@ const UNREACHABLE_SQLSTATES = /^(08|28|57P0[123])/
 
 /** JanuaError code of a connection refused because its database does not exist (SQLSTATE 3D000). */
 export const MISSING_DATABASE = 'missing_database'
+/** Error code of a named thing that does not exist (a tenant, a server): exit 2 like any bad input. */
+export const NOT_FOUND = 'not_found'
 
 export const isPgError = (error: unknown): error is PgError => error instanceof Error && typeof (error as PgError).code === 'string'
 

@@ -7,7 +7,8 @@ export type ProgressMode = 'tty' | 'plain' | 'silent'
 
 export function progressMode(json: boolean): ProgressMode {
   if (json) return 'silent'
-  return process.stderr.isTTY && !process.env.CI && process.env.TERM !== 'dumb' ? 'tty' : 'plain'
+  // A live line needs room: a narrow (or 0-column) terminal gets the plain lines, as CI does.
+  return process.stderr.isTTY && !process.env.CI && process.env.TERM !== 'dumb' && (process.stderr.columns ?? 0) >= 40 ? 'tty' : 'plain'
 }
 
 export interface FleetProgress {

@@ -2,9 +2,12 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../helpers/cli.js'
+import { repoRoot, runCli } from '../helpers/cli.js'
+import { validate, type Schema } from '../helpers/json-schema.js'
 import { registerSecret } from '../helpers/secret-ledger.js'
 import { stackLines } from '../helpers/foundation.js'
+
+const schemaOf = (name: string) => JSON.parse(fs.readFileSync(path.join(repoRoot, 'docs', 'json', `${name}.schema.json`), 'utf8')) as Schema
 
 /**
  * The README quick start: in an empty folder, with nothing configured, janua starts its own
@@ -49,9 +52,26 @@ describe('the embedded default (README quick start)', () => {
       version: 4,
       placement: { server: 'primary', database: 'janua', schema: 'tenant_acme' },
     })
-    expect(Object.keys(r.json).sort()).toEqual(['id', 'isolation', 'name', 'placement', 'slug', 'status', 'version'])
+    expect(Object.keys(r.json).sort()).toEqual(['id', 'isolation', 'name', 'placement', 'schemaVersion', 'slug', 'status', 'version'])
+    expect(r.stdout).not.toContain('embedded PostgreSQL')
     expect(stackLines(r.stderr)).toEqual([])
     expect(fs.existsSync(path.join(folder, '.janua'))).toBe(true)
+    // The new server says so once, on stderr: where, which port, how to stop it (issue 15).
+    const notes = r.stderr.split('\n').filter((l) => l.includes('embedded PostgreSQL'))
+    expect(notes).toHaveLength(1)
+    expect(notes[0]).toContain('started the embedded PostgreSQL in ')
+    expect(notes[0]).toContain(`${path.sep}.janua on port`)
+    expect(notes[0]).toMatch(/on port \d+; stop it with `janua dev stop`/)
+  })
+
+  it('from a subfolder, commands reach the same server and tenants (.janua/ is looked up to the repository root); nothing is announced again', async () => {
+    fs.mkdirSync(path.join(folder, 'src', 'deep'), { recursive: true })
+    const r = await runCli(['tenant', 'list', '--json'], { cwd: path.join(folder, 'src', 'deep'), env: nothingConfigured })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.json.tenants.map((t: { slug: string }) => t.slug)).toEqual(['acme'])
+    expect(r.stderr).not.toContain('embedded PostgreSQL')
+    expect(fs.existsSync(path.join(folder, 'src', 'deep', '.janua'))).toBe(false)
+    fs.rmSync(path.join(folder, 'src'), { recursive: true })
   })
 
   it('a second command in the same folder finds the same server and tenant', async () => {
@@ -76,12 +96,15 @@ describe('the embedded default (README quick start)', () => {
     registerSecret(state.password)
     expect(url.stdout + url.stderr + status.stdout).not.toContain(state.password)
     expect(url.json.url).toMatch(/^postgres:\/\/[^:@]+@127\.0\.0\.1:\d+\/janua$/)
+    expect(validate(schemaOf('dev-url'), url.json)).toEqual([])
+    expect(validate(schemaOf('dev-status'), status.json)).toEqual([])
   })
 
   it('dev stop stops it; dev status then says stopped, and the data is kept', async () => {
     const stop = await cli(['dev', 'stop', '--json'])
     expect(stop.code, stop.stderr).toBe(0)
     expect(stop.json).toMatchObject({ stopped: true })
+    expect(validate(schemaOf('dev-stop'), stop.json)).toEqual([])
     const status = await cli(['dev', 'status', '--json'])
     expect(status.json).toMatchObject({ initialised: true, running: false })
     // The next command starts it again and finds the tenant.

@@ -3,6 +3,7 @@ import { lockTimeoutFlag } from '../../cli/lock-timeout.js'
 import { initDb, type InitResult } from '../../core/control-plane.js'
 
 export default class DbInit extends JanuaCommand {
+  static usesTemplates = true
   static summary = 'Create or upgrade the control plane, the app role and the shared placement (idempotent).'
   static description = `Creates the "janua" schema (tenants, servers, placements, operation journal, audit log), the app role (NOLOGIN, no BYPASSRLS) and the shared placement, and applies pending templates to the shared placement. Safe to run again at any time. An applied template whose content changed is refused with exit 6, naming the file.`
   static examples = [

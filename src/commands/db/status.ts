@@ -3,6 +3,7 @@ import { colour, table } from '../../cli/output.js'
 import { fleetStatus, type FleetStatus } from '../../core/status.js'
 
 export default class DbStatus extends JanuaCommand {
+  static usesTemplates = true
   static summary = 'The fleet at a glance: tenants per level and server, placements per version, pending files, unfinished runs and moves.'
   static description = 'Reads the control plane only (versions as recorded by janua); `janua db verify` checks the placements themselves.'
   static examples = ['<%= config.bin %> db status', '<%= config.bin %> db status --json']
@@ -16,6 +17,7 @@ export default class DbStatus extends JanuaCommand {
         .map(([k, v]) => `${k} ${v}`)
         .join(', ') || 'none'
     this.say(`control plane ${s.controlPlane.id} in ${s.controlPlane.database}; templates at version ${s.templates.latest} (${s.templates.files} files)`)
+    this.say(`templates: ${s.templates.dir} (from ${s.templates.source})`)
     this.say(`tenants: ${s.tenants.total} (${kv(s.tenants.byIsolation)}); by server: ${kv(s.tenants.byServer)}; by status: ${kv(s.tenants.byStatus)}`)
     this.say(
       `placements: ${s.placements.total}; by version: ${kv(s.placements.byVersion)}; ${s.placements.behind ? colour.yellow(`${s.placements.behind} behind`) : 'all current'}`,

@@ -1,12 +1,15 @@
 import { Flags } from '@oclif/core'
 import { JanuaCommand } from '../../cli/base.js'
+import { annotation, appendStepSummary, templateLocation, verifySummary, workflowPath } from '../../cli/ci.js'
 import { colour } from '../../cli/output.js'
+import type { TemplateSet } from '../../core/templates.js'
 import { describePlacement } from '../../core/placement.js'
 import { verifyFleet, type VerifyReport } from '../../core/verify.js'
 import { ExitCode } from '../../core/errors.js'
 import { ISOLATION_LEVELS } from '../../db/schema.js'
 
 export default class DbVerify extends JanuaCommand {
+  static usesTemplates = true
   static summary = "Compare every placement's catalog with the templates, lint tenant isolation, check the fleet; exit 3 on any finding."
   static description = `The expected catalog is built by applying the templates (up to each placement's version) to a scratch schema in a transaction that is rolled back. Each database is read in one catalog pass: tables, views, partitions, columns, indexes, constraints, sequences, types and domains, RLS, policies, grants, functions and procedures, triggers, comments, collations. Placements are grouped by a fingerprint of their catalog. Read-only on placements; the expected catalog is cached in the control plane (per template files and server major version). Finding codes are stable: drift/<kind>, lint/<rule>, fleet/<fact>; silence one with --ignore (a code, or a family such as lint).`
   static examples = [
@@ -27,8 +30,9 @@ export default class DbVerify extends JanuaCommand {
     const { flags } = await this.parse(DbVerify)
     const janua = await this.open(flags)
     const report = await verifyFleet(janua, { tenants: flags.tenant, isolation: flags.isolation, server: flags.server, ignore: flags.ignore })
-    if (flags.format === 'github') this.renderGithub(report)
+    if (flags.format === 'github') this.renderGithub(report, janua.templates)
     else this.renderHuman(report)
+    appendStepSummary(verifySummary(report))
     process.exitCode = report.ok ? ExitCode.ok : ExitCode.drift
     return report
   }
@@ -60,21 +64,26 @@ export default class DbVerify extends JanuaCommand {
   }
 
   /** GitHub workflow commands: each finding becomes an annotation on the job's page. */
-  private renderGithub(report: VerifyReport) {
-    const escape = (t: string) => t.replaceAll('%', '%25').replaceAll('\r', '%0D').replaceAll('\n', '%0A')
+  /** GitHub workflow commands: each finding an annotation; a lint finding on the template file (and line) that creates its object. */
+  private renderGithub(report: VerifyReport, templates: TemplateSet) {
     for (const v of report.placements) {
       for (const f of v.findings) {
         const who = v.tenants.length ? ` [${v.tenants.join(', ')}]` : ''
         const detail = [f.expected !== undefined ? `expected: ${f.expected}` : '', f.actual !== undefined ? `actual: ${f.actual}` : ''].filter(Boolean).join('\n')
+        const at = f.code.startsWith('lint/') ? templateLocation(f, templates.files) : undefined
         this.say(
-          `::error title=${escape(`janua ${f.code}`).replaceAll(',', '%2C').replaceAll(':', '%3A')}::${escape(`${describePlacement(v.placement)}${who}: ${f.message}${detail ? `\n${detail}` : ''}`)}`,
+          annotation('error', `${describePlacement(v.placement)}${who}: ${f.message}${detail ? `\n${detail}` : ''}`, {
+            file: at ? workflowPath(templates.dir, at.file) : null,
+            line: at?.line,
+            title: `janua ${f.code}`,
+          }),
         )
       }
     }
     this.say(
       report.ok
-        ? `::notice title=janua db verify::${report.summary.placements} placement(s) clean`
-        : `::error title=janua db verify::${report.summary.findings} finding(s) in ${report.summary.withFindings} placement(s)`,
+        ? annotation('notice', `${report.summary.placements} placement(s) clean`, { title: 'janua db verify' })
+        : annotation('error', `${report.summary.findings} finding(s) in ${report.summary.withFindings} placement(s)`, { title: 'janua db verify' }),
     )
   }
 }

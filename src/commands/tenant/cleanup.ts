@@ -10,12 +10,12 @@ export default class TenantCleanup extends JanuaCommand {
   static examples = ['<%= config.bin %> tenant cleanup acme', '<%= config.bin %> tenant cleanup acme --json']
   static args = { slug: Args.string({ description: 'tenant slug', required: true }) }
 
-  async run(): Promise<CleanupReport> {
+  async run(): Promise<CleanupReport & { ok: boolean }> {
     const { args, flags } = await this.parse(TenantCleanup)
     const janua = await this.open(flags)
     const result = await cleanupLeftovers(janua, args.slug)
     if (!result.removed.length) this.say(`nothing to clean up for ${result.tenant}`)
     for (const l of result.removed) this.say(`removed ${l.kind} ${l.what} ${describePlacement(l.placement)}`)
-    return result
+    return { ...result, ok: result.remaining.length === 0 }
   }
 }

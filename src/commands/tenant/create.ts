@@ -8,6 +8,7 @@ import { ISOLATION_LEVELS } from '../../db/schema.js'
 import { SLUG_PATTERN } from '../../sql/ident.js'
 
 export default class TenantCreate extends JanuaCommand {
+  static usesTemplates = true
   static summary = 'Create a tenant at an isolation level: shared (RLS), schema, or database.'
   static description = `The tenant gets a placement at the newest template version and its seed rows (default roles). A failure at any step leaves nothing behind: no schema, database or control-plane row. If a previous create of the same slug was killed, its leftovers are removed first. On a terminal, missing arguments are prompted for; elsewhere they must be passed.`
   static examples = [
@@ -41,7 +42,7 @@ export default class TenantCreate extends JanuaCommand {
       domain: flags.domain,
       plan: flags.plan,
       billingEmail: flags['billing-email'],
-      onPlaced: (server, policy) => this.say(`placing on server ${server} (${policy})`),
+      onPlaced: (server, policy) => this.note(`placing on server ${server} (${policy})`),
     })
     this.say(`created ${renderTenant(tenant)}`)
     return tenant

@@ -6,6 +6,7 @@ import { archiveProgress } from '../../progress/archive.js'
 import { progressMode } from '../../progress/fleet.js'
 
 export default class TenantExport extends JanuaCommand {
+  static usesTemplates = true
   static summary = "Write one tenant's rows of every tenant table, at one consistent snapshot, to a compressed archive with a manifest and checksums."
   static description = `Works at every level; the tenant keeps writing meanwhile (a REPEATABLE READ snapshot). The archive holds the tenant record, the template version and the sha256 of each applied template file, and per table its columns, row count and content checksum. It is the answer to a data-portability request, and what \`janua tenant import\` restores. Format: docs/design.md.`
   static examples = ['<%= config.bin %> tenant export acme --output acme.janua.gz', '<%= config.bin %> tenant export acme --json']

@@ -7,6 +7,7 @@ import { archiveProgress } from '../../progress/archive.js'
 import { progressMode } from '../../progress/fleet.js'
 
 export default class TenantImport extends JanuaCommand {
+  static usesTemplates = true
   static summary = 'Create a tenant from an archive of `janua tenant export`, at any level: verified before anything is written, activated only once its rows check out.'
   static description = `Refused (exit 2, nothing created) when the archive is damaged or altered, was made with template files that differ from this installation's (sha256), or its tenant id or slug exists (--as for another slug, --new-id for a new id: tenant_id is rewritten). The tenant is built at the archive's template version; run \`janua tenant migrate\` after. A failed or killed import leaves nothing (run it again).`
   static examples = ['<%= config.bin %> tenant import acme.janua.gz', '<%= config.bin %> tenant import acme.janua.gz --as acme-restored --isolation schema --new-id']

@@ -12,8 +12,10 @@ import { moveProgress } from '../../progress/move.js'
 import { confirm } from '@inquirer/prompts'
 
 export default class TenantMigrateIsolation extends JanuaCommand {
-  static aliases = ['tenant:move']
-  static summary = 'Move a tenant to another isolation level (or server) without losing a row: journaled, verified, resumable.'
+  static usesTemplates = true
+  // An alias, not a second command: resolved, but listed once (help says "alias: tenant move").
+  static hiddenAliases = ['tenant:move']
+  static summary = 'Move a tenant to another isolation level (or server) without losing a row: journaled, verified, resumable. Alias: tenant move.'
   static description = `Steps, each journaled: prepare the target at the source's template version; start capturing the tenant's writes (a logical replication slot where the source has wal_level = logical, else a trigger that logs the keys of the rows it changes); copy every table with binary COPY streams under a snapshot taken after that; catch up with the logged changes while the tenant keeps writing; then fence the tenant's writes (the database refuses them; reads and other tenants go on), drain the last changes to a marker, verify row counts and checksums on both sides, switch the placement in one transaction, and remove the source. The fence lasts only the drain, the verify and the switch (\`fencedMs\` in the report). Tables without a primary key (or --capture none) make the move offline: fenced for the whole copy. A killed move is continued with --resume or, before the switch, undone with --abort. Where data would be lost, the move is refused before it starts.`
   static examples = [
     '<%= config.bin %> tenant migrate-isolation acme --to schema --dry-run',
@@ -43,13 +45,17 @@ export default class TenantMigrateIsolation extends JanuaCommand {
   async run(): Promise<MoveReport> {
     const { args, flags } = await this.parse(TenantMigrateIsolation)
     if (!flags.to && !flags.resume && !flags.abort) throw usageError('--to is required', 'pass --to shared|schema|database, or --resume / --abort for an unfinished move')
-    if (!flags.yes && !flags['dry-run'] && !flags.resume) {
-      if (!canPrompt() || this.jsonEnabled()) throw usageError(`moving tenant "${args.slug}" needs confirmation`, 'pass --yes (or --dry-run to see the plan)')
+    const ask = !flags.yes && !flags['dry-run'] && !flags.resume
+    if (ask && (!canPrompt() || this.jsonEnabled())) throw usageError(`moving tenant "${args.slug}" needs confirmation`, 'pass --yes (or --dry-run to see the plan)')
+    const janua = await this.open(flags)
+    if (ask) {
+      // The plan first (as --dry-run prints it), then the question.
+      if (!flags.abort)
+        this.render(await moveTenant(janua, { slug: args.slug, to: flags.to, server: flags.server, dryRun: true, keepSource: flags['keep-source'], capture: flags.capture }))
       if (!(await confirm({ message: `${flags.abort ? 'Abort the move of' : 'Move'} tenant "${args.slug}"${flags.to ? ` to ${flags.to}` : ''}?`, default: false }))) {
         throw usageError('not confirmed; nothing was changed')
       }
     }
-    const janua = await this.open(flags)
     const progress = moveProgress(flags['dry-run'] ? 'silent' : progressMode(this.jsonEnabled()))
     let result: MoveReport
     try {

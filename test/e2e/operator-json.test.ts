@@ -1,0 +1,177 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { repoRoot, runCli, type CliResult } from '../helpers/cli.js'
+import { freshDatabase, type TestDatabase } from '../helpers/db.js'
+import { validate, type Schema } from '../helpers/json-schema.js'
+import { copyTemplates } from '../helpers/templates.js'
+
+let db: TestDatabase
+let folder: ReturnType<typeof copyTemplates>
+let role: string
+let summaryFile: string
+const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+  DATABASE_URL: db.url,
+  JANUA_DATABASE_URL: undefined,
+  JANUA_TEMPLATES: folder.dir,
+  JANUA_APP_ROLE: role,
+  GITHUB_STEP_SUMMARY: undefined,
+  ...extra,
+})
+const cli = (args: string[], extra: NodeJS.ProcessEnv = {}) => runCli(args, { env: env(extra) })
+const schemaOf = (name: string) => JSON.parse(fs.readFileSync(path.join(repoRoot, 'docs', 'json', `${name}.schema.json`), 'utf8')) as Schema
+const validated = new Set<string>()
+
+/** stdout is one JSON document valid against docs/json/<name>.schema.json. */
+function expectValid(r: CliResult, name: string): any {
+  expect(r.json, `not one JSON document: ${r.stdout}\n${r.stderr}`).toBeDefined()
+  expect(validate(schemaOf(name), r.json), `${name}: ${r.stdout.slice(0, 2000)}`).toEqual([])
+  expect(r.json.schemaVersion).toBe(1)
+  validated.add(name)
+  return r.json
+}
+
+beforeAll(async () => {
+  db = await freshDatabase('e2e')
+  role = `janua_app_${db.name.slice(-8)}`
+  folder = copyTemplates()
+  summaryFile = path.join(os.tmpdir(), `janua-summary-${db.name}.md`)
+})
+
+afterAll(async () => {
+  folder?.remove()
+  fs.rmSync(summaryFile, { force: true })
+  await db?.drop()
+  await db?.query(`select 1`).catch(() => undefined)
+  const { Client } = (await import('pg')).default
+  const c = new Client(db.admin)
+  await c.connect()
+  try {
+    await c.query(`drop role if exists "${role}"`)
+  } finally {
+    await c.end()
+  }
+})
+
+describe('each command --json validates against its schema in docs/json/', () => {
+  it('db init, tenant create at each level, list, inspect, status, verify, config, dev status, templates check, server list', async () => {
+    expectValid(await cli(['db', 'init', '--json']), 'db-init')
+    for (const [slug, isolation] of [
+      ['js-shared', 'shared'],
+      ['js-schema', 'schema'],
+      ['js-db', 'database'],
+    ])
+      expectValid(await cli(['tenant', 'create', slug, '--isolation', isolation, '--json']), 'tenant-create')
+    expect(expectValid(await cli(['tenant', 'list', '--json']), 'tenant-list').tenants).toHaveLength(3)
+    expectValid(await cli(['tenant', 'inspect', 'js-schema', '--json']), 'tenant-inspect')
+    expectValid(await cli(['db', 'status', '--json']), 'db-status')
+    expect(expectValid(await cli(['db', 'verify', '--json']), 'db-verify').ok).toBe(true)
+    expectValid(await cli(['config', '--json']), 'config')
+    expectValid(await cli(['dev', 'status', '--json']), 'dev-status')
+    expectValid(await cli(['templates', 'check', '--json']), 'templates-check')
+    expectValid(await cli(['server', 'list', '--json']), 'server-list')
+    expectValid(await cli(['tenant', 'cleanup', 'js-schema', '--json']), 'tenant-cleanup')
+    expectValid(await cli(['tenant', 'move', 'js-schema', '--to', 'database', '--dry-run', '--json']), 'tenant-migrate-isolation')
+    expectValid(await cli(['tenant', 'inspect', 'nobody', '--json']), 'error')
+    expectValid(await cli(['tenant', 'creat', 'x', '--json']), 'error')
+  })
+
+  it('a failing migrate: --format github prints one annotation per distinct error with file and line; the step summary is written; the JSON has ok false and one error', async () => {
+    folder.add('0005_broken.sql', 'create table notes (id bigint primary key);\nselect nonsense from;\n')
+    const gh = await cli(['tenant', 'migrate', '--format', 'github'], { GITHUB_STEP_SUMMARY: summaryFile })
+    expect(gh.code, gh.stderr).toBe(1)
+    const annotations = gh.stdout.split('\n').filter((l) => l.startsWith('::error file='))
+    expect(annotations).toHaveLength(1)
+    expect(annotations[0]).toMatch(/^::error file=.*0005_broken\.sql,line=2,col=\d+,title=janua tenant migrate 42601::/)
+    expect(annotations[0]).toContain('4 placement(s)')
+    expect(gh.stdout.split('\n').filter((l) => l.startsWith('::error title=janua tenant migrate::'))).toHaveLength(1)
+    const summary = fs.readFileSync(summaryFile, 'utf8')
+    expect(summary).toContain('### janua tenant migrate: 4 failed')
+    expect(summary).toContain('0005_broken.sql:2')
+
+    const human = await cli(['tenant', 'migrate'])
+    expect(human.code).toBe(1)
+    const failedLines = human.stdout.split('\n').filter((l) => l.startsWith('failed'))
+    expect(failedLines).toHaveLength(1)
+    expect(failedLines[0]).toMatch(/^failed 4 placement\(s\) \[.*js-schema.*\]: 0005_broken\.sql:2:\d+: /)
+
+    const j = expectValid(await cli(['tenant', 'migrate', '--json']), 'tenant-migrate')
+    expect(j.ok).toBe(false)
+    expect(j.errors).toHaveLength(1)
+    expect(j.errors[0]).toMatchObject({ file: '0005_broken.sql', line: 2, sqlstate: '42601' })
+    expect(j.errors[0].placements).toHaveLength(4)
+
+    folder.add('0005_broken.sql', 'create table notes (id bigint primary key);\n')
+    const fixed = expectValid(await cli(['tenant', 'migrate', '--json']), 'tenant-migrate')
+    expect(fixed).toMatchObject({ ok: true, errors: [] })
+    const verify = await cli(['db', 'verify', '--format', 'github'], { GITHUB_STEP_SUMMARY: summaryFile })
+    expect(verify.code, verify.stdout).toBe(0)
+    expect(fs.readFileSync(summaryFile, 'utf8')).toContain('### janua db verify: ok')
+  })
+
+  it('piped tenant list is tab-separated rows without a header; --header adds it', async () => {
+    const r = await cli(['tenant', 'list'])
+    const rows = r.stdout.trimEnd().split('\n')
+    expect(rows).toHaveLength(3)
+    for (const row of rows) expect(row.split('\t')).toHaveLength(6)
+    expect(rows.map((x) => x.split('\t')[0])).toEqual(['js-db', 'js-schema', 'js-shared'])
+    const withHeader = await cli(['tenant', 'list', '--header'])
+    expect(withHeader.stdout.split('\n')[0]).toBe('SLUG\tNAME\tSTATUS\tISOLATION\tPLACEMENT\tVERSION')
+  })
+
+  it('tenant create says where it places the tenant on stderr; stdout holds only the result', async () => {
+    const r = await cli(['tenant', 'create', 'js-extra', '--isolation', 'schema'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout.trim().split('\n')).toHaveLength(1)
+    expect(r.stdout).toMatch(/^created js-extra/)
+    expect(r.stderr).toContain('placing on server primary')
+  })
+
+  it('db destroy is refused while tenants exist; tenant drop --if-exists; after the last tenant db destroy leaves no janua database, schema or role of the control plane', async () => {
+    const cpId = (await db.query<{ value: string }>(`select value from janua.meta where key = 'id'`)).rows[0]!.value
+    const refused = await cli(['db', 'destroy', '--yes'])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('still has 4 tenant(s)')
+    expect((await cli(['db', 'destroy'])).code).toBe(2) // no --yes, no terminal
+    expect(expectValid(await cli(['tenant', 'drop', 'never-was', '--yes', '--if-exists', '--json']), 'tenant-drop')).toMatchObject({ dropped: false, ok: true })
+    expect((await cli(['tenant', 'drop', 'never-was', '--yes'])).code).toBe(2)
+    for (const slug of ['js-shared', 'js-schema', 'js-db', 'js-extra']) expect(expectValid(await cli(['tenant', 'drop', slug, '--yes', '--json']), 'tenant-drop').ok).toBe(true)
+    const before = await db.query<{ datname: string }>(`select datname from pg_database where datname like $1`, [`janua\\_${cpId}\\_%`])
+    expect(before.rows.length).toBeGreaterThan(0)
+    const destroyed = expectValid(await cli(['db', 'destroy', '--yes', '--json']), 'db-destroy')
+    expect(destroyed).toMatchObject({ ok: true, controlPlane: cpId, schemas: ['janua_shared', 'janua'] })
+    expect(destroyed.roles).toEqual([{ server: 'primary', role }])
+    const after = await db.query<{ datname: string }>(`select datname from pg_database where datname like $1`, [`janua\\_${cpId}\\_%`])
+    expect(after.rows).toEqual([])
+    const schemas = await db.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like 'janua%' or nspname like 'tenant\\_%'`)
+    expect(schemas.rows).toEqual([])
+    expect((await db.query(`select 1 from pg_roles where rolname = $1`, [role])).rowCount).toBe(0)
+    // The shared default role of other control planes on this server is untouched.
+    const again = await cli(['db', 'destroy', '--yes', '--json'])
+    expect(again.code).toBe(2)
+    expect(again.json.error.code).toBe('not_found')
+  })
+
+  it('a role another control plane still uses is kept', async () => {
+    const other = await freshDatabase('e2e')
+    try {
+      const shared = { JANUA_APP_ROLE: role }
+      expect((await runCli(['db', 'init'], { env: env({ ...shared, DATABASE_URL: other.url }) })).code).toBe(0)
+      expect((await runCli(['db', 'init'], { env: env(shared) })).code).toBe(0)
+      const r = await cli(['db', 'destroy', '--yes', '--json'])
+      expect(r.json.keptRoles.map((k: { role: string }) => k.role)).toEqual([role])
+      expect((await db.query(`select 1 from pg_roles where rolname = $1`, [role])).rowCount).toBe(1)
+      const last = await runCli(['db', 'destroy', '--yes', '--json'], { env: env({ ...shared, DATABASE_URL: other.url }) })
+      expect(last.json.roles).toEqual([{ server: 'primary', role }])
+    } finally {
+      await other.drop()
+    }
+  })
+
+  it('every schema in docs/json/ except the embedded server commands was exercised', () => {
+    const all = fs.readdirSync(path.join(repoRoot, 'docs', 'json')).map((f) => f.replace('.schema.json', ''))
+    const untested = all.filter((n) => !validated.has(n)).sort()
+    expect(untested).toEqual(['dev-start', 'dev-stop', 'dev-url', 'server-add', 'server-remove'])
+  })
+})
