@@ -4,6 +4,7 @@ import { inTransaction } from '../db/connection.js'
 import { COMMERCIAL_STATUSES, type CommercialStatus, type Suspension } from '../db/schema.js'
 import { ident } from '../sql/ident.js'
 import type { Janua } from './context.js'
+import { knownControlPlane } from './control-plane.js'
 import { usageError } from './errors.js'
 import { installSuspensionFence, lockForTriggers, removeSuspensionFence } from './fence.js'
 import { driverFor, type IsolationDriver } from './isolation/index.js'
@@ -11,6 +12,7 @@ import { finishOperation, startOperation } from './journal.js'
 import type { Placement } from './placement.js'
 import { failOperation, getTenant, withTenantLock } from './tenants.js'
 import { translateError } from '../db/errors.js'
+import { tenantRole } from './tenant-access.js'
 import { GUARD_SCHEMA } from './tombstone.js'
 import { validateTenantName, validateText } from './validate.js'
 
@@ -98,12 +100,17 @@ async function removeNoReadGuard(client: pg.ClientBase, schema: string, tables: 
 
 /** Placements of the tenant's own: the app role loses USAGE on the schema (and CONNECT on an own database), or gets it back. */
 async function setOwnReach(janua: Janua, target: Target, client: pg.ClientBase, reach: boolean): Promise<void> {
-  const role = ident(janua.appRole)
-  const schema = ident(target.placement.schema)
-  await client.query(reach ? `grant usage on schema ${schema} to ${role}` : `revoke usage on schema ${schema} from ${role}`)
-  if (target.driver.ownsDatabase) {
-    const db = ident(target.placement.database)
-    await client.query(reach ? `grant connect on database ${db} to ${role}` : `revoke connect on database ${db} from ${role}`)
+  // The tenant's own login roles (tenant credentials) reach the placement through its tenant role: it loses the same privileges.
+  const cpId = knownControlPlane(janua)
+  const own = cpId ? (await client.query<{ rolname: string }>('select rolname from pg_roles where rolname = $1', [tenantRole(cpId, target.tenant.slug)])).rows : []
+  for (const name of [janua.appRole, ...own.map((r) => r.rolname)]) {
+    const role = ident(name)
+    const schema = ident(target.placement.schema)
+    await client.query(reach ? `grant usage on schema ${schema} to ${role}` : `revoke usage on schema ${schema} from ${role}`)
+    if (target.driver.ownsDatabase) {
+      const db = ident(target.placement.database)
+      await client.query(reach ? `grant connect on database ${db} to ${role}` : `revoke connect on database ${db} from ${role}`)
+    }
   }
 }
 

@@ -5,6 +5,7 @@ import { Janua } from '../../src/core/context.js'
 import { moveTenant } from '../../src/core/move/move.js'
 import { tenantCredentials, loginRole, tenantRole, groupRole } from '../../src/core/tenant-access.js'
 import { createTenant, dropTenant, type Tenant } from '../../src/core/tenants.js'
+import { resumeTenant, suspendTenant } from '../../src/core/lifecycle.js'
 import { verifyFleet } from '../../src/core/verify.js'
 import { migrateFleet } from '../../src/core/migrate.js'
 import { addServer } from '../../src/core/servers.js'
@@ -121,6 +122,25 @@ describe('per-tenant login roles', () => {
       } finally {
         await p.end()
       }
+    }
+  })
+
+  it('suspend --no-read: the tenant role reaches nothing (schema: USAGE, database: CONNECT); resume gives it back', async () => {
+    await suspendTenant(janua, 'sa', { noRead: true })
+    await suspendTenant(janua, 'da', { noRead: true })
+    const c = await connectAs(url.sa!)
+    try {
+      expect(await sqlstate(() => c.query('select count(*) from tenant_sa.teams'))).toBe('42501')
+    } finally {
+      await c.end()
+    }
+    expect(await sqlstate(() => connectAs(url.da!))).toBe('42501')
+    await resumeTenant(janua, 'sa')
+    await resumeTenant(janua, 'da')
+    for (const slug of ['sa', 'da']) {
+      const back = await connectAs(url[slug]!)
+      await back.query('select count(*) from teams')
+      await back.end()
     }
   })
 
