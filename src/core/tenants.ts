@@ -183,7 +183,6 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
   const driver = driverFor(isolation)
   const { server, policy } = input.server ? { server: input.server, policy: '--server' } : await pickServer(janua)
   await janua.conn.serverConfig(server) // unknown server: exit 2 before anything is created
-  input.onPlaced?.(server, policy)
 
   return withTenantLock(janua, slug, async () => {
     const existing = await findTenantRow(janua, slug)
@@ -201,6 +200,8 @@ export async function createTenant(janua: Janua, input: CreateTenantInput): Prom
         PLACEMENT_TAKEN,
       )
     }
+    // Said once the tenant will be made: a refused create prints only its error.
+    input.onPlaced?.(server, policy)
     const tenant: TenantRef = { id: input.id ?? randomUUID(), slug, name }
     // The rows come first, as 'provisioning': a killed run is then found and cleaned by the next one.
     const { placementId, operationId } = await janua.db

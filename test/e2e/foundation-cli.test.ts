@@ -63,9 +63,11 @@ describe('tenant create / list / inspect --json', () => {
     expect(r.code, r.stderr).toBe(0)
     const doc = oneJson(r)
     expect(Object.keys(doc)).toEqual(['schemaVersion', 'tenants'])
-    for (const t of doc.tenants) expectTenantObject(t)
+    // the listing adds the commercial record (tenant update / suspend) to the created tenant's keys
+    for (const t of doc.tenants) expect(Object.keys(t).sort()).toEqual([...TENANT_KEYS, 'commercialStatus', 'limits', 'plan', 'suspension'].sort())
     expect(doc.tenants.map((t: any) => t.slug)).toEqual(['e2e-database', 'e2e-schema', 'e2e-shared'])
-    for (const level of LEVELS) expect(doc.tenants.find((t: any) => t.isolation === level)).toEqual(created[level])
+    for (const level of LEVELS)
+      expect(doc.tenants.find((t: any) => t.isolation === level)).toEqual({ ...created[level], commercialStatus: 'active', plan: null, limits: {}, suspension: null })
 
     const filtered = oneJson(await cli(['tenant', 'list', '--isolation', 'schema', '--json']))
     expect(filtered.tenants.map((t: any) => t.slug)).toEqual(['e2e-schema'])
