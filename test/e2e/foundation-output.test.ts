@@ -132,7 +132,8 @@ describe('colour', () => {
   })
 
   it('NO_COLOR and TERM=dumb win over FORCE_COLOR (which otherwise colours the output), and --json is never coloured', async () => {
-    const coloured = await cli(['tenant', 'list'], { NO_COLOR: undefined, FORCE_COLOR: '1' })
+    // (piped, tenant list prints plain tab-separated rows: server list's table shows the colour)
+    const coloured = await cli(['server', 'list'], { NO_COLOR: undefined, FORCE_COLOR: '1' })
     expect(coloured.stdout, 'FORCE_COLOR alone should colour the table header').toMatch(ANSI)
 
     const runs: { extra: NodeJS.ProcessEnv; args: string[] }[] = []

@@ -116,7 +116,8 @@ describe('per-tenant data keys and the tenant directory', () => {
       const bySlug = (await client.query('select * from janua.resolve_tenant($1)', ['ka'])).rows
       expect(bySlug).toHaveLength(1)
       expect(bySlug[0]).toMatchObject({ slug: 'ka', status: 'active', isolation: 'schema', server: 'primary', database: db.name, schema: 'tenant_ka' })
-      expect(Object.keys(bySlug[0]).sort()).toEqual(['database', 'host', 'id', 'isolation', 'port', 'schema', 'server', 'slug', 'status'])
+      expect(Object.keys(bySlug[0]).sort()).toEqual(['commercial_status', 'database', 'host', 'id', 'isolation', 'port', 'schema', 'server', 'slug', 'status', 'suspended'])
+      expect(bySlug[0]).toMatchObject({ commercial_status: 'active', suspended: null })
       const byDomain = (await client.query('select * from janua.resolve_tenant($1)', ['ACME.example.COM'])).rows
       expect(byDomain.map((r) => r.slug)).toEqual(['ka'])
       const db2 = (await client.query('select * from janua.resolve_tenant($1)', ['kb.example.org'])).rows[0]
