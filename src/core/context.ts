@@ -73,6 +73,7 @@ export class Janua {
     try {
       return `${os.userInfo().username}@${os.hostname()}`
     } catch {
+      // A uid without a passwd entry (containers): the uid names the actor as well, for the audit row.
       return `uid ${process.getuid?.() ?? '?'}@${os.hostname()}`
     }
   }

@@ -1,6 +1,6 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { rememberSecret } from '../db/redact.js'
 import { ExitCode, JanuaError, usageError } from './errors.js'
+import { isSealed, parseKey, seal, unseal } from './sealed.js'
 
 /**
  * Inline server passwords are kept in janua.servers.password only encrypted: AES-256-GCM under
@@ -9,15 +9,14 @@ import { ExitCode, JanuaError, usageError } from './errors.js'
  * ~/.pgpass keep the secret out of the control plane altogether).
  */
 export const SECRET_KEY_VARIABLE = 'JANUA_SECRET_KEY'
-const PREFIX = 'aes-256-gcm:v1:'
 const KEY_HINT = `generate one with \`openssl rand -base64 32\`, keep it in your secret store, and export ${SECRET_KEY_VARIABLE} in every janua run`
 
 function secretKey(): Buffer | undefined {
   const text = process.env[SECRET_KEY_VARIABLE]?.trim()
   if (!text) return undefined
   rememberSecret(text)
-  const key = /^[0-9a-f]{64}$/i.test(text) ? Buffer.from(text, 'hex') : /^[A-Za-z0-9+/_-]{43}=?$/.test(text) ? Buffer.from(text, 'base64') : undefined
-  if (key?.length !== 32) throw usageError(`$${SECRET_KEY_VARIABLE} is not a 32-byte key (64 hex digits or 44 base64 characters)`, KEY_HINT)
+  const key = parseKey(text)
+  if (!key) throw usageError(`$${SECRET_KEY_VARIABLE} is not a 32-byte key (64 hex digits or 44 base64 characters)`, KEY_HINT)
   return key
 }
 
@@ -30,17 +29,15 @@ export function sealServerPassword(server: string, password: string): string {
       `give the URL with --url-env NAME (the secret stays in your environment), or put the password in ~/.pgpass and the URL without it; or ${KEY_HINT}`,
     )
   }
-  const iv = randomBytes(12)
-  const cipher = createCipheriv('aes-256-gcm', key, iv)
-  cipher.setAAD(Buffer.from(`janua server ${server}`))
-  const sealed = Buffer.concat([cipher.update(password, 'utf8'), cipher.final()])
-  return `${PREFIX}${iv.toString('base64')}:${cipher.getAuthTag().toString('base64')}:${sealed.toString('base64')}`
+  return seal(key, Buffer.from(password, 'utf8'), serverAad(server))
 }
 
 /** The error code of a stored password that cannot be opened (no key, or another key). */
 export const SECRET_KEY_MISSING = 'secret_key_missing'
 
-export const isSealed = (stored: string) => stored.startsWith(PREFIX)
+export { isSealed }
+
+const serverAad = (server: string) => `janua server ${server}`
 
 /** The password stored for a server (sealed; a plain value from before encryption is used as it is). */
 export function openServerPassword(server: string, stored: string): string {
@@ -56,23 +53,15 @@ export function openServerPassword(server: string, stored: string): string {
       `export the ${SECRET_KEY_VARIABLE} it was stored with`,
       SECRET_KEY_MISSING,
     )
-  const [iv, tag, sealed] = stored
-    .slice(PREFIX.length)
-    .split(':')
-    .map((part) => Buffer.from(part, 'base64'))
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', key, iv!)
-    decipher.setAAD(Buffer.from(`janua server ${server}`))
-    decipher.setAuthTag(tag!)
-    const password = Buffer.concat([decipher.update(sealed!), decipher.final()]).toString('utf8')
-    rememberSecret(password)
-    return password
-  } catch {
+  const opened = unseal(key, stored, serverAad(server))
+  if (!opened)
     throw new JanuaError(
       `the stored password of server "${server}" does not decrypt with this $${SECRET_KEY_VARIABLE}`,
       ExitCode.usage,
       `export the ${SECRET_KEY_VARIABLE} it was stored with`,
       SECRET_KEY_MISSING,
     )
-  }
+  const password = opened.toString('utf8')
+  rememberSecret(password)
+  return password
 }

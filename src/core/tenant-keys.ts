@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type pg from 'pg'
 import { inTransaction, withClient } from '../db/connection.js'
@@ -6,6 +6,7 @@ import { rememberSecret } from '../db/redact.js'
 import type { Janua } from './context.js'
 import { ensureControlPlane, requireControlPlane } from './control-plane.js'
 import { ExitCode, JanuaError, usageError } from './errors.js'
+import { parseKey, seal, unseal } from './sealed.js'
 import { getTenant } from './tenants.js'
 
 /**
@@ -19,17 +20,9 @@ export const MASTER_KEY_VARIABLE = 'JANUA_MASTER_KEY'
 export const MASTER_KEY_FILE_VARIABLE = 'JANUA_MASTER_KEY_FILE'
 export const NEW_MASTER_KEY_VARIABLE = 'JANUA_NEW_MASTER_KEY'
 export const MASTER_KEY_WRONG = 'master_key_wrong'
-const PREFIX = 'aes-256-gcm:v1:'
 const CHECK_KEY = 'master_key_check'
 const CHECK_PLAINTEXT = 'janua master key check'
 const KEY_HINT = `generate one with \`openssl rand -base64 32\`, keep it in your secret store, and export ${MASTER_KEY_VARIABLE} (or ${MASTER_KEY_FILE_VARIABLE}=path)`
-
-/** Pure: a 32-byte key from 64 hex digits or base64 (44 characters), or undefined when the text is neither. */
-export function parseKey(text: string): Buffer | undefined {
-  const t = text.trim()
-  const key = /^[0-9a-f]{64}$/i.test(t) ? Buffer.from(t, 'hex') : /^[A-Za-z0-9+/_-]{43}=?$/.test(t) ? Buffer.from(t, 'base64') : undefined
-  return key?.length === 32 ? key : undefined
-}
 
 function keyFrom(variable: string, text: string | undefined): Buffer | undefined {
   if (!text?.trim()) return undefined
@@ -58,33 +51,6 @@ function requireMasterKey(): Buffer {
   const key = masterKey()
   if (!key) throw usageError(`per-tenant keys need a master key, and neither $${MASTER_KEY_VARIABLE} nor $${MASTER_KEY_FILE_VARIABLE} is set`, KEY_HINT)
   return key
-}
-
-/** Pure: seals bytes under a key, bound to `aad`. */
-export function seal(key: Buffer, plaintext: Buffer, aad: string): string {
-  const iv = randomBytes(12)
-  const cipher = createCipheriv('aes-256-gcm', key, iv)
-  cipher.setAAD(Buffer.from(aad))
-  const sealed = Buffer.concat([cipher.update(plaintext), cipher.final()])
-  return `${PREFIX}${iv.toString('base64')}:${cipher.getAuthTag().toString('base64')}:${sealed.toString('base64')}`
-}
-
-/** Pure: opens a sealed value, or undefined when the key (or the binding) is not the one it was sealed with. */
-export function unseal(key: Buffer, stored: string, aad: string): Buffer | undefined {
-  if (!stored.startsWith(PREFIX)) return undefined
-  const [iv, tag, sealed] = stored
-    .slice(PREFIX.length)
-    .split(':')
-    .map((part) => Buffer.from(part, 'base64'))
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', key, iv!)
-    decipher.setAAD(Buffer.from(aad))
-    decipher.setAuthTag(tag!)
-    return Buffer.concat([decipher.update(sealed!), decipher.final()])
-  } catch {
-    // GCM's authentication failed: another key, or a value bound to another tenant/version. The caller says which.
-    return undefined
-  }
 }
 
 const keyAad = (tenantId: string, version: number) => `janua tenant key ${tenantId} v${version}`

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { validateDomain } from '../../src/core/directory.js'
 import { connectionString, judgeTenantRoleReach, loginRole, parseGrace, scramVerifier } from '../../src/core/tenant-access.js'
-import { parseKey, seal, unseal } from '../../src/core/tenant-keys.js'
+import { parseKey, seal, unseal } from '../../src/core/sealed.js'
 
 describe('tenant access, pure parts', () => {
   it('role names carry the control plane id and stay within 63 bytes for the longest slug', () => {
