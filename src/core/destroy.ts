@@ -4,7 +4,7 @@ import { withClient } from '../db/connection.js'
 import { translateError } from '../db/errors.js'
 import { ident } from '../sql/ident.js'
 import type { Janua } from './context.js'
-import { ExitCode, JanuaError, usageError } from './errors.js'
+import { ExitCode, JanuaError, NOT_FOUND, usageError } from './errors.js'
 import { SHARED_SCHEMA, serverSharedDatabase, templateDatabase } from './placement.js'
 
 export interface DestroyReport {
@@ -39,7 +39,7 @@ export function destroyRefusal(facts: { tenants: string[]; running: number; left
 export async function destroyControlPlane(janua: Janua): Promise<DestroyReport> {
   const db = janua.db
   const { rows: present } = await sql<{ t: string | null }>`select to_regclass('janua.meta')::text as t`.execute(db)
-  if (!present[0]?.t) throw new JanuaError(`no control plane in database ${janua.conn.primaryDatabase}`, ExitCode.usage, 'nothing to destroy', 'not_found')
+  if (!present[0]?.t) throw new JanuaError(`no control plane in database ${janua.conn.primaryDatabase}`, ExitCode.usage, 'nothing to destroy', NOT_FOUND)
   const { cpId, servers } = await db.transaction().execute(async (trx) => {
     await sql`lock table janua.tenants in exclusive mode`.execute(trx)
     const id = (await trx.selectFrom('janua.meta').select('value').where('key', '=', 'id').executeTakeFirstOrThrow()).value

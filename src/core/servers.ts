@@ -6,7 +6,7 @@ import { redactAll } from '../db/redact.js'
 import { ident, validateServerName } from '../sql/ident.js'
 import type { Janua } from './context.js'
 import { ensureAppRole, ensureControlPlane, requireControlPlane } from './control-plane.js'
-import { ExitCode, JanuaError, usageError } from './errors.js'
+import { ExitCode, JanuaError, NOT_FOUND, usageError } from './errors.js'
 import { DATABASE_TENANT_SCHEMA, SHARED_SCHEMA, TENANT_SCHEMA_PREFIX, serverSharedDatabase, templateDatabase } from './placement.js'
 import { SECRET_KEY_MISSING, sealServerPassword } from './server-secrets.js'
 
@@ -365,7 +365,7 @@ export function decideServerRemoval(facts: ServerRemovalFacts): { refusals: stri
 /** Reads every fact a removal depends on; contacts the server only when the control plane has no reason to refuse. */
 async function gatherRemovalFacts(janua: Janua, cpId: string, name: string): Promise<ServerRemovalFacts> {
   const row = await janua.db.selectFrom('janua.servers').selectAll().where('name', '=', name).executeTakeFirst()
-  if (!row) throw usageError(`no server "${name}"`, 'list servers with `janua server list`')
+  if (!row) throw new JanuaError(`no server "${name}"`, ExitCode.usage, 'list servers with `janua server list`', NOT_FOUND)
   const januaDatabases = [serverSharedDatabase(cpId), templateDatabase(cpId)]
   const kinds = ['shared', 'template'] as const
   const tenants = await janua.db

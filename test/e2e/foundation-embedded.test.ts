@@ -111,5 +111,10 @@ describe('the embedded default (README quick start)', () => {
     const list = await cli(['tenant', 'list', '--json'])
     expect(list.code, list.stderr).toBe(0)
     expect(list.json.tenants.map((t: { slug: string }) => t.slug)).toEqual(['acme'])
+    // dev start on a running server says so and changes nothing.
+    const start = await cli(['dev', 'start', '--json'])
+    expect(start.code, start.stderr).toBe(0)
+    expect(start.json).toMatchObject({ started: false })
+    expect(validate(schemaOf('dev-start'), start.json)).toEqual([])
   })
 })
