@@ -25,10 +25,11 @@ export const PLACEMENT_TOKEN = '$placement'
  * OIDs of objects created after initdb differ from schema to schema and from database to
  * database: a stored node tree or OID vector that mentions one (or a reg* constant such as
  * nextval('seq'::regclass)) is compared through its deparsed text instead of its raw form.
+ * PostgreSQL records every object an expression mentions in pg_depend (normal or automatic),
+ * so one index probe tells whether a stored expression names a user object: no regular
+ * expression over its text, which costs more than producing the text itself.
  */
-const BIG_OID = String.raw`(1[6-9]\d{3}|[2-9]\d{4}|[1-9]\d{5,})`
-const NODE_NEEDS_DEPARSE = String.raw`:(?!location )[a-z]+ ${BIG_OID}\M|:consttype (24|220[2-6]|3734|3769|4089|4096|4191)\M`
-const OIDS_NEED_DEPARSE = String.raw`\m${BIG_OID}\M`
+const FIRST_USER_OID = 16384
 
 /**
  * detail: readable texts (pg_get_*def), read one schema at a time with search_path set to it, so
@@ -63,16 +64,27 @@ export function objectsSql(mode: 'detail' | 'fingerprint', few = false): string 
    */
   const strip = (expr: string, prefixRe = 'prefix_re') =>
     detail ? `regexp_replace(${expr}, ${prefixRe}, '\\1', 'g')` : `replace(${expr}, ${prefixRe.replaceAll('prefix_re', 'prefix')}, '')`
-  /** A stored expression: raw, unless it is one of the few (deduplicated in deparse_needed) that mention a user object. */
-  const nodeOr = (raw: string, deparsed: string, prefixRe?: string) =>
-    detail ? strip(deparsed, prefixRe) : `case when ${raw}::text in (select t from deparse_needed) then ${strip(deparsed, prefixRe)} else ${raw}::text end`
+  /**
+   * Whether the expressions stored with an object (catalog, oid) name a user object other than its
+   * own table or type: a raw node tree that names one differs between placements only by OIDs.
+   * pg_depend holds what an expression calls or casts to, but not the types and collations of
+   * the columns it reads (a Var carries them): ownUserTyped says whether the owner has such a
+   * column (a domain, whether its base type or collation is a user object).
+   */
+  const namesUserObject = (catalog: string, oid: string, own: string, ownUserTyped: string) =>
+    `(${ownUserTyped} or exists (select 1 from pg_depend dep where dep.classid = '${catalog}'::regclass and dep.objid = ${oid} and dep.deptype in ('n', 'a')
+       and dep.refobjid >= ${FIRST_USER_OID}::oid and dep.refobjid <> ${own}))`
+  /** A stored expression: raw, unless it names a user object. */
+  const nodeOr = (raw: string, deparsed: string, prefixRe: string, names: string) =>
+    detail ? strip(deparsed, prefixRe) : `case when ${names} then ${strip(deparsed, prefixRe)} else ${raw}::text end`
   const constraintDescr = (alias: string) =>
     detail
       ? strip('pg_get_constraintdef(con.oid)', `${alias}.prefix_re`)
-      : `case when con.conbin::text in (select t from deparse_needed) or coalesce(con.conexclop::text, '') ~ '${OIDS_NEED_DEPARSE}'
+      : `case when (con.conbin is not null or con.conexclop is not null)
+                and ${namesUserObject('pg_constraint', 'con.oid', `coalesce(nullif(con.conrelid, 0), con.contypid)`, `(con.conbin is not null and ${alias}.user_typed)`)}
          then ${strip('pg_get_constraintdef(con.oid)', `${alias}.prefix_re`)}
          else concat_ws(' ', con.contype, con.condeferrable, con.condeferred, con.convalidated, con.connoinherit, con.conkey::text, con.confkey::text,
-           (select f.relname from pg_class f where f.oid = con.confrelid), con.confupdtype, con.confdeltype, con.confmatchtype,
+           case when con.confrelid <> 0 then (select f.relname from pg_class f where f.oid = con.confrelid) end, con.confupdtype, con.confdeltype, con.confmatchtype,
            con.confdelsetcols::text, con.conexclop::text, con.conbin::text) end`
   return String.raw`
 with ns as (
@@ -81,13 +93,19 @@ with ns as (
     from pg_namespace where nspname = any($1::text[])
 ), rel as (
   select c.oid, c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity, c.relowner, c.relacl, c.reloptions, c.relpersistence,
-         c.relispartition, c.relpartbound, ns.nspname, ns.prefix, ns.prefix_re
+         c.relispartition, c.relpartbound, ns.nspname, ns.prefix, ns.prefix_re${
+           detail
+             ? ''
+             : `,
+         exists (select 1 from pg_attribute ua where ua.attrelid = c.oid and ua.attnum > 0 and (ua.atttypid >= ${FIRST_USER_OID}::oid or ua.attcollation >= ${FIRST_USER_OID}::oid)) as user_typed`
+         }
     from ${inSchemas('pg_class', 'c', 'relnamespace')}
    where c.relkind in ('r', 'p', 'v', 'm', 'S', 'f') and c.relname <> '${HISTORY_TABLE}'
 ), app as (
   select oid, rolname from pg_roles where rolname = $2
 ), typ as (
-  select t.oid, t.typname, t.typtype, t.typbasetype, t.typtypmod, t.typnotnull, t.typdefault, t.typcollation, t.typrelid, t.typacl, ns.nspname, ns.prefix, ns.prefix_re
+  select t.oid, t.typname, t.typtype, t.typbasetype, t.typtypmod, t.typnotnull, t.typdefault, t.typcollation, t.typrelid, t.typacl, ns.nspname, ns.prefix, ns.prefix_re,
+         t.typbasetype >= ${FIRST_USER_OID}::oid or t.typcollation >= ${FIRST_USER_OID}::oid as user_typed
     from ${inSchemas('pg_type', 't', 'typnamespace')}
     left join pg_class tc on tc.oid = t.typrelid
    where t.typtype in ('e', 'd', 'c', 'r') and (t.typtype <> 'c' or tc.relkind = 'c')
@@ -99,24 +117,7 @@ with ns as (
     from ${inSchemas('pg_proc', 'p', 'pronamespace')}
    where p.proname not like 'janua\_%'
      and not exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.deptype = 'e')
-)${
-    detail
-      ? ''
-      : String.raw`, expression_texts as materialized (
-  -- every stored expression once: the same templates give the same few texts in every schema
-  select d.adbin::text as t from rel r join pg_attrdef d on d.adrelid = r.oid
-  union select con.conbin::text from rel r join pg_constraint con on con.conrelid = r.oid where con.conbin is not null
-  union select con.conbin::text from typ t join pg_constraint con on con.contypid = t.oid where con.conbin is not null
-  union select p.polqual::text from rel r join pg_policy p on p.polrelid = r.oid where p.polqual is not null
-  union select p.polwithcheck::text from rel r join pg_policy p on p.polrelid = r.oid where p.polwithcheck is not null
-  union select e.t from rel r cross join lateral (
-    -- from each table to its indexes (offset 0 keeps the planner from scanning all of pg_index instead)
-    select x.indexprs::text as t from pg_index x where x.indrelid = r.oid and x.indexprs is not null
-    union all select x.indpred::text from pg_index x where x.indrelid = r.oid and x.indpred is not null offset 0) e
-), deparse_needed as materialized (
-  select t from expression_texts where t ~ '${NODE_NEEDS_DEPARSE}'
-)`
-  }
+)
 select ns.nspname::text as schema, 'schema'::text as kind, ''::text as key,
        concat_ws(' ', 'public-usage=' || has_schema_privilege('public', ns.oid, 'USAGE'), 'public-create=' || has_schema_privilege('public', ns.oid, 'CREATE'),
                  'app-usage=' || coalesce((select has_schema_privilege(app.oid, ns.oid, 'USAGE') from app), false),
@@ -147,23 +148,38 @@ select r.nspname, 'sequence', r.relname,
  where r.relkind = 'S'
 union all
 select r.nspname, 'column', r.relname::text || '.' || a.attname::text,
-       concat_ws(' ', ${strip('format_type(a.atttypid, a.atttypmod)', 'r.prefix_re')}, case when a.attnotnull then 'not null' end,
+       ${
+         detail
+           ? `concat_ws(' ', ${strip('format_type(a.atttypid, a.atttypmod)', 'r.prefix_re')}, case when a.attnotnull then 'not null' end,
                  case when a.attidentity <> '' then 'identity=' || a.attidentity::text end,
                  case when a.attgenerated <> '' then 'generated=' || a.attgenerated::text end,
                  case when a.attcollation <> 0 and a.attcollation <> ty.typcollation then 'collate ' || ${strip('a.attcollation::regcollation::text', 'r.prefix_re')} end,
-                 'default ' || ${nodeOr('d.adbin', 'pg_get_expr(d.adbin, d.adrelid)', 'r.prefix_re')})
+                 'default ' || ${strip('pg_get_expr(d.adbin, d.adrelid)', 'r.prefix_re')})
   from rel r
   join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped
   join pg_type ty on ty.oid = a.atttypid
-  left join pg_attrdef d on d.adrelid = r.oid and d.adnum = a.attnum
+  left join pg_attrdef d on d.adrelid = r.oid and d.adnum = a.attnum`
+           : // built-in types and collations by OID (the same on every server of a major version),
+             // user ones by name; the default looked up only for the columns that have one
+             `concat_ws(' ', case when a.atttypid < ${FIRST_USER_OID}::oid then a.atttypid::text || '(' || a.atttypmod || ')' else ${strip('format_type(a.atttypid, a.atttypmod)', 'r.prefix_re')} end,
+                 case when a.attnotnull then 'not null' end,
+                 case when a.attidentity <> '' then 'identity=' || a.attidentity::text end,
+                 case when a.attgenerated <> '' then 'generated=' || a.attgenerated::text end,
+                 case when a.attcollation <> 0 then 'collation=' || case when a.attcollation < ${FIRST_USER_OID}::oid then a.attcollation::text
+                   else ${strip('a.attcollation::regcollation::text', 'r.prefix_re')} end end,
+                 case when a.atthasdef then (select 'default ' || ${nodeOr('d.adbin', 'pg_get_expr(d.adbin, d.adrelid)', 'r.prefix_re', namesUserObject('pg_attrdef', 'd.oid', 'd.adrelid', 'r.user_typed'))}
+                                               from pg_attrdef d where d.adrelid = a.attrelid and d.adnum = a.attnum) end)
+  from rel r
+  join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped`
+       }
  where r.relkind in ('r', 'p', 'v', 'm', 'f')
 union all
 select r.nspname, 'index', i.relname::text,
        ${
          detail
            ? strip('pg_get_indexdef(i.oid)', 'r.prefix_re')
-           : `case when concat_ws(' ', x.indclass, x.indcollation) ~ '${OIDS_NEED_DEPARSE}'
-                   or x.indexprs::text in (select t from deparse_needed) or x.indpred::text in (select t from deparse_needed) then ${strip('pg_get_indexdef(i.oid)', 'r.prefix_re')}
+           : `case when ${namesUserObject('pg_class', 'x.indexrelid', 'x.indrelid', '((x.indexprs is not null or x.indpred is not null) and r.user_typed)')}
+                 then ${strip('pg_get_indexdef(i.oid)', 'r.prefix_re')}
                  else concat_ws(' ', am.amname, x.indisunique, x.indisprimary, x.indisexclusion, x.indnullsnotdistinct, x.indkey::text,
                    x.indclass::text, x.indoption::text, x.indcollation::text, x.indexprs::text, x.indpred::text) end`
        }
@@ -179,8 +195,8 @@ select r.nspname, 'policy', r.relname::text || '.' || p.polname::text,
        concat_ws(' ', case when p.polpermissive then 'permissive' else 'restrictive' end,
                  'for ' || case p.polcmd when '*' then 'all' when 'r' then 'select' when 'a' then 'insert' when 'w' then 'update' else 'delete' end,
                  'to ' || (select string_agg(case when rid = 0 then 'public' else pg_get_userbyid(rid) end, ',' order by 1) from unnest(p.polroles) rid),
-                 'using (' || ${nodeOr('p.polqual', 'pg_get_expr(p.polqual, p.polrelid)', 'r.prefix_re')} || ')',
-                 'check (' || ${nodeOr('p.polwithcheck', 'pg_get_expr(p.polwithcheck, p.polrelid)', 'r.prefix_re')} || ')')
+                 'using (' || ${nodeOr('p.polqual', 'pg_get_expr(p.polqual, p.polrelid)', 'r.prefix_re', namesUserObject('pg_policy', 'p.oid', 'p.polrelid', 'r.user_typed'))} || ')',
+                 'check (' || ${nodeOr('p.polwithcheck', 'pg_get_expr(p.polwithcheck, p.polrelid)', 'r.prefix_re', namesUserObject('pg_policy', 'p.oid', 'p.polrelid', 'r.user_typed'))} || ')')
   from rel r join pg_policy p on p.polrelid = r.oid and p.polname not like 'janua\_%'
 union all
 select r.nspname, 'grant', r.relname::text || ' to ' || case when g.grantee = 0 then 'public' else pg_get_userbyid(g.grantee) end,
@@ -369,6 +385,6 @@ export async function fingerprintsInParts(
   const maps = await Promise.all(slices.map((slice, i) => (i === 0 ? fingerprints(client, slice, appRole) : withClient(pool!, (c) => fingerprints(c, slice, appRole)))))
   return new Map(maps.flatMap((m) => [...m]))
 }
-const SCHEMAS_PER_QUERY = 250
+const SCHEMAS_PER_QUERY = 500
 /** the pools hold 4 connections; verify reads other databases of the server at the same time */
 const MAX_PARTS = 3

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { fingerprints, fingerprintsInParts } from '../../src/catalog/snapshot.js'
 import { freshDatabase, type TestDatabase } from '../helpers/db.js'
 
-// Verify reads a database's fingerprints in parts on several connections at once above 250
+// Verify reads a database's fingerprints in parts on several connections at once above 500
 // schemas; the parts must give exactly what one query gives (here with 4 schemas per query).
 let db: TestDatabase
 let pool: pg.Pool

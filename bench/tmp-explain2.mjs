@@ -1,0 +1,15 @@
+import pg from 'pg'
+import { objectsSql } from '../dist/catalog/snapshot.js'
+const c = new pg.Client('postgres://postgres@127.0.0.1:5432/janua_prof')
+await c.connect()
+const use = (await c.query(`select nspname from pg_namespace where nspname like 'tenant\\_%' or nspname = 'janua_shared' order by 1`)).rows.map((r) => r.nspname)
+const full = objectsSql('fingerprint')
+const idx = full.indexOf("\nselect ns.nspname::text as schema, 'schema'")
+const head = full.slice(0, idx)
+const branches = full.slice(idx).split('\nunion all\n')
+await c.query(`set search_path = pg_catalog`); await c.query('set jit = off')
+const ks = process.argv[2].split(',').map(Number)
+const text = head + ks.map((k) => branches[k]).join('\nunion all\n')
+const r = await c.query(`explain (analyze, timing off, costs off) select count(*) from (${text}) o`, [use, 'janua_app'])
+console.log(r.rows.map((x) => x['QUERY PLAN']).join('\n'))
+await c.end()
