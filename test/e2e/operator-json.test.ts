@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -5,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { repoRoot, runCli, type CliResult } from '../helpers/cli.js'
 import { adminUrl, freshDatabase, type TestDatabase } from '../helpers/db.js'
 import { validate, type Schema } from '../helpers/json-schema.js'
+import { registerSecret } from '../helpers/secret-ledger.js'
 import { copyTemplates } from '../helpers/templates.js'
 
 let db: TestDatabase
@@ -20,6 +22,9 @@ const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
   ...extra,
 })
 const cli = (args: string[], extra: NodeJS.ProcessEnv = {}) => runCli(args, { env: env(extra) })
+/** A command whose output is a credential or a data key, printed as it is: kept out of the secret ledger (the secret itself is registered). */
+const secretCli = (args: string[], extra: NodeJS.ProcessEnv = {}) => runCli(args, { env: env(extra), showsSecret: true })
+const passwordOf = (url: string) => decodeURIComponent(new URL(url).password)
 const schemaOf = (name: string) => JSON.parse(fs.readFileSync(path.join(repoRoot, 'docs', 'json', `${name}.schema.json`), 'utf8')) as Schema
 const validated = new Set<string>()
 
@@ -139,6 +144,59 @@ describe('each command --json validates against its schema in docs/json/', () =>
     expect(unknown.code).toBe(2)
     expect(unknown.json.error).toMatchObject({ code: 'not_found', message: 'no server "js-two"' })
     expect(validate(schemaOf('error'), unknown.json)).toEqual([])
+  })
+
+  it('tenant update, suspend, resume, credentials, key, key rotate, key rewrap, export and import validate (their tenants dropped after)', async () => {
+    const m1 = randomBytes(32).toString('base64')
+    const m2 = randomBytes(32).toString('base64')
+    registerSecret(m1)
+    registerSecret(m2)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'janua-json-'))
+    try {
+      // A master key at create: the tenant gets its data key version 1.
+      expectValid(await cli(['tenant', 'create', 'js-life', '--isolation', 'schema', '--json'], { JANUA_MASTER_KEY: m1 }), 'tenant-create')
+
+      const updated = expectValid(await cli(['tenant', 'update', 'js-life', '--status', 'trial', '--plan', 'pro', '--limit', 'max_users=5', '--json']), 'tenant-update')
+      expect(updated).toMatchObject({ slug: 'js-life', commercialStatus: 'trial', plan: 'pro', limits: { max_users: 5 }, changed: ['status', 'plan', 'limits.max_users'] })
+      const suspended = expectValid(await cli(['tenant', 'suspend', 'js-life', '--reason', 'json contract', '--json']), 'tenant-suspend')
+      expect(suspended).toMatchObject({ commercialStatus: 'suspended', suspension: { mode: 'read-only', reason: 'json contract', previousStatus: 'trial' } })
+      const resumed = expectValid(await cli(['tenant', 'resume', 'js-life', '--json']), 'tenant-resume')
+      expect(resumed).toMatchObject({ commercialStatus: 'trial', suspension: null })
+
+      // The one print of each password: registered, so that no other output may show it.
+      const cred = expectValid(await secretCli(['tenant', 'credentials', 'js-life', '--json']), 'tenant-credentials')
+      registerSecret(cred.password)
+      expect(cred).toMatchObject({ slug: 'js-life', rotated: false, previous: null, outputFile: null })
+      expect(passwordOf(cred.connectionString)).toBe(cred.password)
+      const file = path.join(dir, 'js-life.url')
+      const rotated = expectValid(await cli(['tenant', 'credentials', 'js-life', '--rotate', '--grace', '0', '--output-file', file, '--json']), 'tenant-credentials')
+      registerSecret(passwordOf(fs.readFileSync(file, 'utf8').trim()))
+      expect(rotated).toMatchObject({ rotated: true, password: null, connectionString: null, outputFile: file, previous: { role: cred.role } })
+
+      const k1 = expectValid(await secretCli(['tenant', 'key', 'js-life', '--json'], { JANUA_MASTER_KEY: m1 }), 'tenant-key')
+      registerSecret(k1.key)
+      expect(k1).toMatchObject({ slug: 'js-life', version: 1, versions: [1] })
+      const k2 = expectValid(await secretCli(['tenant', 'key', 'rotate', 'js-life', '--json'], { JANUA_MASTER_KEY: m1 }), 'tenant-key-rotate')
+      registerSecret(k2.key)
+      expect(k2).toMatchObject({ version: 2, versions: [1, 2] })
+      const rewrapped = expectValid(await cli(['tenant', 'key', 'rewrap', '--json'], { JANUA_MASTER_KEY: m1, JANUA_NEW_MASTER_KEY: m2 }), 'tenant-key-rewrap')
+      expect(rewrapped.rewrapped).toBe(2)
+      const again = expectValid(await secretCli(['tenant', 'key', 'js-life', '--version', '1', '--json'], { JANUA_MASTER_KEY: m2 }), 'tenant-key')
+      expect(again.key).toBe(k1.key)
+
+      const archive = path.join(dir, 'js-life.janua.gz')
+      const exported = expectValid(await cli(['tenant', 'export', 'js-life', '--output', archive, '--json']), 'tenant-export')
+      expect(exported).toMatchObject({ file: archive, tenant: { slug: 'js-life', isolation: 'schema', commercialStatus: 'trial', plan: 'pro' } })
+      expect(exported.tables.length).toBeGreaterThan(0)
+      const imported = expectValid(await cli(['tenant', 'import', archive, '--as', 'js-copy', '--isolation', 'shared', '--new-id', '--json']), 'tenant-import')
+      expect(imported).toMatchObject({ slug: 'js-copy', isolation: 'shared', status: 'active', newId: true, fromTenant: { slug: 'js-life', isolation: 'schema' } })
+      expect(imported.tables).toEqual(exported.tables)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+      // db destroy (below) expects only the tenants of the tests before this one.
+      for (const slug of ['js-life', 'js-copy']) await cli(['tenant', 'drop', slug, '--yes', '--if-exists'])
+    }
+    expect((await cli(['tenant', 'list', '--json'])).json.tenants.map((t: { slug: string }) => t.slug).sort()).toEqual(['js-db', 'js-extra', 'js-schema', 'js-shared'])
   })
 
   it('db destroy is refused while tenants exist; tenant drop --if-exists; after the last tenant db destroy leaves no janua database, schema or role of the control plane', async () => {
