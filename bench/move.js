@@ -503,7 +503,11 @@ async function runOne(capture) {
     const a = await direction(dist, ctx, { label: 'A', slug: 'mover', tenantId: mover.id, to: 'database', scratch: pipeDb.placement, plain })
     // The move deleted the mover's rows from the shared tables: vacuum them now, not during B's timed runs.
     await query(db.url, `vacuum (analyze) ${['users', 'sessions', 'audit_logs', 'analytics_events'].map((t) => `${qi(mover.placement.schema)}.${qi(t)}`).join(', ')}`)
-    const b = await direction(dist, ctx, { label: 'B', slug: 'mover', tenantId: mover.id, to: 'schema', scratch: pipeSchema.placement, plain })
+    // BENCH_MOVE_B=0 skips direction B (database -> schema): the issue's figures are shared -> database.
+    const b =
+      (process.env.BENCH_MOVE_B ?? '1').trim() === '0'
+        ? null
+        : await direction(dist, ctx, { label: 'B', slug: 'mover', tenantId: mover.id, to: 'schema', scratch: pipeSchema.placement, plain })
 
     // The offline move of the same tenant for comparison: back to shared, then shared -> database again (A's direction).
     const offline = []
@@ -553,11 +557,13 @@ async function runOne(capture) {
     out.push('')
     out.push(directionReport(a, overheadMs))
     out.push('')
-    out.push(directionReport(b, overheadMs))
-    out.push('')
+    if (b) {
+      out.push(directionReport(b, overheadMs))
+      out.push('')
+    }
     const runs = [
       { label: 'A', report: a.report, writer: a.writer },
-      { label: 'B', report: b.report, writer: b.writer },
+      ...(b ? [{ label: 'B', report: b.report, writer: b.writer }] : []),
       ...offline.map((o) => ({ label: o.label, report: o.report, writer: o.writer })),
     ]
     out.push(
@@ -640,7 +646,7 @@ async function runOne(capture) {
       rows: { mover: total, neighbour: otherTotal, spread: counts, seedMs: round(seedMs) },
       psqlPairOverheadMs: round(overheadMs, 1),
       sharedToDatabase: dirJson(a),
-      databaseToSchema: dirJson(b),
+      databaseToSchema: b ? dirJson(b) : null,
       moves: runs.map((r) => ({
         label: r.label,
         from: r.report.from.isolation,

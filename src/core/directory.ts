@@ -1,12 +1,9 @@
 import type pg from 'pg'
 import { withClient } from '../db/connection.js'
-import { isPgError } from '../db/errors.js'
 import { ident, quoted } from '../sql/ident.js'
 import type { Janua } from './context.js'
-import { ensureControlPlane } from './control-plane.js'
 import { usageError } from './errors.js'
 import { validateText } from './validate.js'
-import { getTenant } from './tenants.js'
 
 /**
  * The tenant directory: janua.resolve_tenant(slug_or_domain), SECURITY DEFINER with a fixed
@@ -28,22 +25,6 @@ export async function ensureDomainFree(janua: Janua, domain: string, exceptTenan
     .primaryPool()
     .query<{ slug: string }>('select slug from janua.tenants where domain = $1 and id is distinct from $2', [domain, exceptTenantId ?? null])
   if (rows[0]) throw usageError(`the domain ${domain} belongs to tenant "${rows[0].slug}"`, 'a domain names one tenant: choose another, or change that tenant first')
-}
-
-/** Sets (or, with null, removes) a tenant's domain; for `tenant update --domain`. */
-export async function setTenantDomain(janua: Janua, slug: string, domain: string | null): Promise<{ slug: string; domain: string | null }> {
-  const value = domain === null ? null : validateDomain(domain)
-  const row = await getTenant(janua, slug)
-  await ensureControlPlane(janua)
-  if (value !== null) await ensureDomainFree(janua, value, row.id)
-  try {
-    await janua.conn.primaryPool().query('update janua.tenants set domain = $2, updated_at = now() where id = $1', [row.id, value])
-  } catch (error) {
-    // 23505: another run took the domain between the check and the update.
-    if (isPgError(error) && error.code === '23505') throw usageError(`the domain ${value} belongs to another tenant`, 'choose another domain')
-    throw error
-  }
-  return { slug, domain: value }
 }
 
 /** The app role may call the directory (and use the janua schema for that alone: no table of it is granted). Run by `db init`. */

@@ -11,7 +11,8 @@ import { driverFor, type IsolationDriver } from './isolation/index.js'
 import { finishOperation, startOperation } from './journal.js'
 import type { Placement } from './placement.js'
 import { failOperation, getTenant, withTenantLock } from './tenants.js'
-import { translateError } from '../db/errors.js'
+import { isPgError, translateError } from '../db/errors.js'
+import { ensureDomainFree, validateDomain } from './directory.js'
 import { tenantRole } from './tenant-access.js'
 import { GUARD_SCHEMA } from './tombstone.js'
 import { validateTenantName, validateText } from './validate.js'
@@ -206,6 +207,8 @@ export interface UpdateInput {
   /** key=value; the value is read as JSON when it parses (numbers, true, false), else as text; key=null removes the key */
   limits?: string[]
   name?: string
+  /** a host name, or null to remove the tenant's domain */
+  domain?: string | null
 }
 
 export interface UpdateResult {
@@ -215,12 +218,13 @@ export interface UpdateResult {
   commercialStatus: CommercialStatus
   plan: string | null
   limits: Record<string, unknown>
+  domain: string | null
   changed: string[]
 }
 
 /** Pure: the new commercial record, or a refusal. Status `suspended` goes through `tenant suspend` (it changes the database, not only the record). */
 export function decideUpdate(
-  current: { slug: string; name: string; commercialStatus: CommercialStatus; plan: string | null; limits: Record<string, unknown> },
+  current: { slug: string; name: string; commercialStatus: CommercialStatus; plan: string | null; limits: Record<string, unknown>; domain: string | null },
   input: UpdateInput,
 ): Omit<UpdateResult, 'id'> {
   const changed: string[] = []
@@ -262,22 +266,35 @@ export function decideUpdate(
     name = validateTenantName(input.name)
     changed.push('name')
   }
-  if (!changed.length) throw usageError('nothing to update', 'pass --status, --plan, --limit key=value or --name')
-  return { slug: current.slug, name, commercialStatus, plan, limits, changed }
+  let domain = current.domain
+  if (input.domain !== undefined) {
+    domain = input.domain === null ? null : validateDomain(input.domain)
+    changed.push('domain')
+  }
+  if (!changed.length) throw usageError('nothing to update', 'pass --status, --plan, --limit key=value, --name, --domain or --clear-domain')
+  return { slug: current.slug, name, commercialStatus, plan, limits, domain, changed }
 }
 
 export async function updateTenant(janua: Janua, slug: string, input: UpdateInput): Promise<UpdateResult> {
   await getTenant(janua, slug)
   return withTenantLock(janua, slug, async () => {
     const row = await getTenant(janua, slug)
-    const before = { slug, name: row.name, commercialStatus: row.commercial_status, plan: row.plan, limits: row.limits ?? {} }
+    const before = { slug, name: row.name, commercialStatus: row.commercial_status, plan: row.plan, limits: row.limits ?? {}, domain: row.domain }
     const next = decideUpdate(before, input)
+    // A taken domain is refused before the operation is journaled (exit 2, nothing recorded).
+    if (next.domain !== null && next.domain !== before.domain) await ensureDomainFree(janua, next.domain, row.id)
     return lifecycleOperation(janua, row, 'tenant.update', { before, changed: next.changed }, async () => {
-      await janua.db
-        .updateTable('janua.tenants')
-        .set({ name: next.name, commercial_status: next.commercialStatus, plan: next.plan, limits: JSON.stringify(next.limits), updated_at: new Date() })
-        .where('id', '=', row.id)
-        .execute()
+      try {
+        await janua.db
+          .updateTable('janua.tenants')
+          .set({ name: next.name, commercial_status: next.commercialStatus, plan: next.plan, limits: JSON.stringify(next.limits), domain: next.domain, updated_at: new Date() })
+          .where('id', '=', row.id)
+          .execute()
+      } catch (error) {
+        // 23505: another run took the domain between the check and the update.
+        if (isPgError(error) && error.code === '23505') throw usageError(`the domain ${next.domain} belongs to another tenant`, 'choose another domain')
+        throw error
+      }
       return { ...next, id: row.id }
     })
   })

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { Janua } from '../../src/core/context.js'
-import { setTenantDomain } from '../../src/core/directory.js'
+import { updateTenant } from '../../src/core/lifecycle.js'
 import { rewrapTenantKeys, rotateTenantKey, showTenantKey } from '../../src/core/tenant-keys.js'
 import { createTenant, dropTenant } from '../../src/core/tenants.js'
 import { freshDatabase, type TestDatabase } from '../helpers/db.js'
@@ -139,14 +139,17 @@ describe('per-tenant data keys and the tenant directory', () => {
     expect(fn.proconfig).toEqual(['search_path=pg_catalog, pg_temp'])
   })
 
-  it('domains are unique: a second tenant with the domain exits 2 before anything is made; setTenantDomain changes it', async () => {
+  it('domains are unique: a second tenant with the domain exits 2 before anything is made; tenant update --domain changes it (journaled)', async () => {
     expect(await exitOf(createTenant(janua, { slug: 'kc', isolation: 'schema', domain: 'acme.example.com' }))).toBe(2)
     expect((await db.query(`select 1 from pg_namespace where nspname = 'tenant_kc'`)).rowCount).toBe(0)
     expect(await exitOf(createTenant(janua, { slug: 'kc', isolation: 'schema', domain: 'not a domain' }))).toBe(2)
-    expect(await exitOf(setTenantDomain(janua, 'kb', 'acme.example.com'))).toBe(2)
-    expect(await setTenantDomain(janua, 'kb', 'New.Example.org')).toEqual({ slug: 'kb', domain: 'new.example.org' })
+    expect(await exitOf(updateTenant(janua, 'kb', { domain: 'acme.example.com' }))).toBe(2)
+    expect(await exitOf(updateTenant(janua, 'kb', { domain: 'not a domain' }))).toBe(2)
+    expect(await updateTenant(janua, 'kb', { domain: 'New.Example.org' })).toMatchObject({ slug: 'kb', domain: 'new.example.org', changed: ['domain'] })
     expect((await db.query(`select slug from janua.resolve_tenant('new.example.org')`)).rows).toEqual([{ slug: 'kb' }])
-    await setTenantDomain(janua, 'kb', null)
+    expect(await updateTenant(janua, 'kb', { domain: null })).toMatchObject({ domain: null })
+    const journal = await db.query(`select status from janua.operations where kind = 'tenant.update' and tenant_slug = 'kb' order by started_at`)
+    expect(journal.rows.map((r) => r.status)).toEqual(['succeeded', 'succeeded'])
     expect((await db.query(`select slug from janua.resolve_tenant('new.example.org')`)).rows).toEqual([])
   })
 

@@ -15,7 +15,7 @@ const refused = (fn: () => unknown) => {
 }
 
 describe('decideUpdate', () => {
-  const current = { slug: 'acme', name: 'Acme', commercialStatus: 'active' as const, plan: null, limits: { seats: 3 } }
+  const current = { slug: 'acme', name: 'Acme', commercialStatus: 'active' as const, plan: null, limits: { seats: 3 }, domain: null }
   it('sets status, plan, limits (JSON values, text otherwise, null removes) and name', () => {
     expect(decideUpdate(current, { status: 'trial', plan: 'pro', limits: ['max_users=50', 'sso=true', 'tier=gold', 'seats=null'], name: ' Acme Inc ' })).toEqual({
       slug: 'acme',
@@ -23,6 +23,7 @@ describe('decideUpdate', () => {
       commercialStatus: 'trial',
       plan: 'pro',
       limits: { max_users: 50, sso: true, tier: 'gold' },
+      domain: null,
       changed: ['status', 'plan', 'limits.max_users', 'limits.sso', 'limits.tier', 'limits.seats', 'name'],
     })
   })
@@ -33,6 +34,11 @@ describe('decideUpdate', () => {
     expect(refused(() => decideUpdate(current, { limits: ['=3'] })).exitCode).toBe(2)
     expect(refused(() => decideUpdate(current, { plan: 'a b' })).exitCode).toBe(2)
     expect(refused(() => decideUpdate(current, {})).exitCode).toBe(2)
+    expect(refused(() => decideUpdate(current, { domain: 'no spaces.example' })).exitCode).toBe(2)
+  })
+  it('sets the domain (stored lowercase, without the trailing dot) or removes it', () => {
+    expect(decideUpdate(current, { domain: 'App.Acme.Example.' })).toMatchObject({ domain: 'app.acme.example', changed: ['domain'] })
+    expect(decideUpdate({ ...current, domain: 'app.acme.example' }, { domain: null })).toMatchObject({ domain: null, changed: ['domain'] })
   })
 })
 
