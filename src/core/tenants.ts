@@ -20,6 +20,7 @@ import { validateTenantFields } from './validate.js'
 import { withTenantLock } from './tenant-lock.js'
 import { faultPoint } from './fault.js'
 import { ensureDomainFree, validateDomain } from './directory.js'
+import { applySuspension } from './suspension.js'
 import { masterKeyForCreate, wrapNewKey } from './tenant-keys.js'
 import { dropTenantAccess } from './tenant-access.js'
 
@@ -440,7 +441,11 @@ export async function dropTenant(janua: Janua, slug: string, options: { confirme
       // Kept sources and aborted-move targets are the tenant's data too: they go first.
       const leftovers: LeftoverOutcome[] = []
       for (const leftover of await listLeftovers(janua, { tenantId: row.id })) leftovers.push(await removeLeftover(janua, leftover, placement))
-      await driverFor(row.isolation).retire(janua, tenant, placement)
+      const driver = driverFor(row.isolation)
+      // In a shared placement a suspension's triggers, no-read policies and list entry outlive the
+      // tenant's rows: lifted first (also when a killed suspend left them unrecorded).
+      if (driver.sharesPlacement) await applySuspension(janua, { driver, placement, tenant }, null)
+      await driver.retire(janua, tenant, placement)
       await dropTenantAccess(janua, tenant, placement)
       const warnings = await removeTombstones(janua, row.id)
       await deleteTenantRows(janua, row)

@@ -352,12 +352,16 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
           const v = verdictOf.get(p)!
           const actual = details.get(p.placement.schema)!
           const where = `on server ${server} (PostgreSQL ${v.serverVersion})`
-          const drift = diffCatalogs((await expected(v.version!, p.placement)).catalog, actual).map((f) => ({
-            ...f,
-            server,
-            serverVersion: v.serverVersion!,
-            message: `${f.message} ${where}`,
-          }))
+          // A placement of its own whose tenant is suspended with --no-read lacks the app role's USAGE by design.
+          const noRead = p.kind !== 'template' && !driverFor(p.kind).sharesPlacement && whereabouts.suspendedNoRead(p.placement)
+          const drift = diffCatalogs((await expected(v.version!, p.placement)).catalog, actual)
+            .filter((f) => !(noRead && isNoReadSchema(f)))
+            .map((f) => ({
+              ...f,
+              server,
+              serverVersion: v.serverVersion!,
+              message: `${f.message} ${where}`,
+            }))
           v.findings.push(...drift, ...lintCatalog(actual, janua.appRole))
         }
         phases.detailMs += Date.now() - t1
@@ -454,7 +458,12 @@ interface Whereabouts {
   running: string[]
   kept: string[]
   rowsAllowed(placement: Placement): string[]
+  /** a tenant placed there is suspended with --no-read (the app role lost USAGE on purpose) */
+  suspendedNoRead(placement: Placement): boolean
 }
+
+/** The one difference a --no-read suspension makes to its tenant's own schema: the app role's USAGE. */
+const isNoReadSchema = (f: Finding) => f.code === 'drift/schema' && f.change === 'different' && f.expected?.replace('app-usage=true', 'app-usage=false') === f.actual
 
 /** Tenant ids by where their rows may be: placed there, kept there (--keep-source), or moving in or out. */
 async function tenantWhereabouts(janua: Janua): Promise<Whereabouts> {
@@ -464,9 +473,10 @@ async function tenantWhereabouts(janua: Janua): Promise<Whereabouts> {
   const placed = await janua.db
     .selectFrom('janua.tenants as t')
     .innerJoin('janua.placements as p', 'p.id', 't.placement_id')
-    .select(['t.id', 'p.server', 'p.database', 'p.schema'])
+    .select(['t.id', 't.suspension', 'p.server', 'p.database', 'p.schema'])
     .execute()
   for (const t of placed) allow(t, t.id)
+  const noRead = new Set(placed.filter((t) => t.suspension?.mode === 'no-read').map((t) => key(t)))
   const moves = await janua.db.selectFrom('janua.operations').select(['tenant_id', 'detail']).where('kind', '=', 'tenant.move').where('status', '=', 'running').execute()
   for (const m of moves) {
     const to = (m.detail as { plan?: { to?: { placement?: Placement } } }).plan?.to?.placement
@@ -478,6 +488,7 @@ async function tenantWhereabouts(janua: Janua): Promise<Whereabouts> {
     running: moves.map((m) => m.tenant_id!).filter(Boolean),
     kept: kept.map((l) => l.tenantId!).filter(Boolean),
     rowsAllowed: (p) => allowed.get(key(p)) ?? [],
+    suspendedNoRead: (p) => noRead.has(key(p)),
   }
 }
 

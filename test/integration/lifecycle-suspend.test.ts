@@ -118,9 +118,18 @@ describe('tenant suspend / resume / update, enforced by the database', () => {
     await suspendTenant(janua, 'db-a', { noRead: true })
     try {
       const report = await verifyFleet(janua)
-      // The one finding: the app role has no USAGE on a no-read tenant's own schema (what no-read means); nothing of janua's objects.
+      // Nothing: neither janua's objects nor the app role's USAGE a no-read tenant's own schema lost on purpose.
       const findings = report.placements.flatMap((p) => p.findings.map((f) => ({ placement: p.placement.schema, code: f.code, actual: f.actual })))
-      expect(findings, JSON.stringify(findings, null, 1)).toEqual([{ placement: 'tenant', code: 'drift/schema', actual: expect.stringContaining('app-usage=false') }])
+      expect(findings, JSON.stringify(findings, null, 1)).toEqual([])
+      // The same revocation on a tenant that is not suspended --no-read (sc-a is read-only) is drift.
+      const schema = quoteIdent(tenants['sc-a']!.placement.schema)
+      await db.query(`revoke usage on schema ${schema} from janua_app`)
+      try {
+        const drifted = (await verifyFleet(janua)).placements.flatMap((p) => p.findings.map((f) => ({ placement: p.placement.schema, code: f.code })))
+        expect(drifted).toEqual([{ placement: tenants['sc-a']!.placement.schema, code: 'drift/schema' }])
+      } finally {
+        await db.query(`grant usage on schema ${schema} to janua_app`)
+      }
     } finally {
       for (const slug of ['sh-a', 'sc-a', 'db-a']) await resumeTenant(janua, slug)
     }
@@ -195,6 +204,19 @@ describe('tenant suspend / resume / update, enforced by the database', () => {
       await resumeTenant(j2, 'sh-a')
       await write(tenants['sc-a']!)
       await dropTenant(j2, 'sc-a', { confirmed: true })
+      // A suspended shared tenant dropped: its triggers, no-read policies and list entry go with it.
+      await createTenant(j2, { slug: 'sh-gone', isolation: 'shared' })
+      await suspendTenant(j2, 'sh-gone', { noRead: true })
+      await dropTenant(j2, 'sh-gone', { confirmed: true })
+      const schema = tenants['sh-b']!.placement.schema
+      const left = await db.query(
+        `select tgname from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and tgname like 'janua\\_suspend\\_%'
+         union all select polname from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and polname = 'janua_suspended'
+         union all select slug from janua_guard.suspended_tenants`,
+        [schema],
+      )
+      expect(left.rows).toEqual([])
+      expect((await verifyFleet(j2)).ok).toBe(true)
     } finally {
       await j2.close()
     }

@@ -13,7 +13,7 @@ import { createTenant, getTenant, type Tenant } from '../../src/core/tenants.js'
 import { verifyFleet } from '../../src/core/verify.js'
 import { runCli } from '../helpers/cli.js'
 import { freshDatabase, type TestDatabase } from '../helpers/db.js'
-import { seedAsApp, tenantRowCount } from '../helpers/tenant-data.js'
+import { seedAsApp, snapshotTenant, tenantRowCount } from '../helpers/tenant-data.js'
 import { expectedRows, startWriter, withoutUnknown, writerRowsAt, type TenantWriter } from '../helpers/tenant-writer.js'
 
 /**
@@ -244,6 +244,26 @@ describe('online tenant move with logical capture and a concurrent writer', () =
     },
     300_000,
   )
+
+  it('a TRUNCATE during the move reaches the target as the removal of exactly the tenant rows it removed (never as a TRUNCATE)', async () => {
+    const tenant = await seeded('lg-truncate', 'schema')
+    const killed = await runCli(['tenant', 'move', 'lg-truncate', '--to', 'database', '--capture', 'logical', '--yes', '--json'], {
+      env: { ...env(), JANUA_FAULT_KILL_AFTER: 'caught-up' },
+    })
+    expect(killed.code, killed.stderr).not.toBe(0)
+    const { database, schema } = tenant.placement
+    expect((await once<{ n: number }>(database, `select count(*)::int as n from "${schema}".analytics_events`)).rows[0]!.n).toBeGreaterThan(0)
+    await once(database, `truncate "${schema}".analytics_events`)
+    await once(database, `insert into "${schema}".analytics_events (tenant_id, event_name, properties) values ($1, 'after-truncate', '{}')`, [tenant.id])
+    const source = await snapshotTenant(admin, tenant.placement, tenant.id)
+    const resumed = await runCli(['tenant', 'move', 'lg-truncate', '--resume', '--yes', '--json'], { env: env() })
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0)
+    expect(resumed.json.capture).toBe('logical')
+    const target = resumed.json.to.placement
+    expect((await snapshotTenant(admin, target, tenant.id)).tables).toEqual(source.tables)
+    expect((await once<{ n: number }>(target.database, `select count(*)::int as n from "${target.schema}".analytics_events`)).rows[0]!.n).toBe(1)
+    expect(await captureLeftovers()).toEqual([])
+  })
 
   it('a shared table whose replica identity lacks tenant_id: logical refused in the plan, auto moves by trigger, no neighbour write fails', async () => {
     const tenant = await seeded('lg-identity', 'shared')

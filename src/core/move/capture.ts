@@ -223,7 +223,13 @@ export interface KeyedChange {
 }
 
 /** All of the tenant's current rows of the tables (every row of a table without tenant_id), in the caller's snapshot. */
-async function readWholeTables(source: pg.ClientBase, from: { schema: string }, byName: Map<string, CaptureTable>, names: string[], tenantId: string): Promise<KeyedChange[]> {
+export async function readWholeTables(
+  source: pg.ClientBase,
+  from: { schema: string },
+  byName: Map<string, CaptureTable>,
+  names: string[],
+  tenantId: string,
+): Promise<KeyedChange[]> {
   const changes: KeyedChange[] = []
   for (const name of names) {
     const table = byName.get(name)

@@ -4,7 +4,7 @@ import { isPgError } from '../../db/errors.js'
 import { ident, literal } from '../../sql/ident.js'
 import type { Janua } from '../context.js'
 import type { Placement } from '../placement.js'
-import { readKeyedRows, replaceKeyedRows, type CaptureTable, type RoundOptions, type RoundResult } from './capture.js'
+import { readKeyedRows, readWholeTables, replaceKeyedRows, type CaptureTable, type RoundOptions, type RoundResult } from './capture.js'
 import type { TableShape } from './copy.js'
 import type { LogicalFacts } from './plan.js'
 
@@ -65,8 +65,9 @@ export async function createPublication(client: pg.ClientBase, schema: string, t
   if (rowCount) return
   const filter = (t: CaptureTable) => (rowFilter && t.tenantRows ? ` where (tenant_id = ${literal(tenantId)}::uuid)` : '')
   const list = tables.map((t) => `${ident(schema)}.${ident(t.name)}${filter(t)}`).join(', ')
-  // Never truncate: a TRUNCATE ignores row filters and would empty other tenants' rows at the target.
-  await client.query(`create publication ${ident(name)} for table ${list} with (publish = 'insert, update, delete')`)
+  // TRUNCATE is published as a fact, never applied as one: a TRUNCATE ignores row filters, so
+  // janua replaces that table's rows of the tenant at the target by the source's (logicalRound).
+  await client.query(`create publication ${ident(name)} for table ${list} with (publish = 'insert, update, delete, truncate')`)
 }
 
 /** An exported snapshot: valid while its replication connection stays open and idle. */
@@ -137,6 +138,8 @@ interface DecodedTransaction {
   /** the lsn of its commit: what the slot is advanced to once it is applied */
   commitLsn: string
   keys: { table: string; key: Record<string, string | null> }[]
+  /** tables truncated in the transaction (of the tenant's schema) */
+  truncated: string[]
   markers: string[]
 }
 
@@ -181,7 +184,7 @@ export function decodePgoutput(messages: { lsn: string; data: Buffer }[], keyOf:
     switch (tag) {
       case 'B': {
         // final lsn (8), commit time (8), xid (4)
-        current = { xid: data.readUInt32BE(17), commitLsn: '', keys: [], markers: [] }
+        current = { xid: data.readUInt32BE(17), commitLsn: '', keys: [], truncated: [], markers: [] }
         break
       }
       case 'C': {
@@ -229,8 +232,19 @@ export function decodePgoutput(messages: { lsn: string; data: Buffer }[], keyOf:
         if (prefix === MARKER_PREFIX && current) current.markers.push(data.toString('utf8', o, o + len))
         break
       }
+      case 'T': {
+        // number of relations (4), options (1), then each relation's oid (4)
+        const n = data.readInt32BE(o)
+        o += 5
+        for (let i = 0; i < n; i++) {
+          const rel = relations.get(data.readUInt32BE(o))
+          o += 4
+          if (rel && rel.schema === schema && current) current.truncated.push(rel.name)
+        }
+        break
+      }
       default:
-        // Y (type), O (origin), T (truncate: not published) carry nothing janua applies
+        // Y (type), O (origin) carry nothing janua applies
         break
     }
   }
@@ -285,6 +299,7 @@ export async function logicalRound<S = undefined, T = undefined>(
   let entries = 0
   let marker = false
   const changes: Awaited<ReturnType<typeof readKeyedRows>> = []
+  const truncated = new Set<string>()
   await source.query('begin isolation level repeatable read read only')
   try {
     const snap = (await source.query<{ s: string }>('select pg_current_snapshot()::text as s')).rows[0]!.s
@@ -306,8 +321,15 @@ export async function logicalRound<S = undefined, T = undefined>(
         keysByTable.get(table)!.set(JSON.stringify(key), key)
         entries++
       }
+      for (const table of tx.truncated) {
+        truncated.add(table)
+        entries++
+      }
     }
+    // A truncated table: all of the tenant's rows in it are replaced by the source's at S (its decoded keys are part of that).
+    for (const t of truncated) keysByTable.delete(t)
     changes.push(...(await readKeyedRows(source, from, byName, keysByTable, tenantId)))
+    changes.push(...(await readWholeTables(source, from, byName, [...truncated], tenantId)))
     if (options.inSnapshot) inSnapshot = await options.inSnapshot(source)
   } finally {
     await source.query('rollback')
@@ -317,5 +339,5 @@ export async function logicalRound<S = undefined, T = undefined>(
   // Only after the target committed: a crash before this decodes and applies these again, harmlessly.
   if (advanceTo) await source.query('select pg_replication_slot_advance($1, $2::pg_lsn)', [slotName(tenantId), advanceTo])
   const applied = new Map(changes.map((c) => [c.table.name, c.keys]))
-  return { entries, keys, marker, ms: Date.now() - t0, applied, inSnapshot, afterApply }
+  return { entries, keys, marker, ms: Date.now() - t0, applied, inSnapshot, afterApply, truncated: [...truncated] }
 }
