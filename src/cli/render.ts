@@ -1,4 +1,5 @@
 import type { Tenant, TenantInspection } from '../core/tenants.js'
+import { usageError } from '../core/errors.js'
 import { colour, formatBytes, statusColour, table, tsv } from './output.js'
 
 export const placementText = (t: Pick<Tenant, 'placement'>) => `${t.placement.server}/${t.placement.database}/${t.placement.schema}`
@@ -11,9 +12,44 @@ export function renderTenant(t: Tenant): string {
  * The tenant list: a padded table for people; for a pipe (`tsv`) tab-separated rows, one tenant a
  * line, without a header unless asked (cut, awk and `while read` need no parsing of padding).
  */
-export function renderTenantList(tenants: Tenant[], options: { tsv?: boolean; header?: boolean } = {}): string {
-  const headers = ['SLUG', 'NAME', 'STATUS', 'ISOLATION', 'PLACEMENT', 'VERSION']
-  const rows = tenants.map((t) => [t.slug, t.name, t.status, t.isolation, placementText(t), t.version])
+/** The columns `tenant list --columns` may name, in their default order first. */
+const TENANT_COLUMNS: Record<string, (t: Tenant) => string | number> = {
+  slug: (t) => t.slug,
+  name: (t) => t.name,
+  status: (t) => t.status,
+  isolation: (t) => t.isolation,
+  placement: (t) => placementText(t),
+  version: (t) => t.version,
+  id: (t) => t.id,
+  server: (t) => t.placement.server,
+  database: (t) => t.placement.database,
+  schema: (t) => t.placement.schema,
+  'commercial-status': (t) => t.commercialStatus ?? '',
+  plan: (t) => t.plan ?? '',
+}
+export const DEFAULT_TENANT_COLUMNS = ['slug', 'name', 'status', 'isolation', 'placement', 'version']
+export const TENANT_COLUMN_NAMES = Object.keys(TENANT_COLUMNS)
+
+/** Pure: the columns of `--columns slug,version` (in that order), or a usage error naming the ones there are. */
+export function parseTenantColumns(text: string | undefined): string[] {
+  if (text === undefined) return DEFAULT_TENANT_COLUMNS
+  const names = text
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter(Boolean)
+  const unknown = names.filter((n) => !(n in TENANT_COLUMNS))
+  if (!names.length || unknown.length)
+    throw usageError(
+      `unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u}"`).join(', ') || '(none given)'}`,
+      `--columns takes a comma-separated list of: ${TENANT_COLUMN_NAMES.join(', ')}`,
+    )
+  return names
+}
+
+export function renderTenantList(tenants: Tenant[], options: { tsv?: boolean; header?: boolean; columns?: string[] } = {}): string {
+  const columns = options.columns ?? DEFAULT_TENANT_COLUMNS
+  const headers = columns.map((c) => c.toUpperCase())
+  const rows = tenants.map((t) => columns.map((c) => TENANT_COLUMNS[c]!(t)))
   if (options.tsv) return tsv(options.header ? [headers, ...rows] : rows)
   if (tenants.length === 0) return 'no tenants'
   return table(headers, rows, { header: options.header !== false })

@@ -123,6 +123,11 @@ describe('each command --json validates against its schema in docs/json/', () =>
     expect(rows.map((x) => x.split('\t')[0])).toEqual(['js-db', 'js-schema', 'js-shared'])
     const withHeader = await cli(['tenant', 'list', '--header'])
     expect(withHeader.stdout.split('\n')[0]).toBe('SLUG\tNAME\tSTATUS\tISOLATION\tPLACEMENT\tVERSION')
+    const picked = await cli(['tenant', 'list', '--columns', 'slug,isolation'])
+    expect(picked.stdout.trim().split('\n')).toEqual(['js-db\tdatabase', 'js-schema\tschema', 'js-shared\tshared'])
+    const unknown = await cli(['tenant', 'list', '--columns', 'slug,colour', '--json'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.json.error.message).toBe('unknown column "colour"')
   })
 
   it('tenant create says where it places the tenant on stderr; stdout holds only the result', async () => {
