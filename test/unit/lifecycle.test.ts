@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { decideImport } from '../../src/core/archive/import.js'
+import { checkServerMajor, decideImport } from '../../src/core/archive/import.js'
 import type { ArchiveManifest } from '../../src/core/archive/format.js'
 import { decideSuspension, decideUpdate } from '../../src/core/lifecycle.js'
 import { JanuaError } from '../../src/core/errors.js'
@@ -80,5 +80,13 @@ describe('decideImport', () => {
     expect(refused(() => decideImport(manifest, other, free, {})).message).toContain('0001_a.sql')
     expect(refused(() => decideImport(manifest, set, { idTaken: false, slugTaken: true }, {})).exitCode).toBe(2)
     expect(refused(() => decideImport(manifest, set, { idTaken: true, slugTaken: false }, {})).hint).toContain('--new-id')
+  })
+})
+
+describe('checkServerMajor', () => {
+  it('the same or a newer major imports; an older one is refused (exit 2) naming both', () => {
+    expect(() => checkServerMajor(150004, 150019, 'server primary')).not.toThrow()
+    expect(() => checkServerMajor(150004, 180001, 'server primary')).not.toThrow()
+    expect(refused(() => checkServerMajor(170002, 150019, 'server primary')).message).toBe('the archive was exported from PostgreSQL 17; server primary runs PostgreSQL 15')
   })
 })

@@ -91,6 +91,20 @@ export function decideImport(
   return { slug, isolation: validateIsolation(input.isolation ?? manifest.tenant.isolation), id: input.newId ? undefined : manifest.tenant.id }
 }
 
+/**
+ * Pure: binary COPY data is read by a server of the same PostgreSQL major or a newer one (binary
+ * send/receive formats are kept backward compatible); an older server may not read it: refused.
+ */
+export function checkServerMajor(archiveVersionNum: number, targetVersionNum: number, where: string): void {
+  const from = Math.floor(archiveVersionNum / 10000)
+  const to = Math.floor(targetVersionNum / 10000)
+  if (to < from)
+    throw usageError(
+      `the archive was exported from PostgreSQL ${from}; ${where} runs PostgreSQL ${to}`,
+      `import it on a server of PostgreSQL ${from} or newer (--server), or export it again from a server of ${to}`,
+    )
+}
+
 /** Streams a section's binary COPY data into the table (or, with a new id, through a temporary table whose tenant_id is rewritten). */
 async function copySection(client: pg.ClientBase, schema: string, section: TableSection, columns: string[], newId: string | null): Promise<void> {
   const list = columns.map(ident).join(', ')
@@ -164,6 +178,8 @@ export async function importTenant(janua: Janua, input: ImportInput): Promise<Im
       const driver = driverFor(decision.isolation as Parameters<typeof driverFor>[0])
       await driver.connect(janua, placement, (client) =>
         inTransaction(client, async () => {
+          const { rows } = await client.query<{ v: string }>(`select current_setting('server_version_num') as v`)
+          checkServerMajor(manifest.serverVersionNum, Number(rows[0]!.v), `server ${placement.server}`)
           await client.query(`set local timezone = 'UTC'`)
           // Replica mode: template triggers (and FKs to rows copied a table later) do not fire on restored rows.
           await client.query('set local session_replication_role = replica')
