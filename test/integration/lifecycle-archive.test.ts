@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -138,7 +139,7 @@ describe('tenant export / import', () => {
     }, 180_000)
   }
 
-  it('refuses a tampered archive, one of other templates, and an existing id: exit 2, nothing created', async () => {
+  it('refuses a tampered archive, one of other templates, one from a newer PostgreSQL major, and an existing id: exit 2, nothing created', async () => {
     const file = archives.schema!.file
     // One byte changed in a table's rows (the gzip itself re-made, so only janua's checksums can tell).
     const raw = gunzipSync(fs.readFileSync(file))
@@ -171,6 +172,23 @@ describe('tenant export / import', () => {
     } finally {
       await j2.close()
     }
+    // An archive exported from a newer PostgreSQL major than this server's (manifest and its sha256 re-made).
+    const plain = gunzipSync(fs.readFileSync(file))
+    const end = plain.length - 33
+    let m = end - 5
+    while (!(plain[m] === 0x4d && plain.readUInt32BE(m + 1) === end - m - 5)) m--
+    const manifest = JSON.parse(plain.subarray(m + 5, end).toString('utf8')) as { serverVersionNum: number }
+    const ours = Math.floor(manifest.serverVersionNum / 10000)
+    manifest.serverVersionNum = (ours + 1) * 10000
+    const json = Buffer.from(JSON.stringify(manifest), 'utf8')
+    const length = Buffer.alloc(4)
+    length.writeUInt32BE(json.length)
+    const newer = path.join(dir, 'newer-major.janua.gz')
+    fs.writeFileSync(newer, gzipSync(Buffer.concat([plain.subarray(0, m), Buffer.from('M'), length, json, Buffer.from('E'), createHash('sha256').update(json).digest()])))
+    e = await refusal(importTenant(janua, { file: newer, as: 'newer', newId: true }))
+    expect(e.exitCode).toBe(2)
+    expect(e.message).toBe(`the archive was exported from PostgreSQL ${ours + 1}; server primary runs PostgreSQL ${ours}`)
+    expect(await traces('newer')).toBe(0)
     // The id exists (the restored src-sc): refused without --new-id, under any slug.
     e = await refusal(importTenant(janua, { file, as: 'sameid' }))
     expect(e.exitCode).toBe(2)
