@@ -453,6 +453,14 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
   if (plan.capture.mode === 'none') await step('fenced', fence)
   await step('copied', copy)
   await step('caught-up', async () => {
+    // A fresh copy has neither hint bits nor a visibility map: VACUUM sets both, so the counts taken
+    // inside the fence are index-only scans instead of reads of every row (the fence must not grow
+    // with the tenant's size), and the tenant's first queries after the switch have statistics.
+    // Not in a shared target: there it would vacuum every tenant's rows.
+    if (!toDriver(plan).sharesPlacement) {
+      const names = plan.tables.filter((t) => t.mode !== 'reference').map((t) => `${ident(plan.to.placement.schema)}.${ident(t.name)}`)
+      if (names.length) await toDriver(plan).connect(janua, plan.to.placement, (c) => c.query(`vacuum (analyze) ${names.join(', ')}`))
+    }
     // Rounds until what is left is small: the drain inside the fence then takes one short round.
     for (let round = 0; round < 50; round++) {
       const r = await captureRound(janua, plan, 'catch-up', onEvent)
