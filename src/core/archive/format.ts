@@ -19,7 +19,8 @@ import { usageError } from '../errors.js'
  * rewrites the manifest too (sign the file for that).
  */
 export const MAGIC = Buffer.from('JANUAEXP\x01', 'latin1')
-export const FORMAT_VERSION = 1
+/** 2: content checksums are sums of hashtextextended (1: of md5 prefixes) */
+export const FORMAT_VERSION = 2
 
 export interface ArchiveTable {
   name: string
