@@ -40,6 +40,9 @@ function expectValid(r: CliResult, name: string): any {
 beforeAll(async () => {
   db = await freshDatabase('e2e')
   role = `janua_app_${db.name.slice(-8)}`
+  // The default templates grant to janua_app by name, while this file's control planes use a role
+  // of their own (db destroy drops it): janua_app must exist whichever test file ran first.
+  await db.query(`do $$ begin create role janua_app nologin nosuperuser nobypassrls nocreatedb nocreaterole; exception when duplicate_object then null; end $$`)
   folder = copyTemplates()
   summaryFile = path.join(os.tmpdir(), `janua-summary-${db.name}.md`)
 })
