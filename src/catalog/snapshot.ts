@@ -77,6 +77,10 @@ export function objectsSql(mode: 'detail' | 'fingerprint', few = false): string 
   /** A stored expression: raw, unless it names a user object. */
   const nodeOr = (raw: string, deparsed: string, prefixRe: string, names: string) =>
     detail ? strip(deparsed, prefixRe) : `case when ${names} then ${strip(deparsed, prefixRe)} else ${raw}::text end`
+  /** A column's NOT NULL, identity and generation: the same fields in both modes. */
+  const columnFlags = `case when a.attnotnull then 'not null' end,
+                 case when a.attidentity <> '' then 'identity=' || a.attidentity::text end,
+                 case when a.attgenerated <> '' then 'generated=' || a.attgenerated::text end,`
   const constraintDescr = (alias: string) =>
     detail
       ? strip('pg_get_constraintdef(con.oid)', `${alias}.prefix_re`)
@@ -150,9 +154,7 @@ union all
 select r.nspname, 'column', r.relname::text || '.' || a.attname::text,
        ${
          detail
-           ? `concat_ws(' ', ${strip('format_type(a.atttypid, a.atttypmod)', 'r.prefix_re')}, case when a.attnotnull then 'not null' end,
-                 case when a.attidentity <> '' then 'identity=' || a.attidentity::text end,
-                 case when a.attgenerated <> '' then 'generated=' || a.attgenerated::text end,
+           ? `concat_ws(' ', ${strip('format_type(a.atttypid, a.atttypmod)', 'r.prefix_re')}, ${columnFlags}
                  case when a.attcollation <> 0 and a.attcollation <> ty.typcollation then 'collate ' || ${strip('a.attcollation::regcollation::text', 'r.prefix_re')} end,
                  'default ' || ${strip('pg_get_expr(d.adbin, d.adrelid)', 'r.prefix_re')})
   from rel r
@@ -162,9 +164,7 @@ select r.nspname, 'column', r.relname::text || '.' || a.attname::text,
            : // built-in types and collations by OID (the same on every server of a major version),
              // user ones by name; the default looked up only for the columns that have one
              `concat_ws(' ', case when a.atttypid < ${FIRST_USER_OID}::oid then a.atttypid::text || '(' || a.atttypmod || ')' else ${strip('format_type(a.atttypid, a.atttypmod)', 'r.prefix_re')} end,
-                 case when a.attnotnull then 'not null' end,
-                 case when a.attidentity <> '' then 'identity=' || a.attidentity::text end,
-                 case when a.attgenerated <> '' then 'generated=' || a.attgenerated::text end,
+                 ${columnFlags}
                  case when a.attcollation <> 0 then 'collation=' || case when a.attcollation < ${FIRST_USER_OID}::oid then a.attcollation::text
                    else ${strip('a.attcollation::regcollation::text', 'r.prefix_re')} end end,
                  case when a.atthasdef then (select 'default ' || ${nodeOr('d.adbin', 'pg_get_expr(d.adbin, d.adrelid)', 'r.prefix_re', namesUserObject('pg_attrdef', 'd.oid', 'd.adrelid', 'r.user_typed'))}

@@ -75,11 +75,14 @@ async function packageBinaries(options: EmbeddedOptions): Promise<Binaries> {
       return (await import(pathToFileURL(platformEntry).href)) as Binaries
     }
     return (await import(pkg)) as Binaries
-  } catch {
+  } catch (error) {
     throw new JanuaError(
       `no embedded PostgreSQL build for ${os.platform()}-${os.arch()} (package ${pkg} is not installed)`,
       ExitCode.unreachable,
       'set JANUA_DATABASE_URL (or DATABASE_URL) to a PostgreSQL server instead',
+      undefined,
+      undefined,
+      { cause: error },
     )
   }
 }

@@ -69,8 +69,8 @@ export function decodeTemplate(filePath: string, bytes: Uint8Array): string {
   let text: string
   try {
     text = utf8.decode(bytes)
-  } catch {
-    throw usageError(`template file ${filePath} is not valid UTF-8`, `convert it, e.g. iconv -f latin1 -t utf-8 ${path.basename(filePath)}`)
+  } catch (error) {
+    throw usageError(`template file ${filePath} is not valid UTF-8`, `convert it, e.g. iconv -f latin1 -t utf-8 ${path.basename(filePath)}`, error)
   }
   if (text.includes('\0')) throw usageError(`template file ${filePath} contains a NUL byte`, 'remove it: PostgreSQL cannot take NUL characters in SQL text')
   return text

@@ -52,8 +52,8 @@ export const isUrlForm = (text: string) => /^postgres(?:ql)?:\/\//i.test(text)
 function decode(part: string, what: string): string {
   try {
     return decodeURIComponent(part)
-  } catch {
-    throw new ConnectionStringError(`its ${what} has a malformed %-escape`)
+  } catch (error) {
+    throw new ConnectionStringError(`its ${what} has a malformed %-escape`, { cause: error })
   }
 }
 

@@ -47,7 +47,9 @@ function codeFor(exitCode: number): string {
   }
 }
 
-export const usageError = (message: string, hint?: string) => new JanuaError(message, ExitCode.usage, hint)
+/** A user mistake (exit 2); `cause` keeps the error that revealed it (JANUA_DEBUG shows it). */
+export const usageError = (message: string, hint?: string, cause?: unknown) =>
+  new JanuaError(message, ExitCode.usage, hint, undefined, undefined, cause === undefined ? undefined : { cause })
 
 /** Error code of a create that found its schema or database already there: never removed by janua. */
 export const PLACEMENT_TAKEN = 'placement_taken'
