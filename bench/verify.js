@@ -1,5 +1,9 @@
-// `npm run bench -- verify`: the verify benchmark of DESIGN.md ("Performance budget") and issue 4
-// item 9. Target: verify of 1,000 schema tenants plus the shared placement under 5 s.
+// `npm run bench -- verify`: the verify benchmark of DESIGN.md ("Performance budget") and issues 4
+// and 11. Targets (issue 11): whole-fleet verify of 1,000 schema tenants under 2 s and of 10,000
+// under 20 s (2 ms per tenant), `db verify --tenant <slug>` under 0.5 s.
+//
+// Run 1 of (a) is cold (no fingerprint kept yet: every schema's catalog is read); later runs find
+// the database's catalog unchanged and use the kept fingerprints (src/core/fingerprint-cache.ts).
 //
 // Builds a fleet through the core API (dist/): the shared placement and BENCH_SCHEMAS schema
 // tenants; then
@@ -16,7 +20,6 @@ import os from 'node:os'
 import { benchWorkspace, buildFleet, createBenchDatabase, fmtMs, fmtS, intEnv, log, now, query, redactUrl, round, runCleanups, runProcess, table } from './lib/common.js'
 import { importDist, JANUA_BIN, januaEnv, runJanuaJson } from './lib/data.js'
 
-const TARGET_MS = 5000
 
 /** Opens a fresh Janua, runs verifyFleet, closes: times the verify alone and the whole "run". */
 async function timedVerify(Janua, verifyFleet, ws, url, options) {
@@ -64,6 +67,7 @@ export async function run(args = []) {
   const runs = intEnv('BENCH_VERIFY_RUNS', 3, 1)
   const sampleSize = Math.min(intEnv('BENCH_VERIFY_SAMPLE', 50, 1), schemas)
   const cliSampleSize = Math.min(intEnv('BENCH_VERIFY_CLI_SAMPLE', 5, 0), schemas)
+  const TARGET_MS = 2 * schemas
 
   // Every dist module up front: a rebuild by someone else later in the run cannot break it.
   const [{ Janua }, { verifyFleet }] = await importDist(['core/context.js', 'core/verify.js', 'core/control-plane.js', 'core/tenants.js', 'commands/db/verify.js'])
@@ -152,7 +156,7 @@ export async function run(args = []) {
             r.report.summary.placements,
             fmtS(r.verifyMs),
             fmtS(r.totalMs),
-            i === 0 ? 'fresh Janua, cold connections' : 'fresh Janua',
+            `${i === 0 ? 'fresh Janua, cold connections' : 'fresh Janua'}; ${r.report.summary.phases.fingerprintsKept} fingerprint(s) kept from an earlier run`,
           ]),
           [
             '(b) janua db verify --json (subprocess)',
@@ -193,7 +197,7 @@ export async function run(args = []) {
         label,
         fmtMs(p.fleetMs),
         `${fmtMs(p.expectedMs)} (${p.expectedBuilt} built, ${p.expectedCached} cached)`,
-        `${fmtMs(p.fingerprintMs)} / ${p.databases} db`,
+        `${fmtMs(p.fingerprintMs)} / ${p.databases} db (${p.fingerprintsKept} kept)`,
         fmtMs(p.detailMs),
         fmtMs(r.verifyMs),
       ]
@@ -211,10 +215,13 @@ export async function run(args = []) {
       table(
         ['FIGURE', 'VALUE', 'TARGET', ''],
         [
-          [`whole-fleet verifyFleet (slowest of ${runs} runs)`, fmtS(worstFleet), '< 5.00 s', verdict(worstFleet < TARGET_MS)],
+          [`whole-fleet verifyFleet, cold (run 1: every catalog read)`, fmtS(fleetVerify[0]), `< ${fmtS(TARGET_MS)}`, verdict(fleetVerify[0] < TARGET_MS)],
+          ...(runs > 1
+            ? [[`whole-fleet verifyFleet, catalog unchanged (slowest of runs 2-${runs})`, fmtS(Math.max(...fleetVerify.slice(1))), `< ${fmtS(TARGET_MS)}`, verdict(Math.max(...fleetVerify.slice(1)) < TARGET_MS)]]
+            : []),
           ...(cliPerTenant !== undefined ? [['janua db verify --tenant <slug> (CLI wall time, mean)', fmtMs(cliPerTenant), '< 500 ms', verdict(cliPerTenant < 500)]] : []),
           ['verifyFleet --tenant (in process, mean)', fmtMs(perTenantVerify), '', ''],
-          ['whole-fleet janua db verify (CLI wall time)', fmtS(cli.ms), '< 5.00 s', verdict(cli.ms < TARGET_MS)],
+          ['whole-fleet janua db verify (CLI wall time, after (a))', fmtS(cli.ms), `< ${fmtS(TARGET_MS)}`, verdict(cli.ms < TARGET_MS)],
           ['one at a time / whole fleet (verifyFleet, median)', `${(extrapolatedVerify / fleetVerifyMedian).toFixed(1)}x`, '', ''],
           ['one at a time / whole fleet (open+verify+close, median)', `${(extrapolatedRun / fleetTotalMedian).toFixed(1)}x`, '', ''],
           ...(extrapolatedCli !== undefined ? [['CLI per tenant / CLI whole fleet', `${(extrapolatedCli / cli.ms).toFixed(1)}x`, '', '']] : []),

@@ -388,3 +388,39 @@ export async function fingerprintsInParts(
 const SCHEMAS_PER_QUERY = 500
 /** the pools hold 4 connections; verify reads other databases of the server at the same time */
 const MAX_PARTS = 3
+
+/**
+ * Catalogs whose rows never decide a fingerprint and change without DDL (statistics, large
+ * objects, subscription sync state): left out of the catalog token so that ANALYZE or lo_create
+ * does not invalidate cached fingerprints.
+ */
+const UNTRACKED_CATALOGS = ['pg_statistic', 'pg_statistic_ext_data', 'pg_largeobject', 'pg_largeobject_metadata', 'pg_subscription_rel']
+
+/**
+ * A token of everything the fingerprints of this database's schemas can depend on: the raw xmin
+ * of every row of every per-database catalog, and the roles (names, superuser, inherit,
+ * bypassrls) with their memberships. Any DDL, GRANT, COMMENT or rename anywhere in the database
+ * writes a catalog row version with a new transaction id (PostgreSQL updates catalog rows in
+ * place only for statistics-like fields such as relpages or relfrozenxid, which no fingerprint
+ * reads; freezing keeps the raw xmin), and a transaction that was not visible to the snapshot
+ * that read the old rows cannot have written any of them: so a changed catalog always changes the
+ * multiset of xmins, and the order-independent sum of their 64-bit hashes with it. An unchanged
+ * token therefore means unchanged fingerprints; a changed one (any DDL, even a temporary table)
+ * only costs a recomputation. Read-only, one pass over each catalog (no joins).
+ */
+export async function catalogToken(client: pg.ClientBase): Promise<string> {
+  const { rows: catalogList } = await client.query<{ name: string }>(
+    `select c.relname::text as name from pg_class c
+      where c.relnamespace = 'pg_catalog'::regnamespace and c.relkind = 'r' and not c.relisshared and c.relname <> all($1::text[])
+      order by 1`,
+    [UNTRACKED_CATALOGS],
+  )
+  const parts = catalogList.map((c) => `select count(*)::text || '/' || coalesce(sum(hashint8extended(xmin::text::bigint, 0)), 0)::text as t from pg_catalog.${quoteIdent(c.name)}`)
+  const { rows } = await client.query<{ t: string }>(
+    `select concat_ws(';', (select oid from pg_database where datname = current_database()),
+        (select md5(string_agg(concat_ws(':', oid, rolname, rolsuper, rolinherit, rolbypassrls), ',' order by oid)) from pg_roles),
+        (select count(*)::text || '/' || coalesce(sum(hashint8extended(xmin::text::bigint, 0)), 0)::text from pg_auth_members),
+        ${parts.map((p) => `(${p})`).join(',\n        ')}) as t`,
+  )
+  return createHash('sha256').update(rows[0]!.t).digest('hex')
+}

@@ -22,6 +22,7 @@ import { moveObjectsIn, strayMoveObjects } from './move/strays.js'
 import { tenantIdsIn, unplacedTenantRows } from './tenant-ids.js'
 import { validateIsolation } from './tenants.js'
 import { requireKnownServer } from './known-server.js'
+import { forgetFingerprints, openFingerprintCache } from './fingerprint-cache.js'
 
 export interface VerifyOptions {
   tenants?: string[]
@@ -55,10 +56,21 @@ export interface VerifyReport {
     durationMs: number
     /**
      * Where the time went (ms): listing the fleet and reading histories; building (or reading
-     * from the cache) the expected catalogs; the fingerprint passes, summed over databases; the
+     * from the cache) the expected catalogs; the fingerprint passes (catalog token, kept
+     * fingerprints, fresh reads), summed over databases; the
      * detailed reads and diffs of placements whose fingerprint differed.
      */
-    phases: { fleetMs: number; expectedMs: number; expectedCached: number; expectedBuilt: number; fingerprintMs: number; detailMs: number; databases: number }
+    phases: {
+      fleetMs: number
+      expectedMs: number
+      expectedCached: number
+      expectedBuilt: number
+      fingerprintMs: number
+      /** schemas whose fingerprint was kept from an earlier run (their database's catalog unchanged since) */
+      fingerprintsKept: number
+      detailMs: number
+      databases: number
+    }
   }
   placements: PlacementVerdict[]
 }
@@ -167,12 +179,24 @@ async function readServerVersion(client: pg.ClientBase): Promise<ServerVersion> 
   return { version: rows[0]!.version.split(' ')[0]!, major: Math.floor(Number(rows[0]!.num) / 10000) }
 }
 
+/** Up to this many schemas of a database, fingerprints are read without the cache. */
+const READ_DIRECTLY = 8
+
 const finding = (code: string, change: Finding['change'], object: string, message: string, extra: Partial<Finding> = {}): Finding => ({ code, change, object, message, ...extra })
 
 /** `janua db verify`: every placement against the templates, isolation lint, fleet consistency. Read-only. */
 export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Promise<VerifyReport> {
   const started = Date.now()
-  const phases: VerifyReport['summary']['phases'] = { fleetMs: 0, expectedMs: 0, expectedCached: 0, expectedBuilt: 0, fingerprintMs: 0, detailMs: 0, databases: 0 }
+  const phases: VerifyReport['summary']['phases'] = {
+    fleetMs: 0,
+    expectedMs: 0,
+    expectedCached: 0,
+    expectedBuilt: 0,
+    fingerprintMs: 0,
+    fingerprintsKept: 0,
+    detailMs: 0,
+    databases: 0,
+  }
   const tenants = (options.tenants ?? []).map((t) => validateSlug(t))
   const isolation = options.isolation ? validateIsolation(options.isolation) : undefined
   if (options.server) await requireKnownServer(janua, options.server)
@@ -297,6 +321,30 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   const whereabouts = await tenantWhereabouts(janua)
   const extra: PlacementVerdict[] = []
 
+  /**
+   * Kept fingerprints where the database's catalog is unchanged since they were read; the rest read
+   * now, and kept. A handful of schemas is read directly: the catalog token is one pass over the
+   * whole database's catalogs, which costs more than reading a few schemas (measured in docs/design.md).
+   */
+  const readFingerprints = async (client: pg.ClientBase, pool: pg.Pool | undefined, where: { server: string; database: string }, schemas: string[]) => {
+    if (schemas.length <= READ_DIRECTLY) return fingerprintsInParts(client, pool, schemas, janua.appRole)
+    const cache = await openFingerprintCache(janua, client, where)
+    const prints = new Map<string, string>()
+    const missing: string[] = []
+    for (const schema of schemas) {
+      const kept = cache.kept(schema)
+      if (kept === undefined) missing.push(schema)
+      else prints.set(schema, kept)
+    }
+    phases.fingerprintsKept += schemas.length - missing.length
+    if (missing.length) {
+      const fresh = await fingerprintsInParts(client, pool, missing, janua.appRole)
+      for (const [schema, print] of fresh) prints.set(schema, print)
+      await cache.keep(fresh)
+    }
+    return prints
+  }
+
   // One catalog pass per database: fingerprints for all its schemas, details only where they differ.
   await forEachLimit(groupByDatabase(present), concurrency, async (group) => {
     const { server, database } = group[0]!.placement
@@ -326,7 +374,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
       const wanted = Promise.all(group.map((p) => expected(verdictOf.get(p)!.version!, p.placement)))
       const t0 = Date.now()
       const [prints, wants] = await Promise.all([
-        fingerprintsInParts(client, pool, schemas, janua.appRole).finally(() => {
+        readFingerprints(client, pool, { server, database }, schemas).finally(() => {
           phases.fingerprintMs += Date.now() - t0
         }),
         wanted,
@@ -424,7 +472,13 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   const leftovers = (await listLeftovers(janua, { server: options.server })).filter((l) => !tenants.length || tenants.includes(l.tenantSlug ?? ''))
   const recorded = (p: Placement) =>
     leftovers.some((l) => l.placement.server === p.server && l.placement.database === p.database && (p.schema === '*' || l.placement.schema === p.schema))
-  if (!filtered) verdicts.push(...(await orphans(janua, cpId, fleet, databasesOn)).filter((v) => !recorded(v.placement)))
+  if (!filtered) {
+    verdicts.push(...(await orphans(janua, cpId, fleet, databasesOn)).filter((v) => !recorded(v.placement)))
+    await forgetFingerprints(
+      janua,
+      present.map((p) => p.placement),
+    )
+  }
   verdicts.push(...leftovers.map(leftoverVerdict))
 
   for (const v of verdicts) v.findings = v.findings.filter((f) => !isIgnored(f.code, ignore))

@@ -139,4 +139,14 @@ export const CONTROL_PLANE_STEPS: string[] = [
       where t.slug = slug_or_domain or t.domain = lower(slug_or_domain)
    $fn$;
    revoke all on function janua.resolve_tenant(text) from public;`,
+  // 6: verify's fingerprints kept per schema with their database's catalog token (src/core/fingerprint-cache.ts).
+  `create table janua.schema_fingerprints (
+     server text not null,
+     database text not null,
+     schema text not null,
+     token text not null,
+     fingerprint text not null,
+     read_at timestamptz not null default now(),
+     primary key (server, database, schema)
+   );`,
 ]
