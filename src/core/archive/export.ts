@@ -1,7 +1,5 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { finished } from 'node:stream/promises'
-import { createGzip } from 'node:zlib'
 import copyStreams from 'pg-copy-streams'
 import { placementTables } from '../../catalog/tables.js'
 import { inTransaction } from '../../db/connection.js'
@@ -13,7 +11,7 @@ import { driverFor } from '../isolation/index.js'
 import { finishOperation, startOperation } from '../journal.js'
 import { readSequences, tableChecksum, tableShapes } from '../move/copy.js'
 import { failOperation, getTenant } from '../tenants.js'
-import { ArchiveWriter, FORMAT_VERSION, type ArchiveManifest, type ArchiveTable } from './format.js'
+import { ArchiveWriter, BlockGzipWriter, FORMAT_VERSION, type ArchiveManifest, type ArchiveTable } from './format.js'
 
 const { to: copyTo } = copyStreams
 
@@ -33,7 +31,7 @@ export const checksumColumnsOf = (columns: string[]) => columns.filter((c) => c 
 
 /**
  * `janua tenant export`: the tenant's rows of every tenant table (tables with tenant_id) at one
- * REPEATABLE READ snapshot, streamed (binary COPY -> gzip -> file, never whole in memory), then the
+ * REPEATABLE READ snapshot, streamed (binary COPY -> gzip members compressed on the thread pool -> file, never whole in memory), then the
  * manifest. Written to <file>.partial and renamed at the end: a failed export leaves no file.
  * The tenant's writes go on meanwhile (a read-only snapshot takes no lock that blocks them).
  */
@@ -52,9 +50,8 @@ export async function exportTenant(janua: Janua, slug: string, options: { output
     step: 'export',
     detail: { file },
   })
-  const gzip = createGzip({ level: 6 })
   const out = fs.createWriteStream(partial, { mode: 0o600 })
-  gzip.pipe(out)
+  const gzip = new BlockGzipWriter(out)
   try {
     const writer = new ArchiveWriter(gzip)
     await writer.start()
@@ -122,8 +119,7 @@ export async function exportTenant(janua: Janua, slug: string, options: { output
       }),
     )
     await writer.finish(manifest)
-    gzip.end()
-    await finished(out)
+    await gzip.end()
     fs.renameSync(partial, file)
     const bytes = fs.statSync(file).size
     const result = {
@@ -142,7 +138,6 @@ export async function exportTenant(janua: Janua, slug: string, options: { output
     })
     return result
   } catch (error) {
-    gzip.destroy()
     out.destroy()
     fs.rmSync(partial, { force: true })
     throw await failOperation(janua, operationId, translateError(error, `exporting ${slug}`))
