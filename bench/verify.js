@@ -20,7 +20,6 @@ import os from 'node:os'
 import { benchWorkspace, buildFleet, createBenchDatabase, fmtMs, fmtS, intEnv, log, now, query, redactUrl, round, runCleanups, runProcess, table } from './lib/common.js'
 import { importDist, JANUA_BIN, januaEnv, runJanuaJson } from './lib/data.js'
 
-
 /** Opens a fresh Janua, runs verifyFleet, closes: times the verify alone and the whole "run". */
 async function timedVerify(Janua, verifyFleet, ws, url, options) {
   const t0 = now()
@@ -217,7 +216,14 @@ export async function run(args = []) {
         [
           [`whole-fleet verifyFleet, cold (run 1: every catalog read)`, fmtS(fleetVerify[0]), `< ${fmtS(TARGET_MS)}`, verdict(fleetVerify[0] < TARGET_MS)],
           ...(runs > 1
-            ? [[`whole-fleet verifyFleet, catalog unchanged (slowest of runs 2-${runs})`, fmtS(Math.max(...fleetVerify.slice(1))), `< ${fmtS(TARGET_MS)}`, verdict(Math.max(...fleetVerify.slice(1)) < TARGET_MS)]]
+            ? [
+                [
+                  `whole-fleet verifyFleet, catalog unchanged (slowest of runs 2-${runs})`,
+                  fmtS(Math.max(...fleetVerify.slice(1))),
+                  `< ${fmtS(TARGET_MS)}`,
+                  verdict(Math.max(...fleetVerify.slice(1)) < TARGET_MS),
+                ],
+              ]
             : []),
           ...(cliPerTenant !== undefined ? [['janua db verify --tenant <slug> (CLI wall time, mean)', fmtMs(cliPerTenant), '< 500 ms', verdict(cliPerTenant < 500)]] : []),
           ['verifyFleet --tenant (in process, mean)', fmtMs(perTenantVerify), '', ''],

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -268,5 +269,53 @@ create table tags (id int primary key, tenant_id uuid not null, label text);
       await other.drop()
       fs.rmSync(dir, { recursive: true, force: true })
     }
+  })
+
+  it('a row written past capture after the clean comparison (a superuser in replica mode): the counted round before the fence refuses, nothing switched', async () => {
+    const t = await seeded('escape', 'shared')
+    const rounds: string[] = []
+    let escaped = false
+    // Synchronous (a child process) so that it has committed before the move's next query.
+    const escape = () =>
+      execFileSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `import pg from 'pg'
+           const c = new pg.Client({ connectionString: process.env.URL })
+           await c.connect()
+           // replica mode: row triggers (janua's capture among them) do not fire
+           await c.query('set session_replication_role = replica')
+           await c.query('insert into ${t.placement.schema}.users (tenant_id, email) values ($1, $2)', [process.env.TENANT, 'escaped@example.com'])
+           await c.end()`,
+        ],
+        { env: { ...process.env, URL: db.url, TENANT: t.id }, stdio: 'pipe' },
+      )
+    let error: unknown
+    try {
+      await moveTenant(janua, {
+        slug: 'escape',
+        to: 'database',
+        capture: 'trigger',
+        onEvent: (e) => {
+          if (e.type !== 'round') return
+          rounds.push(e.phase)
+          // right after the clean comparison: only the counted round can see it
+          if (e.phase === 'clean' && !escaped) {
+            escaped = true
+            escape()
+          }
+        },
+      })
+    } catch (e) {
+      error ??= e
+    }
+    expect(escaped).toBe(true)
+    expect(String((error as Error)?.message)).toMatch(/differs from the source in users \(source \d+ rows, target \d+\)/)
+    expect(rounds).toContain('counted')
+    // the failed move undid itself: the tenant where it was, active, no capture left
+    expect(await placementOf('escape')).toEqual({ database: t.placement.database, schema: t.placement.schema, isolation: 'shared', status: 'active' })
+    expect(await captureLeftovers([t.placement.database])).toEqual([])
   })
 })

@@ -37,8 +37,9 @@ export interface MoveReport {
   fence: { acquiredMs: number; drainedMs: number | null; verifiedMs: number | null; switchedMs: number | null } | null
   capture: MovePlan['capture']['mode']
   /**
-   * how the copy was verified inside the fence: 'drained-keys' (every table's count and the rows
-   * drained since a clean full comparison before the fence) or 'full' (every row's checksum)
+   * how the copy was verified inside the fence: 'drained-keys' (the rows of every key changed since
+   * a clean full comparison before the fence; every table's count was compared at the last round
+   * before the fence) or 'full' (every row's checksum)
    */
   verifiedBy: 'drained-keys' | 'full' | null
   copyMs: number | null
@@ -57,7 +58,10 @@ export interface MoveReport {
 export type MoveEvent =
   | { type: 'step'; step: MoveStep | 'copy-table'; state: 'start' | 'done' }
   | { type: 'table'; name: string; rows: number; bytes: number; ms: number }
-  | { type: 'round'; phase: 'catch-up' | 'drain'; entries: number; keys: number; ms: number }
+  /** clean: the round of the clean comparison; counted: the last round before the fence, with every table's count */
+  | { type: 'round'; phase: RoundPhase; entries: number; keys: number; ms: number }
+
+export type RoundPhase = 'catch-up' | 'clean' | 'counted' | 'drain'
 
 export interface MoveOptions {
   slug: string
@@ -87,7 +91,7 @@ interface Journal {
   sequences?: SequenceState[]
   /**
    * The last clean comparison before the fence (online moves): both sides equal at one source
-   * snapshot. Inside the fence only counts and the keys drained since are compared.
+   * snapshot. Inside the fence only the keys changed since are compared.
    */
   clean?: { at: number; tables: Record<string, { rows: number; checksum: string }> }
   /** keys the drain applied, per table; absent (or drainStarted without it) means the in-fence verify is a full one */
@@ -95,6 +99,8 @@ interface Journal {
   drainStarted?: boolean
   /** how the copy was verified inside the fence */
   verifiedBy?: 'drained-keys' | 'full'
+  /** every copied table's count at the counted round, the last round before the fence (both sides equal there) */
+  counted?: { at: number; tables: Record<string, number> }
   /** keys applied by the catch-up rounds after the clean comparison (verified in the fence with the drained ones); whether one replaced a truncated table */
   sinceClean?: Record<string, unknown[]>
   sinceCleanTruncated?: boolean
@@ -114,7 +120,7 @@ const copiedTablesOf = (plan: MovePlan) => plan.tables.filter((t) => t.mode !== 
 async function captureRound<S = undefined, T = undefined>(
   janua: Janua,
   plan: MovePlan,
-  phase: 'catch-up' | 'drain',
+  phase: RoundPhase,
   onEvent?: (e: MoveEvent) => void,
   options: RoundOptions<S, T> & { marker?: string } = {},
 ) {
@@ -148,11 +154,12 @@ async function sideSums(client: pg.ClientBase, plan: MovePlan, schema: string): 
  * The clean comparison before the fence: one round applies everything logged up to a source
  * snapshot, and both sides are checksummed at exactly that state (the source inside the
  * snapshot, the target after the round committed). Equal: the target was the source at that
- * instant, so the fence only needs counts and the keys drained since.
+ * instant, so the fence only needs the keys changed since (every count is compared again at the
+ * last round before the fence).
  */
 async function cleanComparison(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) => void): Promise<void> {
   const { plan } = journal
-  const r = await captureRound(janua, plan, 'catch-up', onEvent, {
+  const r = await captureRound(janua, plan, 'clean', onEvent, {
     limit: null,
     inSnapshot: (source) => sideSums(source, plan, plan.from.placement.schema),
     afterApply: (target) => sideSums(target, plan, plan.to.placement.schema),
@@ -168,11 +175,19 @@ async function cleanComparison(janua: Janua, journal: Journal, onEvent?: (e: Mov
   journal.clean = { at: Date.now(), tables: source }
 }
 
-/** Inside the fence, after a clean comparison: every table's count, and the rows of every key drained since, on both sides. */
+/**
+ * Inside the fence, after a clean comparison and a counted round: the rows of every key applied
+ * since the clean comparison (drained or caught up), on both sides. The work is proportional to
+ * the changes, not to the tenant's size: every table's count was compared at the counted round,
+ * the last one before the fence (at one source snapshot against the target after that round), and
+ * since then only these keys changed. A journal without a counted round (written by an older
+ * janua) counts every table here too.
+ */
 async function verifyDrained(janua: Janua, journal: Journal): Promise<void> {
   const { plan } = journal
   const keyOf = new Map(plan.capture.tables.map((t) => [t.name, t.key]))
   const tables = plan.tables.filter((t) => t.mode !== 'reference')
+  const countHere = !journal.counted
   const side = (placement: Placement, isolation: IsolationLevel) =>
     driverFor(isolation).connect(janua, placement, async (client) => {
       const shapes = await tableShapes(
@@ -180,24 +195,38 @@ async function verifyDrained(janua: Janua, journal: Journal): Promise<void> {
         placement.schema,
         tables.map((t) => t.name),
       )
-      const facts = new Map<string, { rows: number; drained: string | null }>()
+      const facts = new Map<string, { rows: number | null; drained: string | null }>()
       for (const t of tables) {
         const tenant = t.mode === 'tenant' ? plan.tenant.id : null
         const keys = journal.drained![t.name]
         const drained = keys?.length ? (await keysChecksum(client, placement.schema, shapes.get(t.name)!, keyOf.get(t.name)!, keys, tenant)).checksum : null
-        facts.set(t.name, { rows: await tableCount(client, placement.schema, shapes.get(t.name)!, tenant), drained })
+        facts.set(t.name, { rows: countHere ? await tableCount(client, placement.schema, shapes.get(t.name)!, tenant) : null, drained })
       }
       return facts
     })
   const [source, target] = await Promise.all([side(plan.from.placement, plan.from.isolation), side(plan.to.placement, plan.to.isolation)])
   const mismatches = tables.filter((t) => source.get(t.name)!.rows !== target.get(t.name)!.rows || source.get(t.name)!.drained !== target.get(t.name)!.drained)
+  const rowsOf = (t: string) => target.get(t)!.rows ?? journal.counted!.tables[t] ?? 0
   for (const t of tables)
-    journal.results[t.name] = { ...(journal.results[t.name] ?? { bytes: 0, copyMs: 0 }), rows: target.get(t.name)!.rows, checksum: journal.clean!.tables[t.name]?.checksum ?? null }
+    journal.results[t.name] = { ...(journal.results[t.name] ?? { bytes: 0, copyMs: 0 }), rows: rowsOf(t.name), checksum: journal.clean!.tables[t.name]?.checksum ?? null }
   if (mismatches.length)
     throw copyDiffers(
       plan,
-      mismatches.map((t) => ({ name: t.name, source: source.get(t.name)!.rows, target: target.get(t.name)!.rows })),
+      mismatches.map((t) => ({ name: t.name, source: source.get(t.name)!.rows ?? rowsOf(t.name), target: rowsOf(t.name) })),
     )
+}
+
+/** Every copied table's row count on one side (the tenant's rows, or every row of a table without tenant_id). */
+async function sideCounts(client: pg.ClientBase, plan: MovePlan, schema: string): Promise<Record<string, number>> {
+  const tables = plan.tables.filter((t) => t.mode !== 'reference')
+  const shapes = await tableShapes(
+    client,
+    schema,
+    tables.map((t) => t.name),
+  )
+  const counts: Record<string, number> = {}
+  for (const t of tables) counts[t.name] = await tableCount(client, schema, shapes.get(t.name)!, t.mode === 'tenant' ? plan.tenant.id : null)
+  return counts
 }
 
 /** The one refusal of every comparison of source and target: nothing is switched. */
@@ -477,6 +506,22 @@ async function runMove(janua: Janua, journal: Journal, onEvent?: (e: MoveEvent) 
       if (r.truncated?.length) journal.sinceCleanTruncated = true
       if (r.entries < 500) break
     }
+    // The counted round, the last before the fence: every table's count at one source snapshot
+    // against the target after the round (the fence then verifies only the keys changed since).
+    const counted = await captureRound(janua, plan, 'counted', onEvent, {
+      limit: null,
+      inSnapshot: (source) => sideCounts(source, plan, plan.from.placement.schema),
+      afterApply: (target) => sideCounts(target, plan, plan.to.placement.schema),
+    })
+    for (const [table, keys] of counted.applied) since[table] = [...(since[table] ?? []), ...keys]
+    if (counted.truncated?.length) journal.sinceCleanTruncated = true
+    const differing = Object.keys(counted.inSnapshot!).filter((t) => counted.inSnapshot![t] !== counted.afterApply![t])
+    if (differing.length)
+      throw copyDiffers(
+        plan,
+        differing.map((t) => ({ name: t, source: counted.inSnapshot![t]!, target: counted.afterApply![t] ?? 0 })),
+      )
+    journal.counted = { at: Date.now(), tables: counted.inSnapshot! }
     journal.sinceClean = since
     await setStep(janua, journal, 'caught-up')
   })
