@@ -171,7 +171,7 @@ async function applyInOwnTransaction(client: pg.ClientBase, schema: string, file
   } catch (error) {
     // The server stopped at the failing statement, inside the transaction: end it (on a broken
     // connection there is nothing to end, and the pool discards the client).
-    await client.query('rollback').catch(() => undefined)
+    await rollbackQuietly(client)
     // A position past the file points into the history row: no line of the file to name.
     if (isPgError(error) && error.position && Number(error.position) > file.sql.length) error.position = undefined
     throw error

@@ -1,5 +1,5 @@
 import pg from 'pg'
-import { withClient } from '../db/connection.js'
+import { endQuietly, withClient } from '../db/connection.js'
 import { isMissingDatabase, isUnreachable, MISSING_DATABASE, translateError } from '../db/errors.js'
 import type { Janua } from './context.js'
 import { ExitCode, JanuaError } from './errors.js'
@@ -52,6 +52,6 @@ export async function placementFailure(janua: Janua, placement: Placement, tenan
     return { failure: isMissingDatabase(probeError) ? missingDatabaseError(placement, tenants) : failure, serverDown: false }
   }
   // The probe only had to connect; an error while closing it changes nothing of the verdict.
-  await probe.end().catch(() => undefined)
+  await endQuietly(probe)
   return { failure, serverDown: false }
 }

@@ -5,7 +5,7 @@ import { isIgnored, type Finding } from '../catalog/findings.js'
 import { lintCatalog } from '../catalog/lint.js'
 import { tenantRoleFindings } from './tenant-access.js'
 import { CATALOG_FORMAT, catalogs, fingerprints, fingerprintsInParts, type Catalog, type CatalogObject } from '../catalog/snapshot.js'
-import { inTransaction, withClient } from '../db/connection.js'
+import { endQuietly, inTransaction, withClient } from '../db/connection.js'
 import { redactAll } from '../db/redact.js'
 import type { IsolationLevel } from '../db/schema.js'
 import { ident, validateSlug } from '../sql/ident.js'
@@ -422,7 +422,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
           await read(client)
         } finally {
           // The catalog was read (or its error is reported below): a failing close changes neither.
-          await client.end().catch(() => undefined)
+          await endQuietly(client)
         }
       } else {
         const pool = await janua.conn.serverPool(server, database)

@@ -18,7 +18,7 @@ import { listLeftovers, recordLeftover, removeLeftover, type LeftoverOutcome } f
 import { describePlacement, type Placement } from '../placement.js'
 import { getTenant, withTenantLock } from '../tenants.js'
 import { followTenantAccess } from '../tenant-access.js'
-import { abandonTransaction, copyTable, keysChecksum, readSequences, tableCount, tableChecksum, tableShapes, writeSequences, type SequenceState } from './copy.js'
+import { abandonTransaction, copyTable, keysChecksum, readSequences, tableCount, tableChecksum, tableShapes, writeSequences, type SequenceState, type TableShape } from './copy.js'
 import { gatherMoveFacts } from './facts.js'
 import { createPublication, createSlotWithSnapshot, emitMarker, logicalRound, publicationName, removeLogical, slotName, type ExportedSnapshot } from './logical.js'
 import { decideContinuation, decideMove, isAfter, type MovePlan, type MoveStep, type MoveTablePlan } from './plan.js'
@@ -137,18 +137,29 @@ async function captureRound<S = undefined, T = undefined>(
   return result
 }
 
-/** Checksums of every copied table on one side (the tenant's rows, or every row of a table without tenant_id). */
-async function sideSums(client: pg.ClientBase, plan: MovePlan, schema: string): Promise<Record<string, { rows: number; checksum: string }>> {
+/** One figure per copied table on one side: of the tenant's rows, or of every row of a table without tenant_id. */
+async function perTable<R>(
+  client: pg.ClientBase,
+  plan: MovePlan,
+  schema: string,
+  figure: (client: pg.ClientBase, schema: string, shape: TableShape, tenantId: string | null) => Promise<R>,
+): Promise<Record<string, R>> {
   const tables = plan.tables.filter((t) => t.mode !== 'reference')
   const shapes = await tableShapes(
     client,
     schema,
     tables.map((t) => t.name),
   )
-  const sums: Record<string, { rows: number; checksum: string }> = {}
-  for (const t of tables) sums[t.name] = await tableChecksum(client, schema, shapes.get(t.name)!, t.mode === 'tenant' ? plan.tenant.id : null)
-  return sums
+  const out: Record<string, R> = {}
+  for (const t of tables) out[t.name] = await figure(client, schema, shapes.get(t.name)!, t.mode === 'tenant' ? plan.tenant.id : null)
+  return out
 }
+
+/** Checksums of every copied table on one side. */
+const sideSums = (client: pg.ClientBase, plan: MovePlan, schema: string) => perTable(client, plan, schema, (c, s, shape, id) => tableChecksum(c, s, shape, id))
+
+/** Every copied table's row count on one side. */
+const sideCounts = (client: pg.ClientBase, plan: MovePlan, schema: string) => perTable(client, plan, schema, tableCount)
 
 /**
  * The clean comparison before the fence: one round applies everything logged up to a source
@@ -214,19 +225,6 @@ async function verifyDrained(janua: Janua, journal: Journal): Promise<void> {
       plan,
       mismatches.map((t) => ({ name: t.name, source: source.get(t.name)!.rows ?? rowsOf(t.name), target: rowsOf(t.name) })),
     )
-}
-
-/** Every copied table's row count on one side (the tenant's rows, or every row of a table without tenant_id). */
-async function sideCounts(client: pg.ClientBase, plan: MovePlan, schema: string): Promise<Record<string, number>> {
-  const tables = plan.tables.filter((t) => t.mode !== 'reference')
-  const shapes = await tableShapes(
-    client,
-    schema,
-    tables.map((t) => t.name),
-  )
-  const counts: Record<string, number> = {}
-  for (const t of tables) counts[t.name] = await tableCount(client, schema, shapes.get(t.name)!, t.mode === 'tenant' ? plan.tenant.id : null)
-  return counts
 }
 
 /** The one refusal of every comparison of source and target: nothing is switched. */
