@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { decodePgoutput } from '../../src/core/move/logical.js'
+import fc from 'fast-check'
+import { decodePgoutput, PgoutputDecoder } from '../../src/core/move/logical.js'
 
 /** pgoutput protocol 1 messages, built byte by byte as the server sends them. */
 const int8 = (n: number) => Buffer.from([n])
@@ -62,5 +63,31 @@ describe('decodePgoutput', () => {
       's',
     )
     expect(tx!.truncated).toEqual([])
+  })
+
+  it('fed in batches cut anywhere (a relation or a transaction split between fetches), it decodes what one run does', () => {
+    const messages = [
+      { lsn: '0/1', data: begin(1) },
+      { lsn: '0/2', data: relation(1, 's', 'users', ['id', 'name']) },
+      { lsn: '0/3', data: insert(1, ['1', 'a']) },
+      { lsn: '0/4', data: commit() },
+      { lsn: '0/5', data: begin(2) },
+      { lsn: '0/6', data: insert(1, ['2', 'b']) },
+      { lsn: '0/7', data: insert(1, ['3', 'c']) },
+      { lsn: '0/8', data: commit() },
+      { lsn: '0/9', data: begin(3) },
+      { lsn: '0/a', data: truncate([1]) },
+      { lsn: '0/b', data: commit() },
+    ]
+    const whole = decodePgoutput(messages, keyOf, 's')
+    expect(whole.map((t) => t.xid)).toEqual([1, 2, 3])
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 1, max: messages.length - 1 }), { maxLength: 5 }), (cuts) => {
+        const bounds = [0, ...cuts.sort((a, b) => a - b), messages.length]
+        const decoder = new PgoutputDecoder(keyOf, 's')
+        const got = bounds.slice(1).flatMap((end, i) => decoder.push(messages.slice(bounds[i], end)))
+        expect(got).toEqual(whole)
+      }),
+    )
   })
 })

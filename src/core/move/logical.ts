@@ -143,112 +143,131 @@ interface DecodedTransaction {
   markers: string[]
 }
 
-/** Parses pgoutput (protocol 1) messages into transactions: the changed rows' keys and the logical messages. */
-export function decodePgoutput(messages: { lsn: string; data: Buffer }[], keyOf: (table: string) => string[] | undefined, schema: string): DecodedTransaction[] {
-  const relations = new Map<number, Relation>()
-  const done: DecodedTransaction[] = []
-  let current: DecodedTransaction | null = null
-  for (const { lsn, data } of messages) {
-    let o = 0
-    const str = () => {
-      const end = data.indexOf(0, o)
-      const s = data.toString('utf8', o, end)
-      o = end + 1
-      return s
-    }
-    const tuple = (): (string | null)[] => {
-      const n = data.readInt16BE(o)
-      o += 2
-      const values: (string | null)[] = []
-      for (let i = 0; i < n; i++) {
-        const kind = String.fromCharCode(data[o++]!)
-        if (kind === 't') {
-          const len = data.readInt32BE(o)
-          o += 4
-          values.push(data.toString('utf8', o, o + len))
-          o += len
-        } else values.push(null) // 'n' null, 'u' an unchanged TOASTed value (never a key column)
+/**
+ * Parses pgoutput (protocol 1) messages into transactions: the changed rows' keys and the logical
+ * messages. Incremental: a round feeds it the slot's messages batch by batch (a transaction or a
+ * relation message may sit in an earlier batch than the changes that need it).
+ */
+export class PgoutputDecoder {
+  private readonly relations = new Map<number, Relation>()
+  private current: DecodedTransaction | null = null
+
+  constructor(
+    private readonly keyOf: (table: string) => string[] | undefined,
+    private readonly schema: string,
+  ) {}
+
+  /** The transactions whose commit is among the messages (in commit order). */
+  push(messages: { lsn: string; data: Buffer }[]): DecodedTransaction[] {
+    const { relations, keyOf, schema } = this
+    const done: DecodedTransaction[] = []
+    for (const { lsn, data } of messages) {
+      let o = 0
+      const str = () => {
+        const end = data.indexOf(0, o)
+        const s = data.toString('utf8', o, end)
+        o = end + 1
+        return s
       }
-      return values
-    }
-    const addKey = (relid: number, values: (string | null)[]) => {
-      const rel = relations.get(relid)
-      if (!rel || rel.schema !== schema || !current) return
-      const key = keyOf(rel.name)
-      if (!key) return
-      const row: Record<string, string | null> = {}
-      for (const k of key) row[k] = values[rel.columns.indexOf(k)] ?? null
-      current.keys.push({ table: rel.name, key: row })
-    }
-    const tag = String.fromCharCode(data[o++]!)
-    switch (tag) {
-      case 'B': {
-        // final lsn (8), commit time (8), xid (4)
-        current = { xid: data.readUInt32BE(17), commitLsn: '', keys: [], truncated: [], markers: [] }
-        break
-      }
-      case 'C': {
-        if (current) {
-          current.commitLsn = lsn
-          done.push(current)
-        }
-        current = null
-        break
-      }
-      case 'R': {
-        const relid = data.readUInt32BE(o)
-        o += 4
-        const ns = str()
-        const name = str()
-        o += 1 // replica identity setting
+      const tuple = (): (string | null)[] => {
         const n = data.readInt16BE(o)
         o += 2
-        const columns: string[] = []
+        const values: (string | null)[] = []
         for (let i = 0; i < n; i++) {
-          o += 1 // flags
-          columns.push(str())
-          o += 8 // type oid, typmod
+          const kind = String.fromCharCode(data[o++]!)
+          if (kind === 't') {
+            const len = data.readInt32BE(o)
+            o += 4
+            values.push(data.toString('utf8', o, o + len))
+            o += len
+          } else values.push(null) // 'n' null, 'u' an unchanged TOASTed value (never a key column)
         }
-        relations.set(relid, { schema: ns, name, columns })
-        break
+        return values
       }
-      case 'I':
-      case 'U':
-      case 'D': {
-        const relid = data.readUInt32BE(o)
-        o += 4
-        // U: an optional old key (K) or old row (O), then the new row (N); D: the old key or row; I: the new row
-        while (o < data.length) {
-          o += 1 // K, O or N
-          addKey(relid, tuple())
+      const addKey = (relid: number, values: (string | null)[]) => {
+        const rel = relations.get(relid)
+        if (!rel || rel.schema !== schema || !this.current) return
+        const key = keyOf(rel.name)
+        if (!key) return
+        const row: Record<string, string | null> = {}
+        for (const k of key) row[k] = values[rel.columns.indexOf(k)] ?? null
+        this.current.keys.push({ table: rel.name, key: row })
+      }
+      const tag = String.fromCharCode(data[o++]!)
+      switch (tag) {
+        case 'B': {
+          // final lsn (8), commit time (8), xid (4)
+          this.current = { xid: data.readUInt32BE(17), commitLsn: '', keys: [], truncated: [], markers: [] }
+          break
         }
-        break
-      }
-      case 'M': {
-        o += 1 + 8 // flags, lsn
-        const prefix = str()
-        const len = data.readInt32BE(o)
-        o += 4
-        if (prefix === MARKER_PREFIX && current) current.markers.push(data.toString('utf8', o, o + len))
-        break
-      }
-      case 'T': {
-        // number of relations (4), options (1), then each relation's oid (4)
-        const n = data.readInt32BE(o)
-        o += 5
-        for (let i = 0; i < n; i++) {
-          const rel = relations.get(data.readUInt32BE(o))
+        case 'C': {
+          if (this.current) {
+            this.current.commitLsn = lsn
+            done.push(this.current)
+          }
+          this.current = null
+          break
+        }
+        case 'R': {
+          const relid = data.readUInt32BE(o)
           o += 4
-          if (rel && rel.schema === schema && current) current.truncated.push(rel.name)
+          const ns = str()
+          const name = str()
+          o += 1 // replica identity setting
+          const n = data.readInt16BE(o)
+          o += 2
+          const columns: string[] = []
+          for (let i = 0; i < n; i++) {
+            o += 1 // flags
+            columns.push(str())
+            o += 8 // type oid, typmod
+          }
+          relations.set(relid, { schema: ns, name, columns })
+          break
         }
-        break
+        case 'I':
+        case 'U':
+        case 'D': {
+          const relid = data.readUInt32BE(o)
+          o += 4
+          // U: an optional old key (K) or old row (O), then the new row (N); D: the old key or row; I: the new row
+          while (o < data.length) {
+            o += 1 // K, O or N
+            addKey(relid, tuple())
+          }
+          break
+        }
+        case 'M': {
+          o += 1 + 8 // flags, lsn
+          const prefix = str()
+          const len = data.readInt32BE(o)
+          o += 4
+          if (prefix === MARKER_PREFIX && this.current) this.current.markers.push(data.toString('utf8', o, o + len))
+          break
+        }
+        case 'T': {
+          // number of relations (4), options (1), then each relation's oid (4)
+          const n = data.readInt32BE(o)
+          o += 5
+          for (let i = 0; i < n; i++) {
+            const rel = relations.get(data.readUInt32BE(o))
+            o += 4
+            if (rel && rel.schema === schema && this.current) this.current.truncated.push(rel.name)
+          }
+          break
+        }
+        default:
+          // Y (type), O (origin) carry nothing janua applies
+          break
       }
-      default:
-        // Y (type), O (origin) carry nothing janua applies
-        break
     }
+    return done
   }
-  return done
+}
+
+/** Parses a whole run of pgoutput messages (see PgoutputDecoder). */
+export function decodePgoutput(messages: { lsn: string; data: Buffer }[], keyOf: (table: string) => string[] | undefined, schema: string): DecodedTransaction[] {
+  return new PgoutputDecoder(keyOf, schema).push(messages)
 }
 
 /** Whether a 32-bit xid is visible (committed before) in a snapshot 'xmin:xmax:xip,...' of full 64-bit ids. */
@@ -273,6 +292,9 @@ export interface LogicalRoundResult<S, T> extends RoundResult {
   afterApply?: T
 }
 
+/** Messages fetched from the slot's cursor at a time. */
+const PEEK_BATCH = 5_000
+
 /**
  * One round: a repeatable-read snapshot S of the source is taken first, then the slot is peeked
  * (so it holds at least every transaction visible in S), the changed keys' rows are read in S and
@@ -280,6 +302,13 @@ export interface LogicalRoundResult<S, T> extends RoundResult {
  * source at S for every key decoded. The slot is advanced (after the target committed) only over
  * the leading transactions visible in S; a later one (committed, but not yet visible in S) is
  * applied again by the next round.
+ *
+ * The slot is peeked once per round up to the end of the WAL flushed when the round starts, read
+ * through a cursor in batches; a round stops taking transactions once `limit` keys are gathered
+ * (bounded memory; null: all). Why not a message count passed to the peek: every peek decodes again
+ * from the slot's restart point, which a long transaction anywhere on the cluster holds back (the
+ * bulk copy into a target database on the same server is one); rounds of a few thousand
+ * transactions each re-read the copy's whole WAL, and catch-up grew quadratic with the tenant's size.
  */
 export async function logicalRound<S = undefined, T = undefined>(
   source: pg.ClientBase,
@@ -291,7 +320,7 @@ export async function logicalRound<S = undefined, T = undefined>(
   tenantId: string,
   options: RoundOptions<S, T> & { marker?: string } = {},
 ): Promise<LogicalRoundResult<S, T>> {
-  const limit = options.limit === undefined ? 20_000 : options.limit
+  const limit = options.limit === undefined ? 100_000 : options.limit
   const t0 = Date.now()
   const byName = new Map(tables.map((t) => [t.name, t]))
   let inSnapshot: S | undefined
@@ -303,27 +332,39 @@ export async function logicalRound<S = undefined, T = undefined>(
   await source.query('begin isolation level repeatable read read only')
   try {
     const snap = (await source.query<{ s: string }>('select pg_current_snapshot()::text as s')).rows[0]!.s
-    const { rows } = await source.query<{ lsn: string; data: Buffer }>(
-      `select lsn::text, data from pg_logical_slot_peek_binary_changes($1, null, $2, 'proto_version', '1', 'publication_names', $3, 'messages', 'true')`,
-      [slotName(tenantId), limit, publicationName(tenantId)],
+    await source.query(
+      `declare janua_slot no scroll cursor for
+         select lsn::text, data from pg_logical_slot_peek_binary_changes(${literal(slotName(tenantId))}, null, null, 'proto_version', '1', 'publication_names', ${literal(publicationName(tenantId))}, 'messages', 'true')`,
     )
-    const transactions = decodePgoutput(rows, (t) => byName.get(t)?.key, from.schema)
+    const decoder = new PgoutputDecoder((t) => byName.get(t)?.key, from.schema)
     const keysByTable = new Map<string, Map<string, unknown>>()
     let prefix = true
-    for (const tx of transactions) {
-      prefix &&= visibleIn(snap, tx.xid)
-      if (prefix) {
+    let full = false
+    while (!full) {
+      const { rows } = await source.query<{ lsn: string; data: Buffer }>(`fetch ${PEEK_BATCH} from janua_slot`)
+      if (!rows.length) break
+      for (const tx of decoder.push(rows)) {
+        prefix &&= visibleIn(snap, tx.xid)
+        // Past the first invisible transaction nothing is advanced over: the next round applies it again.
+        if (!prefix) {
+          full = true
+          break
+        }
         advanceTo = tx.commitLsn
         if (options.marker && tx.markers.includes(options.marker)) marker = true
-      }
-      for (const { table, key } of tx.keys) {
-        if (!keysByTable.has(table)) keysByTable.set(table, new Map())
-        keysByTable.get(table)!.set(JSON.stringify(key), key)
-        entries++
-      }
-      for (const table of tx.truncated) {
-        truncated.add(table)
-        entries++
+        for (const { table, key } of tx.keys) {
+          if (!keysByTable.has(table)) keysByTable.set(table, new Map())
+          keysByTable.get(table)!.set(JSON.stringify(key), key)
+          entries++
+        }
+        for (const table of tx.truncated) {
+          truncated.add(table)
+          entries++
+        }
+        if (limit !== null && entries >= limit) {
+          full = true
+          break
+        }
       }
     }
     // A truncated table: all of the tenant's rows in it are replaced by the source's at S (its decoded keys are part of that).
