@@ -41,6 +41,11 @@ export async function listFleet(janua: Janua, cpId: string, filter: FleetFilter 
     .orderBy('p.id')
   if (filter.isolation) query = query.where('p.kind', '=', filter.isolation)
   if (filter.server) query = query.where('p.server', '=', filter.server)
+  // Only the named tenants' placements (with every tenant placed there): a --tenant run at 10,000 tenants reads a handful of rows.
+  if (filter.tenants?.length) {
+    const wanted = filter.tenants
+    query = query.where('p.id', 'in', (qb) => qb.selectFrom('janua.tenants as w').select('w.placement_id').where('w.slug', 'in', wanted))
+  }
   const rows = await query.execute()
   const byId = new Map<string, FleetPlacement>()
   for (const row of rows) {
@@ -89,11 +94,13 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
     try {
       const config = await janua.conn.serverConfig(server)
       const read = async (client: pg.ClientBase) => {
+        // Only the group's schemas: a --tenant run reads one of a database's thousands.
+        const names = group.map((p) => p.placement.schema)
         const { rows: present } = await client.query<{ nspname: string }>(
-          `select n.nspname from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relname = $1 and c.relkind = 'r'`,
-          [HISTORY_TABLE],
+          `select n.nspname from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relname = $1 and c.relkind = 'r' and n.nspname = any($2::text[])`,
+          [HISTORY_TABLE, names],
         )
-        const { rows: schemas } = await client.query<{ nspname: string }>('select nspname from pg_namespace')
+        const { rows: schemas } = await client.query<{ nspname: string }>('select nspname from pg_namespace where nspname = any($1::text[])', [names])
         const withHistory = new Set(present.map((r) => r.nspname))
         const existing = new Set(schemas.map((r) => r.nspname))
         const readable = group.filter((p) => withHistory.has(p.placement.schema))

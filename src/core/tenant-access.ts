@@ -342,9 +342,10 @@ export async function tenantRoleFindings(janua: Janua, cpId: string, slugs: Set<
     const { rows } = await janua.conn
       .primaryPool()
       .query<{ id: string; slug: string; server: string; database: string; schema: string }>(
-        `select t.id, t.slug, p.server, p.database, p.schema from janua.tenant_credentials c join janua.tenants t on t.id = c.tenant_id join janua.placements p on p.id = t.placement_id order by t.slug`,
+        `select t.id, t.slug, p.server, p.database, p.schema from janua.tenant_credentials c join janua.tenants t on t.id = c.tenant_id join janua.placements p on p.id = t.placement_id where t.slug = any($1::text[]) order by t.slug`,
+        [[...slugs]],
       )
-    tenants = rows.filter((r) => slugs.has(r.slug)).map((r) => ({ id: r.id, slug: r.slug, placement: { server: r.server, database: r.database, schema: r.schema } }))
+    tenants = rows.map((r) => ({ id: r.id, slug: r.slug, placement: { server: r.server, database: r.database, schema: r.schema } }))
   } catch (error) {
     // 42P01: a control plane without the table has no tenant role.
     if ((error as { code?: string }).code === '42P01') return []

@@ -318,7 +318,8 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   for (const p of present) verdictOf.get(p)!.serverVersion = versionOf.get(p.placement.server)!.version
 
   // Who may have rows or move objects where: tenants placed there, kept sources, running moves.
-  const whereabouts = await tenantWhereabouts(janua)
+  // A --tenant run needs only its placements' tenants (rowsAllowed, which needs them all, is not asked then).
+  const whereabouts = await tenantWhereabouts(janua, tenants.length ? fleet.flatMap((p) => (p.placementId ? [p.placementId] : [])) : undefined)
   const extra: PlacementVerdict[] = []
 
   /**
@@ -520,15 +521,16 @@ interface Whereabouts {
 const isNoReadSchema = (f: Finding) => f.code === 'drift/schema' && f.change === 'different' && f.expected?.replace('app-usage=true', 'app-usage=false') === f.actual
 
 /** Tenant ids by where their rows may be: placed there, kept there (--keep-source), or moving in or out. */
-async function tenantWhereabouts(janua: Janua): Promise<Whereabouts> {
+async function tenantWhereabouts(janua: Janua, onlyPlacements?: string[]): Promise<Whereabouts> {
   const key = (p: Placement) => `${p.server}\u0000${p.database}\u0000${p.schema}`
   const allowed = new Map<string, string[]>()
   const allow = (p: Placement, id: string) => allowed.set(key(p), [...(allowed.get(key(p)) ?? []), id])
-  const placed = await janua.db
+  let placedQuery = janua.db
     .selectFrom('janua.tenants as t')
     .innerJoin('janua.placements as p', 'p.id', 't.placement_id')
     .select(['t.id', 't.suspension', 'p.server', 'p.database', 'p.schema'])
-    .execute()
+  if (onlyPlacements) placedQuery = placedQuery.where('p.id', 'in', onlyPlacements.length ? onlyPlacements : ['-1'])
+  const placed = await placedQuery.execute()
   for (const t of placed) allow(t, t.id)
   const noRead = new Set(placed.filter((t) => t.suspension?.mode === 'no-read').map((t) => key(t)))
   const moves = await janua.db.selectFrom('janua.operations').select(['tenant_id', 'detail']).where('kind', '=', 'tenant.move').where('status', '=', 'running').execute()
