@@ -94,13 +94,19 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
     try {
       const config = await janua.conn.serverConfig(server)
       const read = async (client: pg.ClientBase) => {
-        // Only the group's schemas: a --tenant run reads one of a database's thousands.
+        // A few schemas (a --tenant run) are looked up by name; many, by one pass over the history tables.
         const names = group.map((p) => p.placement.schema)
+        const few = names.length <= FEW_SCHEMAS
         const { rows: present } = await client.query<{ nspname: string }>(
-          `select n.nspname from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relname = $1 and c.relkind = 'r' and n.nspname = any($2::text[])`,
-          [HISTORY_TABLE, names],
+          few
+            ? `select s as nspname from unnest($2::text[]) s join pg_class c on c.oid = to_regclass(quote_ident(s) || '.' || quote_ident($1)) and c.relkind = 'r'`
+            : `select n.nspname from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relname = $1 and c.relkind = 'r'`,
+          few ? [HISTORY_TABLE, names] : [HISTORY_TABLE],
         )
-        const { rows: schemas } = await client.query<{ nspname: string }>('select nspname from pg_namespace where nspname = any($1::text[])', [names])
+        const { rows: schemas } = await client.query<{ nspname: string }>(
+          few ? 'select nspname from pg_namespace where nspname = any($1::text[])' : 'select nspname from pg_namespace',
+          few ? [names] : [],
+        )
         const withHistory = new Set(present.map((r) => r.nspname))
         const existing = new Set(schemas.map((r) => r.nspname))
         const readable = group.filter((p) => withHistory.has(p.placement.schema))
@@ -146,6 +152,9 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
   })
   return result
 }
+
+/** Up to this many schemas of a database are looked up one by one (by name, through the catalog indexes). */
+const FEW_SCHEMAS = 50
 
 /** Placements grouped by (server, database): fleet commands read each database once. */
 export function groupByDatabase(fleet: FleetPlacement[]): FleetPlacement[][] {

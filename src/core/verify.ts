@@ -350,7 +350,8 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   await forEachLimit(groupByDatabase(present), concurrency, async (group) => {
     const { server, database } = group[0]!.placement
     const read = async (client: pg.ClientBase, pool?: pg.Pool) => {
-      extra.push(...(await moveLeftoversIn(client, server, database, whereabouts)))
+      // A --tenant run looks for stray triggers on its own placements' tables only.
+      extra.push(...(await moveLeftoversIn(client, server, database, whereabouts, tenants.length ? group.map((p) => p.placement.schema) : undefined)))
       // Rows of a tenant that does not live in a shared placement: written by a stale application, or left by hand.
       if (!tenants.length) {
         for (const p of group.filter((x) => x.kind !== 'template' && driverFor(x.kind).sharesPlacement)) {
@@ -557,8 +558,8 @@ const STRAY = {
 } as const
 
 /** Capture logs, triggers, slots and publications, and fence triggers, that belong to no running move and no kept source. */
-async function moveLeftoversIn(client: pg.ClientBase, server: string, database: string, w: Whereabouts): Promise<PlacementVerdict[]> {
-  return strayMoveObjects(await moveObjectsIn(client), w.running, w.kept).map((o) => {
+async function moveLeftoversIn(client: pg.ClientBase, server: string, database: string, w: Whereabouts, schemas?: string[]): Promise<PlacementVerdict[]> {
+  return strayMoveObjects(await moveObjectsIn(client, schemas), w.running, w.kept).map((o) => {
     const { code, why } = STRAY[o.kind]
     return {
       placement: { server, database, schema: o.object.includes('.') ? o.object.split('.')[0]! : '' },

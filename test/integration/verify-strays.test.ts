@@ -20,6 +20,7 @@ describe('verify: unplaced rows and stray move objects', () => {
     janua = await Janua.open({ databaseUrl: db.url })
     await initDb(janua)
     await createTenant(janua, { slug: 'resident', isolation: 'shared' })
+    await createTenant(janua, { slug: 'neighbour', isolation: 'schema' })
   })
   afterAll(async () => {
     await janua?.close()
@@ -49,6 +50,10 @@ describe('verify: unplaced rows and stray move objects', () => {
     }
     // the log, the row trigger and the TRUNCATE trigger; the fence
     expect((await codes()).sort()).toEqual(['fleet/stray-capture', 'fleet/stray-capture', 'fleet/stray-capture', 'fleet/stray-fence'])
+    // --tenant looks for stray triggers on its own placement's tables only: the shared tenant sees them, a schema tenant of the same database does not
+    const filtered = async (slug: string) => (await verifyFleet(janua, { tenants: [slug] })).placements.flatMap((p) => p.findings.map((f) => `${f.code} ${f.object}`))
+    expect((await filtered('resident')).sort()).toEqual((await verifyFleet(janua)).placements.flatMap((p) => p.findings.map((f) => `${f.code} ${f.object}`)).sort())
+    expect((await filtered('neighbour')).filter((f) => f.includes('janua_shared.'))).toEqual([])
     const again = await adminClient(db)
     try {
       await removeCapture(again, 'janua_shared', ['users'], nobody.id)

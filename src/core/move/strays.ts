@@ -12,17 +12,29 @@ export interface MoveObject {
   tenantPrefix: string
 }
 
-export async function moveObjectsIn(client: pg.ClientBase): Promise<MoveObject[]> {
+/**
+ * `schemas`: only triggers on tables of these schemas (a --tenant verify of one schema among
+ * thousands); without it, every table of the database. Relations are found through their
+ * dependency on the namespace (pg_depend's reference index): pg_class has no index led by the
+ * namespace, and scanning it and pg_trigger took 90 ms in a database of 10,000 schemas.
+ */
+export async function moveObjectsIn(client: pg.ClientBase, schemas?: string[]): Promise<MoveObject[]> {
+  const relationsOf = `pg_namespace n join pg_depend nd on nd.refclassid = 'pg_namespace'::regclass and nd.refobjid = n.oid and nd.classid = 'pg_class'::regclass and nd.deptype = 'n'
+       join pg_class c on c.oid = nd.objid`
+  const triggered = `not t.tgisinternal and (t.tgname like 'janua\\_capture\\_%' or t.tgname like 'janua\\_fence\\_%')`
   const { rows } = await client.query<{ kind: MoveObject['kind']; object: string; prefix: string }>(
     `select 'capture-log' as kind, n.nspname || '.' || c.relname as object, substr(c.relname, 5) as prefix
-       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+       from ${relationsOf}
       where n.nspname = $1 and c.relkind = 'r' and c.relname like 'log\\_%'
      union all
      select case when t.tgname like 'janua\\_capture\\_%' then 'capture-trigger' else 'fence-trigger' end,
             n.nspname || '.' || c.relname || ' (' || t.tgname || ')',
             substr(regexp_replace(t.tgname, '^janua_(capture|fence)_', ''), 1, 16)
-       from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
-      where not t.tgisinternal and (t.tgname like 'janua\\_capture\\_%' or t.tgname like 'janua\\_fence\\_%')
+       from ${
+         schemas
+           ? `${relationsOf} join pg_trigger t on t.tgrelid = c.oid where n.nspname = any($2::text[]) and ${triggered}`
+           : `pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace where ${triggered}`
+       }
      union all
      select 'capture-slot', 'slot ' || slot_name, substr(slot_name, 12)
        from pg_replication_slots where database = current_database() and slot_name like 'janua\\_move\\_%'
@@ -30,7 +42,7 @@ export async function moveObjectsIn(client: pg.ClientBase): Promise<MoveObject[]
      select 'capture-publication', 'publication ' || pubname, substr(pubname, 12)
        from pg_publication where pubname like 'janua\\_move\\_%'
       order by 2`,
-    [CAPTURE_SCHEMA],
+    schemas ? [CAPTURE_SCHEMA, schemas] : [CAPTURE_SCHEMA],
   )
   return rows.map((r) => ({ kind: r.kind, object: r.object, tenantPrefix: r.prefix }))
 }
