@@ -290,13 +290,21 @@ select r.nspname, 'comment', 'policy ' || r.relname::text || '.' || p.polname::t
 }
 
 const DETAIL_SQL = objectsSql('detail', true)
-/** Changes whenever what a catalog row holds changes: part of the expected-catalog cache key. */
-export const CATALOG_FORMAT = createHash('sha256').update(DETAIL_SQL).update(objectsSql('fingerprint')).update(objectsSql('fingerprint', true)).digest('hex').slice(0, 16)
-/** md5 of each schema's objects: equal fingerprints mean equal catalogs. */
-const fingerprintSql = (
-  few: boolean,
-) => `select schema, md5(string_agg(kind || ':' || key || '=' || coalesce(descr, ''), E'\\n' order by kind collate "C", key collate "C")) as fingerprint
+/**
+ * A schema's fingerprint: its number of objects and two sums of 64-bit hashes (two seeds) of its
+ * objects' rows, so equal fingerprints mean equal catalogs. Order-independent on purpose: an md5
+ * over the rows sorted by kind and key made the server sort every row of every schema of the
+ * query (an external sort of ~300 MB for 3,000 schemas): a third of the cold pass (measured on
+ * 1,000 schemas: 6.0 s sorted, 3.9 s summed, 3.2 s for producing the rows alone).
+ * hashtextextended is what hash partitioning stores by, so it is stable across versions.
+ */
+const fingerprintSql = (few: boolean) => {
+  const row = `kind || ':' || key || '=' || coalesce(descr, '')`
+  return `select schema, md5(count(*)::text || ':' || sum(hashtextextended(${row} collate "C", 0)::numeric)::text || ':' || sum(hashtextextended(${row} collate "C", 1)::numeric)::text) as fingerprint
   from (${objectsSql('fingerprint', few)}) o group by schema`
+}
+/** Changes whenever what a catalog row holds, or how a fingerprint is made of them, changes: part of both caches' keys. */
+export const CATALOG_FORMAT = createHash('sha256').update(DETAIL_SQL).update(fingerprintSql(false)).update(fingerprintSql(true)).digest('hex').slice(0, 16)
 const FINGERPRINT_SQL = { many: fingerprintSql(false), few: fingerprintSql(true) }
 
 /**
