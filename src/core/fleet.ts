@@ -96,7 +96,7 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
       const read = async (client: pg.ClientBase) => {
         // A few schemas (a --tenant run) are looked up by name; many, by one pass over the history tables.
         const names = group.map((p) => p.placement.schema)
-        const few = names.length <= FEW_SCHEMAS
+        const few = names.length <= BY_NAME_UP_TO
         const { rows: present } = await client.query<{ nspname: string }>(
           few
             ? `select s as nspname from unnest($2::text[]) s join pg_class c on c.oid = to_regclass(quote_ident(s) || '.' || quote_ident($1)) and c.relkind = 'r'`
@@ -154,7 +154,7 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
 }
 
 /** Up to this many schemas of a database are looked up one by one (by name, through the catalog indexes). */
-const FEW_SCHEMAS = 50
+const BY_NAME_UP_TO = 50
 
 /** Placements grouped by (server, database): fleet commands read each database once. */
 export function groupByDatabase(fleet: FleetPlacement[]): FleetPlacement[][] {

@@ -144,7 +144,8 @@ export function decideUpdate(
     try {
       value = JSON.parse(text)
     } catch {
-      // Not JSON: the value is the text itself (e.g. --limit tier=gold).
+      // Not JSON: the value is the text itself (e.g. --limit tier=gold); nothing is lost.
+      value = text
     }
     if (value === null) delete limits[key]
     else limits[key] = value

@@ -530,7 +530,7 @@ async function tenantWhereabouts(janua: Janua, onlyPlacements?: string[]): Promi
     .selectFrom('janua.tenants as t')
     .innerJoin('janua.placements as p', 'p.id', 't.placement_id')
     .select(['t.id', 't.suspension', 'p.server', 'p.database', 'p.schema'])
-  if (onlyPlacements) placedQuery = placedQuery.where('p.id', 'in', onlyPlacements.length ? onlyPlacements : ['-1'])
+  if (onlyPlacements?.length) placedQuery = placedQuery.where('p.id', 'in', onlyPlacements)
   const placed = await placedQuery.execute()
   for (const t of placed) allow(t, t.id)
   const noRead = new Set(placed.filter((t) => t.suspension?.mode === 'no-read').map((t) => key(t)))
