@@ -1,4 +1,7 @@
 #!/usr/bin/env node
-import { execute } from '@oclif/core'
+// @oclif/core checks on load that Node satisfies its own engines range, loading semver for it
+// (~35 ms of every command); janua's package.json states the engines it needs.
+process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1'
+const { execute } = await import('@oclif/core')
 
 await execute({ dir: import.meta.url })

@@ -41,6 +41,23 @@ if (commands.some((file) => fs.readFileSync(file, 'utf8').includes('__januaCreat
   throw new Error('dist/commands is bundled already: run `npm run build` (tsc writes the files this script bundles)')
 }
 
+/**
+ * pg asks whether it runs on Cloudflare Workers by constructing a fetch Response, which makes
+ * Node 20 load its whole fetch implementation (undici): ~40 ms of every command that opens a
+ * connection. janua runs on Node only.
+ */
+const nodeOnlyPg = {
+  name: 'node-only-pg',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async (args) => {
+      const source = await fs.promises.readFile(args.path, 'utf8')
+      const patched = source.replace(/function isCloudflareRuntime\(\) \{/, 'function isCloudflareRuntime() {\n  return false')
+      if (patched === source) throw new Error(`${args.path}: isCloudflareRuntime not found (pg changed): update scripts/bundle.js`)
+      return { contents: patched, loader: 'js' }
+    })
+  },
+}
+
 fs.rmSync(path.join(dist, 'chunks'), { recursive: true, force: true })
 const result = await build({
   absWorkingDir: root,
@@ -60,6 +77,7 @@ const result = await build({
   // pg is CommonJS: its require() of Node's own modules needs a require in an ES module.
   banner: { js: "import { createRequire as __januaCreateRequire } from 'node:module'; const require = __januaCreateRequire(import.meta.url);" },
   metafile: true,
+  plugins: [nodeOnlyPg],
 })
 // config.ts finds the package (and its built-in templates) two folders above its own file: it
 // must land in dist/chunks/, as deep as dist/core/.

@@ -31,7 +31,7 @@ export default class DbVerify extends JanuaCommand {
     const janua = await this.open(flags)
     const report = await verifyFleet(janua, { tenants: flags.tenant, isolation: flags.isolation, server: flags.server, ignore: flags.ignore })
     if (flags.format === 'github') this.renderGithub(report, janua.templates)
-    else this.renderHuman(report)
+    else if (!this.jsonEnabled()) this.renderHuman(report)
     appendStepSummary(verifySummary(report))
     process.exitCode = report.ok ? ExitCode.ok : ExitCode.drift
     return report

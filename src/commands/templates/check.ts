@@ -21,7 +21,7 @@ export default class TemplatesCheck extends JanuaCommand {
     const janua = await this.open(flags)
     const report = await checkTemplates(janua)
     if (flags.format === 'github') this.renderGithub(report)
-    else this.renderHuman(report)
+    else if (!this.jsonEnabled()) this.renderHuman(report)
     process.exitCode = report.ok ? ExitCode.ok : ExitCode.drift
     return report
   }
