@@ -36,23 +36,30 @@ const FIRST_USER_OID = 16384
  * the deparsers never print the schema. fingerprint: many schemas in one query, with the raw
  * catalog fields where they do not depend on OIDs (4x faster on a thousand schemas) and the
  * schema prefix removed from the few deparsed texts; equal templates still give equal rows, and a
- * rare difference only sends the placement to the detailed comparison.
+ * rare difference only sends the placement to the detailed comparison. A fingerprint's rows need
+ * not be the detailed catalog's rows, only as complete (a column's grants are part of its row).
  */
 /** janua's tenant roles (src/core/tenant-access.ts): their grants are janua's copies, not the templates'. */
 const TENANT_ROLE_PATTERN = '^janua_[0-9a-f]{8}_(tenants$|t_)'
 
-export function objectsSql(mode: 'detail' | 'fingerprint', few = false): string {
+/**
+ * The catalog rows of a list of schemas as branches of one union (each a select of schema, kind,
+ * key, descr) under common CTEs ($1: the schemas, $2: the app role). The detailed catalog runs
+ * the whole union; fingerprints sum each branch (or group of branches) on its own (FINGERPRINT_SQL).
+ */
+function objectQueries(mode: 'detail' | 'fingerprint'): { ctes: string; branches: string[] } {
   const detail = mode === 'detail'
   /**
-   * The objects of a schema's namespace. For a few schemas, through their dependency on the
-   * namespace (pg_depend's reference index): pg_class, pg_type and pg_proc have no index led by
-   * the namespace, and scanning them costs seconds among ten thousand schemas.
+   * The objects of a schema's namespace, through their dependency on the namespace (pg_depend's
+   * reference index): pg_class, pg_type and pg_proc have no index led by the namespace, and
+   * scanning them costs seconds among ten thousand schemas. Reading every object of the schemas
+   * through indexes (nested loops, see withSettings) costs what the schemas hold, not what the
+   * database holds: a thousand schemas of a thousand read 2x faster than with hash joins over
+   * whole catalogs (measured in docs/design.md).
    */
   const inSchemas = (catalog: string, alias: string, column: string) =>
-    few
-      ? `${catalog} ${alias} join pg_depend nsdep on nsdep.classid = '${catalog}'::regclass and nsdep.objid = ${alias}.oid and nsdep.objsubid = 0 and nsdep.deptype = 'n'
+    `${catalog} ${alias} join pg_depend nsdep on nsdep.classid = '${catalog}'::regclass and nsdep.objid = ${alias}.oid and nsdep.objsubid = 0 and nsdep.deptype = 'n'
        join ns on ns.oid = nsdep.refobjid and nsdep.refclassid = 'pg_namespace'::regclass and ns.oid = ${alias}.${column}`
-      : `${catalog} ${alias} join ns on ns.oid = ${alias}.${column}`
   /**
    * A deparsed text without the placement's schema prefix: pg_get_indexdef and pg_get_triggerdef
    * qualify the table whatever the search_path. Detail mode removes "<schema>." only where it
@@ -81,6 +88,8 @@ export function objectsSql(mode: 'detail' | 'fingerprint', few = false): string 
   const columnFlags = `case when a.attnotnull then 'not null' end,
                  case when a.attidentity <> '' then 'identity=' || a.attidentity::text end,
                  case when a.attgenerated <> '' then 'generated=' || a.attgenerated::text end,`
+  /** The relations, read once per fingerprint statement (with user_typed, which expressions need). */
+  const relations = detail ? 'rel' : 'urel'
   const constraintDescr = (alias: string) =>
     detail
       ? strip('pg_get_constraintdef(con.oid)', `${alias}.prefix_re`)
@@ -90,45 +99,54 @@ export function objectsSql(mode: 'detail' | 'fingerprint', few = false): string 
          else concat_ws(' ', con.contype, con.condeferrable, con.condeferred, con.convalidated, con.connoinherit, con.conkey::text, con.confkey::text,
            case when con.confrelid <> 0 then (select f.relname from pg_class f where f.oid = con.confrelid) end, con.confupdtype, con.confdeltype, con.confmatchtype,
            con.confdelsetcols::text, con.conexclop::text, con.conbin::text) end`
-  return String.raw`
+  const ctes = String.raw`
 with ns as (
   select oid, nspname, quote_ident(nspname) || '.' as prefix,
          '(^|[^\w."])' || regexp_replace(quote_ident(nspname) || '.', '(\W)', '\\\1', 'g') as prefix_re
     from pg_namespace where nspname = any($1::text[])
-), rel as (
+), rel as not materialized (
   select c.oid, c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity, c.relowner, c.relacl, c.reloptions, c.relpersistence,
-         c.relispartition, c.relpartbound, ns.nspname, ns.prefix, ns.prefix_re${
-           detail
-             ? ''
-             : `,
-         exists (select 1 from pg_attribute ua where ua.attrelid = c.oid and ua.attnum > 0 and (ua.atttypid >= ${FIRST_USER_OID}::oid or ua.attcollation >= ${FIRST_USER_OID}::oid)) as user_typed`
-         }
+         c.relispartition, c.relpartbound, ns.nspname, ns.prefix, ns.prefix_re
     from ${inSchemas('pg_class', 'c', 'relnamespace')}
-   where c.relkind in ('r', 'p', 'v', 'm', 'S', 'f') and c.relname <> '${HISTORY_TABLE}'
+   where c.relkind in ('r', 'p', 'v', 'm', 'S', 'f') and c.relname <> '${HISTORY_TABLE}'${
+     detail
+       ? ''
+       : `
+), urel as materialized (
+  -- the relations once for all the branches that start from them (see FINGERPRINT_SQL), with
+  -- whether a column has a user type or collation (PostgreSQL records a column's dependency on its type
+  -- and collation unless they are built in)
+  select rel.*, exists (select 1 from pg_depend ud where ud.classid = 'pg_class'::regclass and ud.objid = rel.oid and ud.objsubid > 0
+                           and ud.refclassid in ('pg_type'::regclass, 'pg_collation'::regclass) and ud.refobjid >= ${FIRST_USER_OID}::oid) as user_typed
+    from rel`
+   }
 ), app as (
   select oid, rolname from pg_roles where rolname = $2
-), typ as (
+), typ as not materialized (
   select t.oid, t.typname, t.typtype, t.typbasetype, t.typtypmod, t.typnotnull, t.typdefault, t.typcollation, t.typrelid, t.typacl, ns.nspname, ns.prefix, ns.prefix_re,
          t.typbasetype >= ${FIRST_USER_OID}::oid or t.typcollation >= ${FIRST_USER_OID}::oid as user_typed
     from ${inSchemas('pg_type', 't', 'typnamespace')}
     left join pg_class tc on tc.oid = t.typrelid
    where t.typtype in ('e', 'd', 'c', 'r') and (t.typtype <> 'c' or tc.relkind = 'c')
      and not exists (select 1 from pg_depend e where e.classid = 'pg_type'::regclass and e.objid = t.oid and e.deptype = 'e')
-), fn as (
+), fn as not materialized (
   select p.oid, p.proname, p.prokind, p.prolang, p.provolatile, p.proisstrict, p.prosecdef, p.proleakproof, p.proparallel, p.proconfig, p.prosrc,
          p.proacl, p.proowner, p.prosqlbody is not null as sql_body, ns.oid as nsoid, ns.nspname, ns.prefix, ns.prefix_re,
          p.proname::text || '(' || ${strip('pg_get_function_identity_arguments(p.oid)', 'ns.prefix_re')} || ')' as signature
     from ${inSchemas('pg_proc', 'p', 'pronamespace')}
    where p.proname not like 'janua\_%'
      and not exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.deptype = 'e')
-)
+)`
+  const branches = [
+    String.raw`
 select ns.nspname::text as schema, 'schema'::text as kind, ''::text as key,
        concat_ws(' ', 'public-usage=' || has_schema_privilege('public', ns.oid, 'USAGE'), 'public-create=' || has_schema_privilege('public', ns.oid, 'CREATE'),
                  'app-usage=' || coalesce((select has_schema_privilege(app.oid, ns.oid, 'USAGE') from app), false),
                  'app-create=' || coalesce((select has_schema_privilege(app.oid, ns.oid, 'CREATE') from app), false))::text as descr
   from ns
-union all
-select nspname, 'table', relname,
+`,
+    String.raw`
+select nspname::text, 'table'::text, relname::text, -- text: the first branch of a union decides its columns' types (a name would cut longer keys)
        concat_ws(' ', case relkind when 'r' then 'table' when 'p' then 'partitioned-table' when 'v' then 'view' when 'm' then 'materialized-view' else 'foreign-table' end,
                  case when relkind in ('r', 'p') then case when relrowsecurity then 'rls' else 'no-rls' end end,
                  case when relkind in ('r', 'p') then case when relforcerowsecurity then 'forced' else 'not-forced' end end,
@@ -140,17 +158,19 @@ select nspname, 'table', relname,
                  case when relispartition then 'partition-of=' || (select p.relname from pg_inherits i join pg_class p on p.oid = i.inhparent where i.inhrelid = rel.oid)
                    || ' ' || ${strip('pg_get_expr(relpartbound, oid)')} end,
                  case when relkind in ('v', 'm') then 'definition=' || ${detail ? 'pg_get_viewdef(oid)' : `md5(${strip('pg_get_viewdef(oid)')})`} end)
-  from rel where relkind <> 'S'
-union all
+  from ${relations} rel where relkind <> 'S'
+`,
+    String.raw`
 select r.nspname, 'sequence', r.relname,
        concat_ws(' ', format_type(s.seqtypid, null), 'start=' || s.seqstart, 'increment=' || s.seqincrement, 'min=' || s.seqmin, 'max=' || s.seqmax,
                  'cache=' || s.seqcache, case when s.seqcycle then 'cycle' end,
                  (select case d.deptype when 'i' then 'identity-of=' else 'owned-by=' end || t.relname || '.' || a.attname
                     from pg_depend d join pg_class t on t.oid = d.refobjid join pg_attribute a on a.attrelid = d.refobjid and a.attnum = d.refobjsubid
                    where d.classid = 'pg_class'::regclass and d.objid = r.oid and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i') limit 1))
-  from rel r join pg_sequence s on s.seqrelid = r.oid
+  from ${relations} r join pg_sequence s on s.seqrelid = r.oid
  where r.relkind = 'S'
-union all
+`,
+    String.raw`
 select r.nspname, 'column', r.relname::text || '.' || a.attname::text,
        ${
          detail
@@ -168,63 +188,85 @@ select r.nspname, 'column', r.relname::text || '.' || a.attname::text,
                  case when a.attcollation <> 0 then 'collation=' || case when a.attcollation < ${FIRST_USER_OID}::oid then a.attcollation::text
                    else ${strip('a.attcollation::regcollation::text', 'r.prefix_re')} end end,
                  case when a.atthasdef then (select 'default ' || ${nodeOr('d.adbin', 'pg_get_expr(d.adbin, d.adrelid)', 'r.prefix_re', namesUserObject('pg_attrdef', 'd.oid', 'd.adrelid', 'r.user_typed'))}
-                                               from pg_attrdef d where d.adrelid = a.attrelid and d.adnum = a.attnum) end)
-  from rel r
+                                               from pg_attrdef d where d.adrelid = a.attrelid and d.adnum = a.attnum) end,
+                 -- the column's grants here, not as grant rows: a branch of their own read every column again
+                 case when a.attacl is not null then 'grants=' || (
+                   select string_agg(grantee || ':' || privileges, ';' order by grantee)
+                     from (select case when g.grantee = 0 then 'public' else pg_get_userbyid(g.grantee) end as grantee, string_agg(g.privilege_type, ',' order by g.privilege_type) as privileges
+                             from aclexplode(a.attacl) g where pg_get_userbyid(g.grantee) !~ '${TENANT_ROLE_PATTERN}' group by g.grantee) cg) end)
+  from ${relations} r
   join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped`
        }
  where r.relkind in ('r', 'p', 'v', 'm', 'f')
-union all
+`,
+    String.raw`
 select r.nspname, 'index', i.relname::text,
        ${
          detail
            ? strip('pg_get_indexdef(i.oid)', 'r.prefix_re')
-           : `case when ${namesUserObject('pg_class', 'x.indexrelid', 'x.indrelid', '((x.indexprs is not null or x.indpred is not null) and r.user_typed)')}
+           : // without expressions only the operator classes and collations can name user objects: no pg_depend probe
+             `case when case when x.indexprs is null and x.indpred is null
+                             then not (${FIRST_USER_OID}::oid > all(x.indclass::oid[]) and ${FIRST_USER_OID}::oid > all(x.indcollation::oid[]))
+                             else ${namesUserObject('pg_class', 'x.indexrelid', 'x.indrelid', 'r.user_typed')} end
                  then ${strip('pg_get_indexdef(i.oid)', 'r.prefix_re')}
                  else concat_ws(' ', am.amname, x.indisunique, x.indisprimary, x.indisexclusion, x.indnullsnotdistinct, x.indkey::text,
                    x.indclass::text, x.indoption::text, x.indcollation::text, x.indexprs::text, x.indpred::text) end`
        }
-  from rel r join pg_index x on x.indrelid = r.oid join pg_class i on i.oid = x.indexrelid join pg_am am on am.oid = i.relam
-union all
+  from ${relations} r join pg_index x on x.indrelid = r.oid join pg_class i on i.oid = x.indexrelid join pg_am am on am.oid = i.relam
+`,
+    String.raw`
 select r.nspname, 'constraint', r.relname::text || '.' || con.conname::text, ${constraintDescr('r')}
-  from rel r join pg_constraint con on con.conrelid = r.oid
-union all
+  from ${relations} r join pg_constraint con on con.conrelid = r.oid
+`,
+    String.raw`
 select t.nspname, 'constraint', t.typname::text || '.' || con.conname::text, ${constraintDescr('t')}
   from typ t join pg_constraint con on con.contypid = t.oid
-union all
+`,
+    String.raw`
 select r.nspname, 'policy', r.relname::text || '.' || p.polname::text,
        concat_ws(' ', case when p.polpermissive then 'permissive' else 'restrictive' end,
                  'for ' || case p.polcmd when '*' then 'all' when 'r' then 'select' when 'a' then 'insert' when 'w' then 'update' else 'delete' end,
                  'to ' || (select string_agg(case when rid = 0 then 'public' else pg_get_userbyid(rid) end, ',' order by 1) from unnest(p.polroles) rid),
                  'using (' || ${nodeOr('p.polqual', 'pg_get_expr(p.polqual, p.polrelid)', 'r.prefix_re', namesUserObject('pg_policy', 'p.oid', 'p.polrelid', 'r.user_typed'))} || ')',
                  'check (' || ${nodeOr('p.polwithcheck', 'pg_get_expr(p.polwithcheck, p.polrelid)', 'r.prefix_re', namesUserObject('pg_policy', 'p.oid', 'p.polrelid', 'r.user_typed'))} || ')')
-  from rel r join pg_policy p on p.polrelid = r.oid and p.polname not like 'janua\_%'
-union all
+  from ${relations} r join pg_policy p on p.polrelid = r.oid and p.polname not like 'janua\_%'
+`,
+    String.raw`
 select r.nspname, 'grant', r.relname::text || ' to ' || case when g.grantee = 0 then 'public' else pg_get_userbyid(g.grantee) end,
        string_agg(g.privilege_type || case when g.is_grantable then ' with grant option' else '' end, ',' order by g.privilege_type)
-  from rel r cross join lateral aclexplode(r.relacl) g
+  from ${relations} r cross join lateral aclexplode(r.relacl) g
  where g.grantee <> r.relowner
    -- the tenant login roles' group (janua_<cp>_tenants) holds copies of the app role's grants: not the templates' to compare
    and pg_get_userbyid(g.grantee) !~ '${TENANT_ROLE_PATTERN}'
  group by r.nspname, r.relname, g.grantee
-union all
+`,
+    // column grants: rows of their own in the readable catalog, part of each column's row in fingerprints
+    ...(detail
+      ? [
+          String.raw`
 select r.nspname, 'grant', r.relname::text || '(' || a.attname::text || ') to ' || case when g.grantee = 0 then 'public' else pg_get_userbyid(g.grantee) end,
        string_agg(g.privilege_type, ',' order by g.privilege_type)
   from rel r join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and a.attacl is not null cross join lateral aclexplode(a.attacl) g
  where pg_get_userbyid(g.grantee) !~ '${TENANT_ROLE_PATTERN}'
  group by r.nspname, r.relname, a.attname, g.grantee
-union all
+`,
+        ]
+      : []),
+    String.raw`
 select f.nspname, 'grant', 'function ' || f.signature || ' to ' || case when g.grantee = 0 then 'public' else pg_get_userbyid(g.grantee) end,
        string_agg(g.privilege_type, ',' order by g.privilege_type)
   from fn f cross join lateral aclexplode(f.proacl) g
  where g.grantee <> f.proowner
  group by f.nspname, f.signature, g.grantee
-union all
+`,
+    String.raw`
 select t.nspname, 'grant', 'type ' || t.typname || ' to ' || case when g.grantee = 0 then 'public' else pg_get_userbyid(g.grantee) end,
        string_agg(g.privilege_type, ',' order by g.privilege_type)
   from typ t cross join lateral aclexplode(t.typacl) g
  where g.grantee <> (select typowner from pg_type where oid = t.oid)
  group by t.nspname, t.typname, g.grantee
-union all
+`,
+    String.raw`
 select f.nspname, 'function', f.signature,
        concat_ws(' ', case f.prokind when 'f' then 'function' when 'p' then 'procedure' when 'a' then 'aggregate' else 'window' end,
                  'returns ' || ${strip('pg_get_function_result(f.oid)', 'f.prefix_re')},
@@ -238,11 +280,13 @@ select f.nspname, 'function', f.signature,
                                  from unnest(f.proconfig) with ordinality x(c, n)),
                  'body=' || case when f.sql_body then md5(regexp_replace(pg_get_functiondef(f.oid), f.prefix_re, '\1', 'g')) else md5(f.prosrc) end)
   from fn f
-union all
+`,
+    String.raw`
 select r.nspname, 'trigger', r.relname::text || '.' || t.tgname::text,
        ${strip('pg_get_triggerdef(t.oid)', 'r.prefix_re')} || ' enabled=' || t.tgenabled::text
-  from rel r join pg_trigger t on t.tgrelid = r.oid and not t.tgisinternal and t.tgname not like 'janua\_%'
-union all
+  from ${relations} r join pg_trigger t on t.tgrelid = r.oid and not t.tgisinternal and t.tgname not like 'janua\_%'
+`,
+    String.raw`
 select t.nspname, 'type', t.typname,
        case t.typtype
          when 'e' then 'enum (' || (select string_agg(quote_literal(enumlabel), ', ' order by enumsortorder) from pg_enum where enumtypid = t.oid) || ')'
@@ -259,91 +303,124 @@ select t.nspname, 'type', t.typname,
                  from pg_range rg join pg_opclass oc on oc.oid = rg.rngsubopc where rg.rngtypid = t.oid)
        end
   from typ t
-union all
+`,
+    String.raw`
 select ns.nspname, 'collation', c.collname,
        (to_jsonb(c) - 'oid' - 'collname' - 'collnamespace' - 'collowner' - 'collversion')::text
   from pg_collation c join ns on ns.oid = c.collnamespace
-union all
+`,
+    String.raw`
 select ns.nspname, 'comment', case when d.objsubid = 0 then 'relation ' || c.relname::text
                                    else 'column ' || c.relname::text || '.' || (select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum = d.objsubid) end,
        d.description
   from pg_description d join pg_class c on d.classoid = 'pg_class'::regclass and c.oid = d.objoid join ns on ns.oid = c.relnamespace
-union all
+`,
+    String.raw`
 select f.nspname, 'comment', 'function ' || f.signature, d.description
   from pg_description d join fn f on d.classoid = 'pg_proc'::regclass and f.oid = d.objoid
-union all
+`,
+    String.raw`
 select t.nspname, 'comment', 'type ' || t.typname, d.description
   from pg_description d join typ t on d.classoid = 'pg_type'::regclass and t.oid = d.objoid
-union all
+`,
+    String.raw`
 select r.nspname, 'comment', 'constraint ' || r.relname::text || '.' || con.conname::text, d.description
   from pg_description d join pg_constraint con on d.classoid = 'pg_constraint'::regclass and con.oid = d.objoid join rel r on r.oid = con.conrelid
-union all
+`,
+    String.raw`
 select t.nspname, 'comment', 'constraint ' || t.typname::text || '.' || con.conname::text, d.description
   from pg_description d join pg_constraint con on d.classoid = 'pg_constraint'::regclass and con.oid = d.objoid join typ t on t.oid = con.contypid
-union all
+`,
+    String.raw`
 select r.nspname, 'comment', 'trigger ' || r.relname::text || '.' || tg.tgname::text, d.description
   from pg_description d join pg_trigger tg on d.classoid = 'pg_trigger'::regclass and tg.oid = d.objoid join rel r on r.oid = tg.tgrelid
-union all
+`,
+    String.raw`
 select r.nspname, 'comment', 'policy ' || r.relname::text || '.' || p.polname::text, d.description
   from pg_description d join pg_policy p on d.classoid = 'pg_policy'::regclass and p.oid = d.objoid join rel r on r.oid = p.polrelid
-`
+`,
+  ]
+  return { ctes, branches }
 }
 
-const DETAIL_SQL = objectsSql('detail', true)
+const DETAIL = objectQueries('detail')
+const DETAIL_SQL = `${DETAIL.ctes}\n${DETAIL.branches.join('\nunion all\n')}`
+
 /**
  * A schema's fingerprint: its number of objects and two sums of 64-bit hashes (two seeds) of its
  * objects' rows, so equal fingerprints mean equal catalogs. Order-independent on purpose: an md5
  * over the rows sorted by kind and key made the server sort every row of every schema of the
- * query (an external sort of ~300 MB for 3,000 schemas): a third of the cold pass (measured on
- * 1,000 schemas: 6.0 s sorted, 3.9 s summed, 3.2 s for producing the rows alone).
- * hashtextextended is what hash partitioning stores by, so it is stable across versions.
+ * query (an external sort of ~300 MB for 3,000 schemas). hashtextextended is what hash
+ * partitioning stores by, so it is stable across versions.
+ *
+ * The sums are taken per branch of the union (per group of branches: those that start from the
+ * schemas' relations share them, read once) and added up here; the planner then plans each branch
+ * on its own, with nested loops over the catalog indexes (see withSettings). One union with sums
+ * taken over it all, its relations and functions materialized once for every branch, read 500
+ * schemas of a thousand in 9-15 s; this, 1.7 s. A row's text is made once (offset 0 keeps the
+ * planner from copying its expression into both hashes), and rows are grouped by their hashes
+ * (the second offset 0), not by their texts: a sort of the texts spilled to disk.
  */
-const fingerprintSql = (few: boolean) => {
-  const row = `kind || ':' || key || '=' || coalesce(descr, '')`
-  return `select schema, md5(count(*)::text || ':' || sum(hashtextextended(${row} collate "C", 0)::numeric)::text || ':' || sum(hashtextextended(${row} collate "C", 1)::numeric)::text) as fingerprint
-  from (${objectsSql('fingerprint', few)}) o group by schema`
-}
+const FINGERPRINT = objectQueries('fingerprint')
+const startsFromRelations = (branch: string) => /\bfrom urel\b/.test(branch)
+const FINGERPRINT_SQL = `${FINGERPRINT.ctes}
+${[FINGERPRINT.branches.filter(startsFromRelations).join('\nunion all\n'), ...FINGERPRINT.branches.filter((b) => !startsFromRelations(b))]
+  .map(
+    (branches) => `(select schema, count(*)::text as n, sum(h0)::text as h0, sum(h1)::text as h1
+  from (select schema, hashtextextended(t, 0)::numeric as h0, hashtextextended(t, 1)::numeric as h1
+          from (select o.schema, (o.kind || ':' || o.key || '=' || coalesce(o.descr, '')) collate "C" as t from (${branches}) o(schema, kind, key, descr) offset 0) x
+        offset 0) h
+ group by schema)`,
+  )
+  .join('\nunion all\n')}`
 /** Changes whenever what a catalog row holds, or how a fingerprint is made of them, changes: part of both caches' keys. */
-export const CATALOG_FORMAT = createHash('sha256').update(DETAIL_SQL).update(fingerprintSql(false)).update(fingerprintSql(true)).digest('hex').slice(0, 16)
-const FINGERPRINT_SQL = { many: fingerprintSql(false), few: fingerprintSql(true) }
+export const CATALOG_FORMAT = createHash('sha256').update(DETAIL_SQL).update(FINGERPRINT_SQL).update('md5(count:sum0:sum1)').digest('hex').slice(0, 16)
 
 /**
- * Runs fn with settings of its own: the search_path decides how the deparsers qualify names; for
- * a few schemas, nested loops over the catalog indexes instead of hash joins over whole catalogs
- * (the planner cannot tell how few rows a handful of schemas hold: one schema among a thousand
- * took 200 ms instead of 60). In the caller's transaction (restored after), or in a read-only
- * transaction of its own.
+ * Runs fn with settings of its own: the search_path decides how the deparsers qualify names;
+ * nested loops over the catalog indexes, never hash joins over whole catalogs (the planner cannot
+ * tell how few rows the listed schemas hold: one schema among a thousand took 200 ms instead of
+ * 60); memory enough to group a part's rows without a sort on disk. In the caller's transaction
+ * (restored after), or in a read-only transaction of its own.
  */
-async function withSettings<T>(client: pg.ClientBase, settings: { searchPath: string; schemas: number }, inTransaction: boolean, fn: () => Promise<T>): Promise<T> {
-  const few = settings.schemas <= FEW_SCHEMAS ? 'off' : 'on'
-  const apply = (path: string, joins: string) =>
-    client.query(`select set_config('search_path', $1, true), set_config('enable_hashjoin', $2, true), set_config('enable_mergejoin', $2, true)`, [path, joins])
+async function withSettings<T>(client: pg.ClientBase, searchPath: string, inTransaction: boolean, fn: () => Promise<T>): Promise<T> {
+  const apply = (path: string, joins: string, workMem: string) =>
+    client.query(
+      `select set_config('search_path', $1, true), set_config('enable_hashjoin', $2, true), set_config('enable_mergejoin', $2, true), set_config('work_mem', $3, true)`,
+      [path, joins, workMem],
+    )
   if (!inTransaction) {
     await client.query('begin read only')
     try {
-      await apply(settings.searchPath, few)
+      await apply(searchPath, 'off', CATALOG_WORK_MEM)
       return await fn()
     } finally {
       await client.query('rollback')
     }
   }
-  const { rows } = await client.query<{ path: string; joins: string }>(`select current_setting('search_path') as path, current_setting('enable_hashjoin') as joins`)
-  await apply(settings.searchPath, few)
+  const { rows } = await client.query<{ path: string; joins: string; work_mem: string }>(
+    `select current_setting('search_path') as path, current_setting('enable_hashjoin') as joins, current_setting('work_mem') as work_mem`,
+  )
+  await apply(searchPath, 'off', CATALOG_WORK_MEM)
   const result = await fn()
-  await apply(rows[0]!.path, rows[0]!.joins)
+  await apply(rows[0]!.path, rows[0]!.joins, rows[0]!.work_mem)
   return result
 }
-
-const FEW_SCHEMAS = 8
+const CATALOG_WORK_MEM = '64MB'
 
 /** Fingerprints are read with the schemas off the search_path, so every schema's texts are qualified alike. */
 const FINGERPRINT_SEARCH_PATH = 'pg_catalog'
 
 export async function fingerprints(client: pg.ClientBase, schemas: string[], appRole: string, options: { inTransaction?: boolean } = {}): Promise<Map<string, string>> {
-  const { rows } = await withSettings(client, { searchPath: FINGERPRINT_SEARCH_PATH, schemas: schemas.length }, options.inTransaction ?? false, () =>
-    client.query<{ schema: string; fingerprint: string }>(schemas.length <= FEW_SCHEMAS ? FINGERPRINT_SQL.few : FINGERPRINT_SQL.many, [schemas, appRole]),
+  const { rows } = await withSettings(client, FINGERPRINT_SEARCH_PATH, options.inTransaction ?? false, () =>
+    client.query<{ schema: string; n: string; h0: string; h1: string }>(FINGERPRINT_SQL, [schemas, appRole]),
   )
-  return new Map(rows.map((r) => [r.schema, r.fingerprint]))
+  const sums = new Map<string, { n: bigint; h0: bigint; h1: bigint }>()
+  for (const r of rows) {
+    const sum = sums.get(r.schema) ?? { n: 0n, h0: 0n, h1: 0n }
+    sums.set(r.schema, { n: sum.n + BigInt(r.n), h0: sum.h0 + BigInt(r.h0), h1: sum.h1 + BigInt(r.h1) })
+  }
+  return new Map([...sums].map(([schema, s]) => [schema, createHash('md5').update(`${s.n}:${s.h0}:${s.h1}`).digest('hex')]))
 }
 
 /**
@@ -355,7 +432,7 @@ export async function catalogs(client: pg.ClientBase, schemas: string[], appRole
   const result = new Map<string, Catalog>()
   for (const schema of schemas) {
     const catalog: Catalog = new Map()
-    const { rows } = await withSettings(client, { searchPath: `${quoteIdent(schema)}, ${EXTENSIONS_SCHEMA}`, schemas: 1 }, options.inTransaction ?? false, () =>
+    const { rows } = await withSettings(client, `${quoteIdent(schema)}, ${EXTENSIONS_SCHEMA}`, options.inTransaction ?? false, () =>
       client.query<CatalogObject & { schema: string }>(DETAIL_SQL, [[schema], appRole]),
     )
     for (const row of rows) catalog.set(objectId(row), { kind: row.kind, key: row.key, descr: row.descr ?? '' })
@@ -364,20 +441,11 @@ export async function catalogs(client: pg.ClientBase, schemas: string[], appRole
   return result
 }
 
-/** The rows the fingerprints are made of (to see why two fingerprints differ). */
-export async function fingerprintObjects(client: pg.ClientBase, schemas: string[], appRole: string): Promise<Map<string, Catalog>> {
-  const { rows } = await withSettings(client, { searchPath: FINGERPRINT_SEARCH_PATH, schemas: schemas.length }, false, () =>
-    client.query<CatalogObject & { schema: string }>(objectsSql('fingerprint', schemas.length <= FEW_SCHEMAS), [schemas, appRole]),
-  )
-  const result = new Map<string, Catalog>(schemas.map((s) => [s, new Map()]))
-  for (const row of rows) result.get(row.schema)?.set(objectId(row), { kind: row.kind, key: row.key, descr: row.descr ?? '' })
-  return result
-}
-
 /**
- * The fingerprints of a database's schemas. A thousand schemas in one query keep one backend (one
- * core) busy for seconds; above SCHEMAS_PER_QUERY they are read in parts on further connections
- * of the pool at once, so the server's cores share the work (measured: figures in docs/design.md).
+ * The fingerprints of a database's schemas. Five hundred schemas in one query keep one backend
+ * (one core) busy for about a second: above SCHEMAS_PER_QUERY they are read in slices of that
+ * size, on up to MAX_PARTS connections of the pool at once, so the server's cores share the work
+ * (measured: figures in docs/design.md) and no query holds the rows of thousands of schemas.
  */
 export async function fingerprintsInParts(
   client: pg.ClientBase,
@@ -386,12 +454,16 @@ export async function fingerprintsInParts(
   appRole: string,
   schemasPerQuery = SCHEMAS_PER_QUERY,
 ): Promise<Map<string, string>> {
-  const parts = pool ? Math.min(MAX_PARTS, Math.ceil(schemas.length / schemasPerQuery)) : 1
-  if (parts <= 1) return fingerprints(client, schemas, appRole)
-  const size = Math.ceil(schemas.length / parts)
-  const slices = Array.from({ length: parts }, (_, i) => schemas.slice(i * size, (i + 1) * size))
-  const maps = await Promise.all(slices.map((slice, i) => (i === 0 ? fingerprints(client, slice, appRole) : withClient(pool!, (c) => fingerprints(c, slice, appRole)))))
-  return new Map(maps.flatMap((m) => [...m]))
+  const slices = Array.from({ length: Math.ceil(schemas.length / schemasPerQuery) }, (_, i) => schemas.slice(i * schemasPerQuery, (i + 1) * schemasPerQuery))
+  if (!pool || slices.length <= 1) return fingerprints(client, schemas, appRole)
+  const result = new Map<string, string>()
+  let next = 0
+  const readSlices = async (c: pg.ClientBase) => {
+    for (let slice = slices[next++]; slice; slice = slices[next++]) for (const [schema, print] of await fingerprints(c, slice, appRole)) result.set(schema, print)
+  }
+  const connections = Math.min(MAX_PARTS, slices.length)
+  await Promise.all([readSlices(client), ...Array.from({ length: connections - 1 }, () => withClient(pool, readSlices))])
+  return result
 }
 const SCHEMAS_PER_QUERY = 500
 /** the pools hold 4 connections; verify reads other databases of the server at the same time */
