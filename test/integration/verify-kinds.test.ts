@@ -56,6 +56,7 @@ const DRIFTS: { slug: string; sql: (s: string) => string; code: string; object: 
   { slug: 'trigger-replica', sql: (s) => `alter table ${s}.rooms disable trigger rooms_touch`, code: 'drift/trigger', object: /rooms\.rooms_touch/ },
   { slug: 'policy', sql: (s) => `alter policy tenant_isolation on ${s}.rooms to janua_app`, code: 'drift/policy', object: /rooms\.tenant_isolation/ },
   { slug: 'grant-function', sql: (s) => `revoke execute on function ${s}.film_label(${s}.films) from janua_app`, code: 'drift/grant', object: /function film_label/ },
+  { slug: 'grant-column', sql: (s) => `revoke references (title) on ${s}.films from janua_app`, code: 'drift/grant', object: /films\(title\)/ },
   { slug: 'grant-type', sql: (s) => `revoke usage on type ${s}.mpaa_rating from janua_app`, code: 'drift/grant', object: /type mpaa_rating/ },
   { slug: 'comment', sql: (s) => `comment on column ${s}.films.title is 'changed by hand'`, code: 'drift/comment', object: /column films\.title/ },
   { slug: 'collation', sql: (s) => `drop collation ${s}.spare`, code: 'drift/collation', object: /spare/ },
