@@ -1,4 +1,7 @@
-import { Command, Errors, Flags, type Interfaces } from '@oclif/core'
+import { Command } from '@oclif/core/command'
+import * as Errors from '@oclif/core/errors'
+import * as Flags from '@oclif/core/flags'
+import type { Interfaces } from '@oclif/core'
 import { Janua } from '../core/context.js'
 import { auditableControlPlane } from '../core/control-plane.js'
 import { ExitCode, JanuaError, usageError } from '../core/errors.js'

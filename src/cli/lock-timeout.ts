@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import type { LockWaitEvent } from '../db/locks.js'
 import { formatDuration } from '../db/locks.js'
 

@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core'
+import * as Args from '@oclif/core/args'
 import { JanuaCommand } from '../cli/base.js'
 import { bashCompletion, fishCompletion } from '../cli/completion.js'
 

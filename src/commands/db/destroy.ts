@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { JanuaCommand } from '../../cli/base.js'
 import { canPrompt } from '../../cli/prompts.js'
 import { destroyControlPlane, type DestroyReport } from '../../core/destroy.js'

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { JanuaCommand } from '../../cli/base.js'
 import { table } from '../../cli/output.js'
 import { listServers, type ServerInfo } from '../../core/servers.js'

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { JanuaCommand } from '../../cli/base.js'
 import { colour } from '../../cli/output.js'
 import { ExitCode } from '../../core/errors.js'

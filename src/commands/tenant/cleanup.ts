@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core'
+import * as Args from '@oclif/core/args'
 import { JanuaCommand } from '../../cli/base.js'
 import { cleanupLeftovers } from '../../core/tenants.js'
 import type { CleanupReport } from '../../core/leftovers.js'

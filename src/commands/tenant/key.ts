@@ -1,4 +1,5 @@
-import { Args, Flags } from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import * as Flags from '@oclif/core/flags'
 import { redactAll } from '../../db/redact.js'
 import { JanuaCommand } from '../../cli/base.js'
 import { showTenantKey, type TenantKey } from '../../core/tenant-keys.js'

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { JanuaCommand } from '../../cli/base.js'
 import { stdoutIsTerminal } from '../../cli/output.js'
 import { parseTenantColumns, renderTenantList, TENANT_COLUMN_NAMES } from '../../cli/render.js'

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { JanuaCommand } from '../../cli/base.js'
 import { lockTimeoutFlag } from '../../cli/lock-timeout.js'
 import { appendStepSummary, distinctErrors, migrateAnnotations, migrateSummary, some, type DistinctError } from '../../cli/ci.js'

@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core'
+import * as Args from '@oclif/core/args'
 import { JanuaCommand } from '../../cli/base.js'
 import { lockTimeoutFlag } from '../../cli/lock-timeout.js'
 import { resumeTenant, type SuspendResult } from '../../core/lifecycle.js'

@@ -1,4 +1,5 @@
-import { Args, Flags } from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import * as Flags from '@oclif/core/flags'
 import { JanuaCommand } from '../../cli/base.js'
 import { lockTimeoutFlag } from '../../cli/lock-timeout.js'
 import { suspendTenant, type SuspendResult } from '../../core/lifecycle.js'

@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core'
+import * as Args from '@oclif/core/args'
 import { redactAll } from '../../../db/redact.js'
 import { JanuaCommand } from '../../../cli/base.js'
 import { rotateTenantKey, type TenantKey } from '../../../core/tenant-keys.js'
