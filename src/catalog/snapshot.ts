@@ -190,13 +190,11 @@ select r.nspname, 'column', r.relname::text || '.' || a.attname::text,
   join pg_type ty on ty.oid = a.atttypid
   left join pg_attrdef d on d.adrelid = r.oid and d.adnum = a.attnum`
            : // built-in types and collations by OID (the same on every server of a major version),
-             // user ones by name; the default looked up only for the columns that have one
+             // user ones by name; defaults are rows of their own (below)
              `concat_ws(' ', case when a.atttypid < ${FIRST_USER_OID}::oid then a.atttypid::text || '(' || a.atttypmod || ')' else ${strip('format_type(a.atttypid, a.atttypmod)', 'r.prefix_re')} end,
                  ${columnFlags}
                  case when a.attcollation <> 0 then 'collation=' || case when a.attcollation < ${FIRST_USER_OID}::oid then a.attcollation::text
                    else ${strip('a.attcollation::regcollation::text', 'r.prefix_re')} end end,
-                 case when a.atthasdef then (select 'default ' || ${nodeOr('d.adbin', 'pg_get_expr(d.adbin, d.adrelid)', 'r.prefix_re', namesUserObject('pg_attrdef', 'd.oid', 'd.adrelid', 'r.user_typed'))}
-                                               from pg_attrdef d where d.adrelid = a.attrelid and d.adnum = a.attnum) end,
                  -- the column's grants here, not as grant rows: a branch of their own read every column again
                  case when a.attacl is not null then 'grants=' || (
                    select string_agg(grantee || ':' || privileges, ';' order by grantee)
@@ -207,20 +205,32 @@ select r.nspname, 'column', r.relname::text || '.' || a.attname::text,
        }
  where r.relkind in ('r', 'p', 'v', 'm', 'f')
 `,
+    // fingerprints: a column's default is a row of its own, keyed by the column's number, so that a
+    // table's defaults are one index range of pg_attrdef (not one probe per column)
+    ...(detail
+      ? []
+      : [
+          String.raw`
+select r.nspname, 'default', r.relname::text || '#' || d.adnum::text,
+       ${nodeOr('d.adbin', 'pg_get_expr(d.adbin, d.adrelid)', 'r.prefix_re', namesUserObject('pg_attrdef', 'd.oid', 'd.adrelid', 'r.user_typed'))}
+  from ${relations} r join pg_attrdef d on d.adrelid = r.oid
+`,
+        ]),
     String.raw`
 select r.nspname, 'index', i.relname::text,
        ${
          detail
            ? strip('pg_get_indexdef(i.oid)', 'r.prefix_re')
-           : // without expressions only the operator classes and collations can name user objects: no pg_depend probe
+           : // without expressions only the operator classes and collations can name user objects: no pg_depend probe;
+             // a built-in access method by its OID (no pg_am probe)
              `case when case when x.indexprs is null and x.indpred is null
                              then not (${FIRST_USER_OID}::oid > all(x.indclass::oid[]) and ${FIRST_USER_OID}::oid > all(x.indcollation::oid[]))
                              else ${namesUserObject('pg_class', 'x.indexrelid', 'x.indrelid', 'r.user_typed')} end
                  then ${strip('pg_get_indexdef(i.oid)', 'r.prefix_re')}
-                 else concat_ws(' ', am.amname, x.indisunique, x.indisprimary, x.indisexclusion, x.indnullsnotdistinct, x.indkey::text,
+                 else concat_ws(' ', case when i.relam < ${FIRST_USER_OID}::oid then i.relam::text else (select am.amname from pg_am am where am.oid = i.relam) end, x.indisunique, x.indisprimary, x.indisexclusion, x.indnullsnotdistinct, x.indkey::text,
                    x.indclass::text, x.indoption::text, x.indcollation::text, x.indexprs::text, x.indpred::text) end`
        }
-  from ${relations} r join pg_index x on x.indrelid = r.oid join pg_class i on i.oid = x.indexrelid join pg_am am on am.oid = i.relam
+  from ${relations} r join pg_index x on x.indrelid = r.oid join pg_class i on i.oid = x.indexrelid
 `,
     String.raw`
 select r.nspname, 'constraint', r.relname::text || '.' || con.conname::text, ${constraintDescr('r')}
