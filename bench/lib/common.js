@@ -156,6 +156,8 @@ export async function createBenchDatabase(label) {
       log(`dropping ${databases.length + 1} database(s): ${name} and the ${databases.length} its control plane created`)
       const started = now()
       for (const db of [...databases, name]) await query(server, `drop database if exists ${qi(db)} with (force)`)
+      // the tenant login roles' group of the control plane (src/core/tenant-access.ts) is server-wide: it outlives the databases
+      if (cpId) await query(server, `drop role if exists ${qi(`janua_${cpId}_tenants`)}`)
       log(`dropped in ${fmtS(now() - started)}`)
       return { cpId, databases: [...databases, name] }
     })()
