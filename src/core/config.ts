@@ -69,7 +69,8 @@ const isDirectory = (p: string) => {
   try {
     return fs.statSync(p).isDirectory()
   } catch {
-    return false // missing or unreadable: not a folder to use
+    // Safe to lose: a path that is missing or unreadable is not a folder to use.
+    return false
   }
 }
 

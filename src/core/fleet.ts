@@ -70,7 +70,10 @@ export async function listFleet(janua: Janua, cpId: string, filter: FleetFilter 
       const database = templateDatabase(cpId)
       const exists = await withClient(await janua.conn.adminPool(server), (c) =>
         c.query('select 1 from pg_database where datname = $1', [database]).then((r) => (r.rowCount ?? 0) > 0),
-      ).catch(() => false) // an unreachable server: its placements report it (fleet/unreachable); only its template database goes unlisted
+      ).catch(() => {
+        // Safe to lose: an unreachable server's placements report it (fleet/unreachable); only its template database goes unlisted.
+        return false
+      })
       if (exists) fleet.push({ placementId: null, kind: 'template', placement: { server, database, schema: DATABASE_TENANT_SCHEMA }, tenants: [], recordedVersion: 0 })
     }
   }

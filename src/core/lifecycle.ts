@@ -140,7 +140,7 @@ export function decideUpdate(
     const key = at > 0 ? pair.slice(0, at) : ''
     if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(key)) throw usageError(`invalid limit "${pair}"`, 'use --limit key=value, e.g. --limit max_users=50')
     const text = pair.slice(at + 1)
-    let value: unknown = text
+    let value: unknown
     try {
       value = JSON.parse(text)
     } catch {

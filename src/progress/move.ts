@@ -62,7 +62,10 @@ export function moveProgress(mode: ProgressMode): { onEvent: (e: MoveEvent) => v
       { concurrent: false, exitOnError: true, rendererOptions: { collapseSubtasks: false } },
     )
       .run()
-      .catch(() => undefined) // the failure is reported by the command
+      .catch(() => {
+        // Safe to lose: listr's run fails with the step's own error, which the command reports.
+        return undefined
+      })
   let running: Promise<unknown> | undefined
   let current = 'prepared'
   return {
