@@ -26,7 +26,7 @@ export async function lockForTriggers(
   schema: string,
   tables: string[],
   mode: 'share row exclusive' | 'access exclusive',
-  options: { attemptMs?: number; attempts?: number } = {},
+  options: { attemptMs?: number; attempts?: number; purpose?: string } = {},
 ): Promise<void> {
   if (!tables.length) return
   const attemptMs = options.attemptMs ?? 200
@@ -55,7 +55,7 @@ export async function lockForTriggers(
       await client.query('rollback to savepoint janua_trigger_lock')
       if (attempt >= attempts) {
         throw new JanuaError(
-          `could not lock the tables of schema ${schema} for janua's triggers: ${attempts} tries of ${attemptMs} ms each met a busy table`,
+          `could not lock the tables of schema ${schema} for ${options.purpose ?? "janua's triggers"}: ${attempts} tries of ${attemptMs} ms each met a busy table`,
           ExitCode.locked,
           'a long transaction holds one of these tables (see pg_stat_activity); run the command again once it has ended',
           undefined,

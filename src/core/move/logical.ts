@@ -1,8 +1,9 @@
 import pg from 'pg'
-import { endQuietly } from '../../db/connection.js'
+import { endQuietly, inTransaction, withClient } from '../../db/connection.js'
 import { isPgError } from '../../db/errors.js'
 import { ident, literal } from '../../sql/ident.js'
 import type { Janua } from '../context.js'
+import { lockForTriggers } from '../fence.js'
 import type { Placement } from '../placement.js'
 import { readKeyedRows, readWholeTables, replaceKeyedRows, type CaptureTable, type RoundOptions, type RoundResult } from './capture.js'
 import type { TableShape } from './copy.js'
@@ -115,10 +116,34 @@ export async function dropSlot(janua: Janua, placement: Placement, tenantId: str
   }
 }
 
-/** Drops the publication and the slot of the tenant's move. Idempotent. */
+/**
+ * Drops the publication and the slot of the tenant's move. Idempotent.
+ *
+ * The publication goes while its tables are locked against writes: a session that writes one of
+ * them builds the table's list of publications from pg_publication_rel and then looks each one up
+ * in pg_publication, and a DROP PUBLICATION committed between the two fails that write with
+ * "cache lookup failed for publication" (XX000; seen on PostgreSQL 15 under a concurrent writer).
+ * With the lock, every writer either finished before the drop or starts after it has committed.
+ */
 export async function removeLogical(janua: Janua, placement: Placement, tenantId: string): Promise<void> {
   const pool = await janua.conn.serverPool(placement.server, placement.database)
-  await pool.query(`drop publication if exists ${ident(publicationName(tenantId))}`)
+  const name = publicationName(tenantId)
+  await withClient(pool, (client) =>
+    inTransaction(client, async () => {
+      const { rows } = await client.query<{ schema: string; table: string }>(
+        `select n.nspname as schema, c.relname as table
+           from pg_publication p join pg_publication_rel r on r.prpubid = p.oid
+           join pg_class c on c.oid = r.prrelid join pg_namespace n on n.oid = c.relnamespace
+          where p.pubname = $1`,
+        [name],
+      )
+      for (const schema of new Set(rows.map((r) => r.schema))) {
+        const tables = rows.filter((r) => r.schema === schema).map((r) => r.table)
+        await lockForTriggers(client, schema, tables, 'share row exclusive', { purpose: `dropping publication ${name}` })
+      }
+      await client.query(`drop publication if exists ${ident(name)}`)
+    }),
+  )
   await dropSlot(janua, placement, tenantId)
 }
 
