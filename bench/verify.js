@@ -31,6 +31,7 @@ async function timedVerify(Janua, verifyFleet, ws, url, options) {
     await janua.close()
     return { report, verifyMs: t2 - t1, totalMs: now() - t0, openMs: t1 - t0 }
   } catch (error) {
+    // the measured run's error is the one to report; closing after it may fail for the same reason
     await janua.close().catch(() => {})
     throw error
   }

@@ -37,6 +37,7 @@ export async function query(url, text, values) {
   try {
     return await client.query(text, values)
   } finally {
+    // the query's result (or error) is what matters; a failing close of its one-off connection changes neither
     await client.end().catch(() => {})
   }
 }
@@ -149,6 +150,7 @@ export async function createBenchDatabase(label) {
     dropped ??= (async () => {
       const cpId = await query(url, `select value from janua.meta where key = 'id'`)
         .then((r) => r.rows[0]?.value)
+        // no control plane in this database (a build that failed early): no tenant databases to drop
         .catch(() => undefined)
       const databases = cpId
         ? (await query(server, 'select datname from pg_database where datname like $1 order by datname', [`janua\\_${cpId}\\_%`])).rows.map((r) => r.datname)

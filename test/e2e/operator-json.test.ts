@@ -51,6 +51,7 @@ afterAll(async () => {
   folder?.remove()
   fs.rmSync(summaryFile, { force: true })
   await db?.drop()
+  // the database was just dropped: this query is expected to fail, it only releases the helper's pool
   await db?.query(`select 1`).catch(() => undefined)
   const { Client } = (await import('pg')).default
   const c = new Client(db.admin)

@@ -54,6 +54,7 @@ export async function freshDatabase(label = 't'): Promise<TestDatabase> {
     async drop() {
       const id = await once<{ value: string }>(mine, `select value from janua.meta where key = 'id'`)
         .then((r) => r.rows[0]?.value)
+        // no control plane in this database (the test never initialized it): no databases of its own to drop
         .catch(() => undefined)
       const databases = id
         ? (await once<{ datname: string }>(admin, `select datname from pg_database where datname like $1`, [`janua\\_${id}\\_%`])).rows.map((r) => r.datname)

@@ -48,6 +48,7 @@ export async function asApp<T>(client: pg.ClientBase, schema: string, tenant: st
     await client.query('commit')
     return result
   } catch (error) {
+    // the statement's error is the one to report; a failed rollback ends with the session
     await client.query('rollback').catch(() => {})
     throw error
   }
@@ -85,10 +86,13 @@ export async function tenantTablesOf(client: pg.ClientBase, schema: string): Pro
 
 /** The control plane id (janua.meta), or undefined before the first init. */
 export async function controlPlaneId(db: TestDatabase): Promise<string | undefined> {
-  return db
-    .query<{ value: string }>(`select value from janua.meta where key = 'id'`)
-    .then((r) => r.rows[0]?.value)
-    .catch(() => undefined)
+  return (
+    db
+      .query<{ value: string }>(`select value from janua.meta where key = 'id'`)
+      .then((r) => r.rows[0]?.value)
+      // no control plane in this database (not initialized, or already dropped): no id
+      .catch(() => undefined)
+  )
 }
 
 /** Databases of the server whose name is exactly janua_<cpId>_<slug>. */

@@ -24,6 +24,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  // cleanup after the tests: a pool that failed to close leaves nothing the database drop below does not remove
   for (const janua of opened) await janua.close().catch(() => {})
   await db?.drop()
   if (templates) fs.rmSync(templates, { recursive: true, force: true })

@@ -48,6 +48,7 @@ describe('move failure paths', () => {
     expect(added.code, added.stdout + added.stderr).toBe(0)
   })
   afterAll(async () => {
+    // the test stopped this server itself; a second stop finding it down is no failure
     await stopEmbedded(dir).catch(() => undefined)
     const pgDir = readEmbeddedState(dir)?.pgDir
     if (pgDir && !pgDir.startsWith(dir)) fs.rmSync(pgDir, { recursive: true, force: true })

@@ -50,6 +50,7 @@ describe('many servers', () => {
     passwords.push(twoPassword, secretKey)
   })
   afterAll(async () => {
+    // a server the test already stopped has nothing left to stop
     await stopEmbedded(dir).catch(() => {})
     const pgDir = readEmbeddedState(dir)?.pgDir
     if (pgDir && !pgDir.startsWith(dir)) fs.rmSync(pgDir, { recursive: true, force: true })

@@ -115,6 +115,7 @@ describe('per-tenant login roles', () => {
     expect(await sqlstate(() => connectAs(url.da!, t.dbb!.placement.database))).toBe('42501')
     expect(await sqlstate(() => connectAs(url.da!, `janua_${cpId}__template`))).toBe('42501')
     // The control plane's database may be open to PUBLIC (the cluster's default): nothing of janua's in it is.
+    // a refused login is an answer here: the checks below run only when the role may connect
     const p = await connectAs(url.da!, 'app').catch(() => undefined)
     if (p) {
       try {
@@ -205,6 +206,7 @@ describe('per-tenant login roles', () => {
     } finally {
       await c.end()
     }
+    // a refused login is an answer here: the checks below run only when the role may connect
     const old = await connectAs(url.sa!, 'app').catch(() => undefined)
     if (old) {
       try {

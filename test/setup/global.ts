@@ -38,7 +38,7 @@ export default async function setup(project: TestProject) {
   project.provide('adminUrl', url)
   registerSecretIn(ledger, passwordOf(url))
   return async () => {
-    await stopEmbedded(dir).catch(() => {})
+    await stopEmbedded(dir).catch((error: unknown) => console.warn(`could not stop the embedded server: ${String(error)}`))
     const state = JSON.parse(fs.readFileSync(path.join(dir, 'embedded.json'), 'utf8')) as { pgDir?: string }
     if (state.pgDir && !state.pgDir.startsWith(dir)) fs.rmSync(state.pgDir, { recursive: true, force: true })
     fs.rmSync(dir, { recursive: true, force: true })
