@@ -5,6 +5,11 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     pool: 'forks',
+    // Test files run 4 at a time on every machine. vitest's default is one fewer than the cores
+    // (one file at a time on this 2-core machine: 13 min for the whole suite, the CPU half idle
+    // while tests wait for locks, timeouts and subprocesses); with 4: 7.6 min, all green.
+    maxWorkers: 4,
+    minWorkers: 1,
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {
@@ -14,7 +19,6 @@ export default defineConfig({
           globalSetup: ['test/setup/global.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
-          poolOptions: { forks: { maxForks: 3, minForks: 1 } },
         },
       },
       {
@@ -24,7 +28,6 @@ export default defineConfig({
           globalSetup: ['test/setup/global.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
-          poolOptions: { forks: { maxForks: 3, minForks: 1 } },
         },
       },
     ],
