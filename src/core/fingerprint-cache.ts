@@ -19,9 +19,10 @@ export interface FingerprintCache {
   keep(prints: Map<string, string>): Promise<void>
 }
 
-export async function openFingerprintCache(janua: Janua, client: pg.ClientBase, placement: { server: string; database: string }): Promise<FingerprintCache> {
+/** client: a session in the database; catalogPool (its pool, when there is one): more sessions to read the catalog token on. */
+export async function openFingerprintCache(janua: Janua, client: pg.ClientBase, placement: { server: string; database: string }, catalogPool?: pg.Pool): Promise<FingerprintCache> {
   const pool = janua.conn.primaryPool()
-  const token = sha256(JSON.stringify([CATALOG_FORMAT, janua.appRole, await catalogToken(client)]))
+  const token = sha256(JSON.stringify([CATALOG_FORMAT, janua.appRole, await catalogToken(client, catalogPool)]))
   const { rows } = await withClient(pool, (c) =>
     c.query<{ schema: string; fingerprint: string }>('select schema, fingerprint from janua.schema_fingerprints where server = $1 and database = $2 and token = $3', [
       placement.server,

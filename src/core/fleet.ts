@@ -96,7 +96,7 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
     const { server, database } = group[0]!.placement
     try {
       const config = await janua.conn.serverConfig(server)
-      const read = async (client: pg.ClientBase) => {
+      const read = async (client: pg.ClientBase, pool?: pg.Pool) => {
         // A few schemas (a --tenant run) are looked up by name; many, by one pass over the history tables.
         const names = group.map((p) => p.placement.schema)
         const few = names.length <= BY_NAME_UP_TO
@@ -114,13 +114,19 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
         const existing = new Set(schemas.map((r) => r.nspname))
         const readable = group.filter((p) => withHistory.has(p.placement.schema))
         const rows: (AppliedFile & { schema: string })[] = []
-        for (let i = 0; i < readable.length; i += 500) {
-          const chunk = readable.slice(i, i + 500)
-          const text = chunk
+        const chunks = Array.from({ length: Math.ceil(readable.length / HISTORIES_PER_QUERY) }, (_, i) =>
+          readable
+            .slice(i * HISTORIES_PER_QUERY, (i + 1) * HISTORIES_PER_QUERY)
             .map((p) => `select ${literal(p.placement.schema)}::text as schema, version, file, sha256 from ${ident(p.placement.schema)}.${ident(HISTORY_TABLE)}`)
-            .join('\nunion all\n')
-          rows.push(...(await client.query<AppliedFile & { schema: string }>(text)).rows)
+            .join('\nunion all\n'),
+        )
+        // Thousands of schemas: the chunks are read on up to HISTORY_CONNECTIONS sessions at once (the server's cores share the work).
+        let next = 0
+        const readChunks = async (c: pg.ClientBase) => {
+          for (let chunk = chunks[next++]; chunk; chunk = chunks[next++]) rows.push(...(await c.query<AppliedFile & { schema: string }>(chunk)).rows)
         }
+        const more = pool ? Math.min(HISTORY_CONNECTIONS, chunks.length) - 1 : 0
+        await Promise.all([readChunks(client), ...Array.from({ length: more }, () => withClient(pool!, readChunks))])
         const bySchema = new Map<string, AppliedFile[]>()
         for (const { schema, version, file, sha256 } of rows) {
           if (!bySchema.has(schema)) bySchema.set(schema, [])
@@ -134,8 +140,10 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
           }
         }
       }
-      if (group.length > 1 || !ownsDatabase(group[0]!)) await withClient(janua.conn.pool(config, database), read)
-      else {
+      if (group.length > 1 || !ownsDatabase(group[0]!)) {
+        const pool = janua.conn.pool(config, database)
+        await withClient(pool, (client) => read(client, pool))
+      } else {
         const client = await janua.conn.dedicatedClient(server, database)
         try {
           await read(client)
@@ -155,6 +163,11 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
   })
   return result
 }
+
+/** One query reads this many history tables (a UNION ALL). */
+const HISTORIES_PER_QUERY = 500
+/** the pools hold 4 connections; verify and migrate read other databases of the server at the same time */
+const HISTORY_CONNECTIONS = 3
 
 /** Up to this many schemas of a database are looked up one by one (by name, through the catalog indexes). */
 const BY_NAME_UP_TO = 50

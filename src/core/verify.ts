@@ -329,7 +329,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
    */
   const readFingerprints = async (client: pg.ClientBase, pool: pg.Pool | undefined, where: { server: string; database: string }, schemas: string[]) => {
     if (schemas.length <= READ_DIRECTLY) return fingerprintsInParts(client, pool, schemas, janua.appRole)
-    const cache = await openFingerprintCache(janua, client, where)
+    const cache = await openFingerprintCache(janua, client, where, pool)
     const prints = new Map<string, string>()
     const missing: string[] = []
     for (const schema of schemas) {
