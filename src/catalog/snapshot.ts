@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type pg from 'pg'
 import { EXTENSIONS_SCHEMA, HISTORY_TABLE } from '../sql/names.js'
-import { withClient } from '../db/connection.js'
+import { shareOut } from '../db/connection.js'
 import { literal, ident as quoteIdent } from '../sql/ident.js'
 
 /**
@@ -485,12 +485,9 @@ export async function fingerprintsInParts(
   const slices = Array.from({ length: Math.ceil(schemas.length / schemasPerQuery) }, (_, i) => schemas.slice(i * schemasPerQuery, (i + 1) * schemasPerQuery))
   if (!pool || slices.length <= 1) return fingerprints(client, schemas, appRole)
   const result = new Map<string, string>()
-  let next = 0
-  const readSlices = async (c: pg.ClientBase) => {
-    for (let slice = slices[next++]; slice; slice = slices[next++]) for (const [schema, print] of await fingerprints(c, slice, appRole)) result.set(schema, print)
-  }
-  const connections = Math.min(MAX_PARTS, slices.length)
-  await Promise.all([readSlices(client), ...Array.from({ length: connections - 1 }, () => withClient(pool, readSlices))])
+  await shareOut(client, pool, MAX_PARTS, slices, async (session, slice) => {
+    for (const [schema, print] of await fingerprints(session, slice, appRole)) result.set(schema, print)
+  })
   return result
 }
 const SCHEMAS_PER_QUERY = 500
@@ -516,7 +513,7 @@ const UNTRACKED_CATALOGS = ['pg_statistic', 'pg_statistic_ext_data', 'pg_largeob
  * token therefore means unchanged fingerprints; a changed one (any DDL, even a temporary table)
  * only costs a recomputation. Read-only, one pass over each catalog (no joins).
  */
-export async function catalogToken(client: pg.ClientBase, pool?: pg.Pool): Promise<string> {
+export async function catalogToken(client: pg.ClientBase, pool?: pg.Pool, partsFromPages = TOKEN_PARTS_FROM_PAGES): Promise<string> {
   const { rows: catalogList } = await client.query<{ name: string; pages: number }>(
     `select c.relname::text as name, c.relpages as pages from pg_class c
       where c.relnamespace = 'pg_catalog'::regnamespace and c.relkind = 'r' and not c.relisshared and c.relname <> all($1::text[])
@@ -533,7 +530,7 @@ export async function catalogToken(client: pg.ClientBase, pool?: pg.Pool): Promi
         (select md5(string_agg(concat_ws(':', oid, rolname, rolsuper, rolinherit, rolbypassrls), ',' order by oid)) from pg_roles),
         (select count(*)::text || '/' || coalesce(sum(hashint8extended(xmin::text::bigint, 0)), 0)::text from pg_auth_members)) as t`
   // The catalogs shared out by size (pg_attribute and pg_depend are most of it) over up to MAX_PARTS connections.
-  const connections = pool && catalogList.reduce((n, c) => n + c.pages, 0) >= TOKEN_PARTS_FROM_PAGES ? MAX_PARTS : 1
+  const connections = pool && catalogList.reduce((n, c) => n + c.pages, 0) >= partsFromPages ? MAX_PARTS : 1
   const shares: string[][] = Array.from({ length: connections }, () => [])
   const load = shares.map(() => 0)
   for (const c of [...catalogList].sort((a, b) => b.pages - a.pages)) {
@@ -541,13 +538,13 @@ export async function catalogToken(client: pg.ClientBase, pool?: pg.Pool): Promi
     shares[least]!.push(c.name)
     load[least]! += Math.max(1, c.pages)
   }
-  const read = async (c: pg.ClientBase, names: string[]) => (await c.query<{ name: string; t: string }>(names.map(sumOf).join('\nunion all\n'))).rows
-  const [roles, ...parts] = await Promise.all([
+  const sums = new Map<string, string>()
+  const [roles] = await Promise.all([
     client.query<{ t: string }>(rolesSql).then((r) => r.rows[0]!.t),
-    read(client, shares[0]!),
-    ...shares.slice(1).map((names) => withClient(pool!, (c) => read(c, names))),
+    shareOut(client, pool, connections, shares, async (session, names) => {
+      for (const r of (await session.query<{ name: string; t: string }>(names.map(sumOf).join('\nunion all\n'))).rows) sums.set(r.name, r.t)
+    }),
   ])
-  const sums = new Map(parts.flat().map((r) => [r.name, r.t]))
   return createHash('sha256')
     .update([roles, ...catalogList.map((c) => sums.get(c.name)!)].join(';'))
     .digest('hex')

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { endQuietly, withClient } from '../db/connection.js'
+import { endQuietly, shareOut, withClient } from '../db/connection.js'
 import { isMissingDatabase, isUnreachable, translateError } from '../db/errors.js'
 import { redactAll } from '../db/redact.js'
 import type { IsolationLevel } from '../db/schema.js'
@@ -120,13 +120,9 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
             .map((p) => `select ${literal(p.placement.schema)}::text as schema, version, file, sha256 from ${ident(p.placement.schema)}.${ident(HISTORY_TABLE)}`)
             .join('\nunion all\n'),
         )
-        // Thousands of schemas: the chunks are read on up to HISTORY_CONNECTIONS sessions at once (the server's cores share the work).
-        let next = 0
-        const readChunks = async (c: pg.ClientBase) => {
-          for (let chunk = chunks[next++]; chunk; chunk = chunks[next++]) rows.push(...(await c.query<AppliedFile & { schema: string }>(chunk)).rows)
-        }
-        const more = pool ? Math.min(HISTORY_CONNECTIONS, chunks.length) - 1 : 0
-        await Promise.all([readChunks(client), ...Array.from({ length: more }, () => withClient(pool!, readChunks))])
+        await shareOut(client, pool, HISTORY_CONNECTIONS, chunks, async (session, chunk) => {
+          rows.push(...(await session.query<AppliedFile & { schema: string }>(chunk)).rows)
+        })
         const bySchema = new Map<string, AppliedFile[]>()
         for (const { schema, version, file, sha256 } of rows) {
           if (!bySchema.has(schema)) bySchema.set(schema, [])

@@ -158,6 +158,26 @@ export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) =
   }
 }
 
+/**
+ * Runs fn over the items on the caller's session and on up to `sessions - 1` more of the pool at
+ * once, each session taking the next item when it is done (all on the caller's session without a
+ * pool): a catalog read of thousands of schemas in parts, so that the server's cores share it.
+ */
+export async function shareOut<T>(
+  client: pg.ClientBase,
+  pool: pg.Pool | undefined,
+  sessions: number,
+  items: T[],
+  fn: (session: pg.ClientBase, item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0
+  const work = async (session: pg.ClientBase) => {
+    while (next < items.length) await fn(session, items[next++]!)
+  }
+  const more = pool ? Math.min(sessions, items.length) - 1 : 0
+  await Promise.all([work(client), ...Array.from({ length: Math.max(0, more) }, () => withClient(pool!, work))])
+}
+
 export async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<T>): Promise<T> {
   await client.query('begin')
   try {

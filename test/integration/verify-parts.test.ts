@@ -1,6 +1,6 @@
 import pg from 'pg'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { fingerprints, fingerprintsInParts } from '../../src/catalog/snapshot.js'
+import { catalogToken, fingerprints, fingerprintsInParts } from '../../src/catalog/snapshot.js'
 import { freshDatabase, type TestDatabase } from '../helpers/db.js'
 
 // Verify reads a database's fingerprints in parts on several connections at once above 500
@@ -35,6 +35,18 @@ it('fingerprints read in parts on several connections equal the ones read in one
     const noPool = await fingerprintsInParts(client, undefined, schemas, 'postgres', 4)
     expect(noPool).toEqual(whole)
     for (const schema of schemas) expect((await fingerprints(client, [schema], 'postgres')).get(schema)).toBe(whole.get(schema))
+  } finally {
+    client.release()
+  }
+})
+
+it('the catalog token read in parts on several connections equals the one read in one query', async () => {
+  const client = await pool.connect()
+  try {
+    const whole = await catalogToken(client)
+    expect(await catalogToken(client, pool, 0)).toBe(whole)
+    await db.query('create table s0.another (id int)')
+    expect(await catalogToken(client, pool, 0)).not.toBe(whole)
   } finally {
     client.release()
   }
