@@ -549,5 +549,5 @@ export async function catalogToken(client: pg.ClientBase, pool?: pg.Pool, partsF
     .update([roles, ...catalogList.map((c) => sums.get(c.name)!)].join(';'))
     .digest('hex')
 }
-/** Below this many pages of catalogs (about 100 tenant schemas) the token is one query on one connection. */
+/** Below this many pages of catalogs (16 MB: a few dozen schemas of the default templates) the token is one query on one connection. */
 const TOKEN_PARTS_FROM_PAGES = 2000

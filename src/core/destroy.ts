@@ -81,10 +81,16 @@ export async function destroyControlPlane(janua: Janua): Promise<DestroyReport> 
       throw translateError(error, 'removing the control plane schemas')
     }
   })
-  // The app role, on every server where nothing of another database depends on it any more.
+  // The app role, on every server where nothing of another database depends on it any more; the
+  // control plane's own roles (the tenant roles' group janua_<cp>_tenants, and any tenant or login
+  // role a killed tenant drop left) on every server.
   for (const server of servers) {
     const pool = await janua.conn.adminPool(server)
-    await withClient(pool, (c) => dropRoleIfUnused(c, server, janua.appRole, report))
+    await withClient(pool, async (c) => {
+      await dropRoleIfUnused(c, server, janua.appRole, report)
+      const { rows } = await c.query<{ rolname: string }>(`select rolname from pg_roles where rolname like $1 order by length(rolname) desc, rolname`, [`janua\\_${cpId}\\_%`])
+      for (const { rolname } of rows) await dropRoleIfUnused(c, server, rolname, report)
+    })
   }
   return report
 }

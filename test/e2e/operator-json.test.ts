@@ -221,7 +221,12 @@ describe('each command --json validates against its schema in docs/json/', () =>
     expect(before.rows.length).toBeGreaterThan(0)
     const destroyed = expectValid(await cli(['db', 'destroy', '--yes', '--json']), 'db-destroy')
     expect(destroyed).toMatchObject({ ok: true, controlPlane: cpId, schemas: ['janua_shared', 'janua'] })
-    expect(destroyed.roles).toEqual([{ server: 'primary', role }])
+    // the app role, and the tenant roles' group that the tenants' roles were members of
+    expect(destroyed.roles).toEqual([
+      { server: 'primary', role },
+      { server: 'primary', role: `janua_${cpId}_tenants` },
+    ])
+    expect((await db.query(`select rolname from pg_roles where rolname like $1`, [`janua\\_${cpId}\\_%`])).rows).toEqual([])
     const after = await db.query<{ datname: string }>(`select datname from pg_database where datname like $1`, [`janua\\_${cpId}\\_%`])
     expect(after.rows).toEqual([])
     const schemas = await db.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like 'janua%' or nspname like 'tenant\\_%'`)
