@@ -12,7 +12,7 @@ import { ExitCode, JanuaError } from './errors.js'
 const GUARD = 'janua_fence_guard'
 
 /**
- * Locks tables of a placement for a trigger change, all of them or none, in the caller's
+ * Locks tables of a placement for a trigger change (or a publication's drop), all of them or none, in the caller's
  * transaction: one LOCK TABLE under a short statement_timeout, inside a savepoint, retried with
  * jitter. Taken table by table (as CREATE / DROP TRIGGER do), the locks deadlock with an
  * application transaction that holds one of the tables and then writes another we already hold;
@@ -21,7 +21,7 @@ const GUARD = 'janua_fence_guard'
  * long the writes queued behind the lock wait. 'share row exclusive' is what CREATE TRIGGER needs
  * (reads go on); DROP TRIGGER needs 'access exclusive'.
  */
-export async function lockForTriggers(
+export async function lockTables(
   client: pg.ClientBase,
   schema: string,
   tables: string[],
@@ -127,7 +127,7 @@ async function installGuardTriggers(
 ): Promise<void> {
   const s = ident(schema)
   const all = [...tables, ...wholeTables]
-  await lockForTriggers(client, schema, all, 'share row exclusive')
+  await lockTables(client, schema, all, 'share row exclusive')
   // A trigger already there (a resumed move) is the same one: its arguments follow from the tenant.
   // Dropping it first would need an ACCESS EXCLUSIVE lock, which stops every reader of the table.
   const { withTrigger } = await triggersOn(client, schema, all, name)
@@ -141,7 +141,7 @@ async function installGuardTriggers(
 async function removeGuardTriggers(client: pg.ClientBase, schema: string, tables: string[], name: string): Promise<void> {
   const { withTrigger } = await triggersOn(client, schema, tables, name)
   const fenced = tables.filter((t) => withTrigger.has(t))
-  await lockForTriggers(client, schema, fenced, 'access exclusive')
+  await lockTables(client, schema, fenced, 'access exclusive')
   for (const table of fenced) await client.query(`drop trigger if exists ${ident(name)} on ${ident(schema)}.${ident(table)}`)
 }
 

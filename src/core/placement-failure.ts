@@ -45,7 +45,9 @@ export async function placementFailure(janua: Janua, placement: Placement, tenan
   // The server answers and still lists the database: a connection to it waits for a DROP DATABASE
   // in progress and then fails with 3D000, or succeeds when the database stays.
   const probe = new pg.Client({ ...janua.conn.configFor(await janua.conn.serverConfig(placement.server), placement.database), connectionTimeoutMillis: DROP_WAIT_MS })
-  probe.on('error', () => undefined) // a dropped connection surfaces as the connect or end error below
+  probe.on('error', () => {
+    // A dropped connection surfaces as the connect or end error below.
+  })
   try {
     await probe.connect()
   } catch (probeError) {

@@ -5,7 +5,7 @@ import type { Suspension } from '../db/schema.js'
 import { ident } from '../sql/ident.js'
 import type { Janua } from './context.js'
 import { knownControlPlane } from './control-plane.js'
-import { installSuspensionFence, lockForTriggers, removeSuspensionFence } from './fence.js'
+import { installSuspensionFence, lockTables, removeSuspensionFence } from './fence.js'
 import type { IsolationDriver } from './isolation/index.js'
 import type { Placement } from './placement.js'
 import { tenantRole } from './tenant-access.js'
@@ -56,7 +56,7 @@ async function installNoReadGuard(client: pg.ClientBase, schema: string, tables:
   await client.query(`grant execute on function ${g}.${ident(IS_SUSPENDED)}(text) to ${ident(appRole)}`)
   await client.query(`insert into ${g}.${ident(SUSPENDED_TABLE)} (tenant_id, slug) values ($1, $2) on conflict (tenant_id) do nothing`, [tenant.id, tenant.slug])
   const missing = await tablesWithoutPolicy(client, schema, tables)
-  await lockForTriggers(client, schema, missing, 'access exclusive')
+  await lockTables(client, schema, missing, 'access exclusive')
   for (const table of missing) {
     await client.query(
       `create policy ${ident(NO_READ_POLICY)} on ${ident(schema)}.${ident(table)} as restrictive for all to public using (not ${g}.${ident(IS_SUSPENDED)}(tenant_id::text))`,
@@ -82,7 +82,7 @@ async function removeNoReadGuard(client: pg.ClientBase, schema: string, tables: 
   const { rows: left } = await client.query<{ n: number }>(`select count(*)::int as n from ${ident(GUARD_SCHEMA)}.${ident(SUSPENDED_TABLE)}`)
   if (left[0]!.n > 0) return
   const withPolicy = await tablesWithoutPolicy(client, schema, tables, true)
-  await lockForTriggers(client, schema, withPolicy, 'access exclusive')
+  await lockTables(client, schema, withPolicy, 'access exclusive')
   for (const table of withPolicy) await client.query(`drop policy if exists ${ident(NO_READ_POLICY)} on ${ident(schema)}.${ident(table)}`)
 }
 

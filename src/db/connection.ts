@@ -105,9 +105,10 @@ export class Connections {
   /** A dedicated client outside the pools, for statements that must not share a session. */
   async dedicatedClient(server: string, database: string): Promise<pg.Client> {
     const client = new pg.Client(this.configFor(await this.serverConfig(server), database))
-    // Without a listener an 'error' event (the server closing the session) would crash the
-    // process; the same failure reaches the caller as the rejection of its next query or connect.
-    client.on('error', () => {})
+    client.on('error', () => {
+      // Without a listener an 'error' event (the server closing the session) would crash the
+      // process; the same failure reaches the caller as the rejection of its next query or connect.
+    })
     try {
       await client.connect()
     } catch (error) {

@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import { ident, literal } from '../../sql/ident.js'
-import { lockForTriggers, triggersOn } from '../fence.js'
+import { lockTables, triggersOn } from '../fence.js'
 import { abandonTransaction, type TableShape } from './copy.js'
 
 /**
@@ -86,7 +86,7 @@ end
 $capture$`)
   await client.query(`revoke all on function ${ident(CAPTURE_SCHEMA)}.${ident(TRUNCATE_FUNCTION)}() from public`)
   const name = captureTriggerName(tenantId)
-  await lockForTriggers(
+  await lockTables(
     client,
     schema,
     tables.map((t) => t.name),
@@ -122,7 +122,7 @@ export async function removeCapture(client: pg.ClientBase, schema: string, table
   const { withTrigger } = await triggersOn(client, schema, tables, name)
   const { withTrigger: withTruncate } = await triggersOn(client, schema, tables, truncateTriggerName(tenantId))
   const captured = tables.filter((t) => withTrigger.has(t) || withTruncate.has(t))
-  await lockForTriggers(client, schema, captured, 'access exclusive')
+  await lockTables(client, schema, captured, 'access exclusive')
   for (const table of captured) {
     await client.query(`drop trigger if exists ${ident(name)} on ${ident(schema)}.${ident(table)}`)
     await client.query(`drop trigger if exists ${ident(truncateTriggerName(tenantId))} on ${ident(schema)}.${ident(table)}`)

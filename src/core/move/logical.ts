@@ -3,7 +3,7 @@ import { endQuietly, inTransaction, withClient } from '../../db/connection.js'
 import { isPgError } from '../../db/errors.js'
 import { ident, literal } from '../../sql/ident.js'
 import type { Janua } from '../context.js'
-import { lockForTriggers } from '../fence.js'
+import { lockTables } from '../fence.js'
 import type { Placement } from '../placement.js'
 import { readKeyedRows, readWholeTables, replaceKeyedRows, type CaptureTable, type RoundOptions, type RoundResult } from './capture.js'
 import type { TableShape } from './copy.js'
@@ -89,7 +89,7 @@ export async function createSlotWithSnapshot(janua: Janua, placement: Placement,
   const config = janua.conn.configFor(await janua.conn.serverConfig(placement.server), placement.database)
   const client = new pg.Client({ ...config, options: undefined, replication: 'database' } as pg.ClientConfig)
   client.on('error', () => {
-    /* a lost replication connection fails the copy's SET TRANSACTION SNAPSHOT, which reports it */
+    // A lost replication connection fails the copy's SET TRANSACTION SNAPSHOT, which reports it.
   })
   await client.connect()
   try {
@@ -139,7 +139,7 @@ export async function removeLogical(janua: Janua, placement: Placement, tenantId
       )
       for (const schema of new Set(rows.map((r) => r.schema))) {
         const tables = rows.filter((r) => r.schema === schema).map((r) => r.table)
-        await lockForTriggers(client, schema, tables, 'share row exclusive', { purpose: `dropping publication ${name}` })
+        await lockTables(client, schema, tables, 'share row exclusive', { purpose: `dropping publication ${name}` })
       }
       await client.query(`drop publication if exists ${ident(name)}`)
     }),
