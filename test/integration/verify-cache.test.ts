@@ -70,18 +70,27 @@ describe('db verify keeps fingerprints only while the catalog is unchanged', () 
   it('a role renamed after its grant was found: the finding names the new name', async () => {
     const role = `janua_${cpId}_cache_reader`
     await db.query(`create role "${role}"`)
-    await db.query(`grant select on "tenant_cache-schema".films to "${role}"`)
-    const granted = await warmAndCold()
-    expect(findingsOf(granted, 'cache-schema').some((f) => f.code === 'drift/grant' && f.object.includes(role))).toBe(true)
-    await verifyFleet(janua) // keeps the fingerprints with the grant
-    await db.query(`alter role "${role}" rename to "${role}_renamed"`)
-    const renamed = await verifyFleet(janua)
-    expect(renamed.summary.phases.fingerprintsKept).toBe(0)
-    const grants = findingsOf(renamed, 'cache-schema').filter((f) => f.code === 'drift/grant')
-    expect(grants.map((f) => f.object).join(' ')).toContain(`${role}_renamed`)
-    expect(grants.some((f) => f.object.endsWith(`to ${role}`))).toBe(false)
-    await db.query(`revoke all on "tenant_cache-schema".films from "${role}_renamed"`)
-    expect((await warmAndCold()).ok).toBe(true)
+    try {
+      await db.query(`grant select on "tenant_cache-schema".films to "${role}"`)
+      const granted = await warmAndCold()
+      expect(findingsOf(granted, 'cache-schema').some((f) => f.code === 'drift/grant' && f.object.includes(role))).toBe(true)
+      await verifyFleet(janua) // keeps the fingerprints with the grant
+      await db.query(`alter role "${role}" rename to "${role}_renamed"`)
+      const renamed = await verifyFleet(janua)
+      expect(renamed.summary.phases.fingerprintsKept).toBe(0)
+      const grants = findingsOf(renamed, 'cache-schema').filter((f) => f.code === 'drift/grant')
+      expect(grants.map((f) => f.object).join(' ')).toContain(`${role}_renamed`)
+      expect(grants.some((f) => f.object.endsWith(`to ${role}`))).toBe(false)
+      await db.query(`revoke all on "tenant_cache-schema".films from "${role}_renamed"`)
+      expect((await warmAndCold()).ok).toBe(true)
+    } finally {
+      // roles belong to the server, not to the test's database: a failed expectation above must not leave one
+      const { rows } = await db.query<{ rolname: string }>('select rolname from pg_roles where rolname = any($1::text[])', [[role, `${role}_renamed`]])
+      for (const { rolname } of rows) {
+        await db.query(`revoke all on all tables in schema "tenant_cache-schema" from "${rolname}"`)
+        await db.query(`drop role "${rolname}"`)
+      }
+    }
   })
 
   it("an extension's type renamed (no row of the tenants' schemas changes): their columns drift, found after a kept run", async () => {
