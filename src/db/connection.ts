@@ -160,6 +160,17 @@ export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) =
 }
 
 /**
+ * How many sessions of a database's pool share a catalog read of thousands of schemas (histories,
+ * catalog token, fingerprints). Each new backend pays to map the shared buffers it touches into
+ * its own memory (one minor page fault per 4 kB page: 33,000 faults and 0.6 s of system time for a
+ * backend that reads through 128 MB of shared buffers, measured on PostgreSQL 15 without huge
+ * pages), so a session beyond the server's cores costs more than it brings: on a 2-core server,
+ * 2 sessions verify 10,000 schemas about 1 s faster than 3 (docs/design.md, session 23). The pools
+ * hold 4 connections, and verify reads other databases of the server at the same time.
+ */
+export const CATALOG_SESSIONS = 2
+
+/**
  * Runs fn over the items on the caller's session and on up to `sessions - 1` more of the pool at
  * once, each session taking the next item when it is done (all on the caller's session without a
  * pool): a catalog read of thousands of schemas in parts, so that the server's cores share it.
