@@ -127,7 +127,9 @@ describe('a killed `tenant create --isolation database`', () => {
       })
       await rerunAndCheck(killed, `killed after ${delay} ms`)
     }
-  })
+    // seven rounds of create, kill, re-run and drop (21 CLI processes): 25 s alone, over 120 s with
+    // three other test files on a slow 2-core machine
+  }, 360_000)
 
   it('while the tenant row is still provisioning', async () => {
     const killed = await createAndKill('on status provisioning', async (kill, finished) => {
