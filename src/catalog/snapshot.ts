@@ -396,9 +396,11 @@ const DETAIL_SQL = `${DETAIL.ctes(false)}\n${DETAIL.branches.join('\nunion all\n
  */
 const FINGERPRINT = objectQueries('fingerprint')
 const startsFromRelations = (branch: string) => /\bfrom urel\b/.test(branch)
+/** An object row's text, the one both hashes are taken of. */
+const ROW_TEXT = `(o.kind || ':' || o.key || '=' || coalesce(o.descr, '')) collate "C"`
 const summed = (branches: string[]) => `select (select nspname from pg_namespace where oid = schema)::text as schema, count(*)::text as n, sum(h0)::text as h0, sum(h1)::text as h1
   from (select schema, hashtextextended(t, 0) as h0, hashtextextended(t, 1) as h1
-          from (select o.schema, (o.kind || ':' || o.key || '=' || coalesce(o.descr, '')) collate "C" as t from (${branches.join('\nunion all\n')}) o(schema, kind, key, descr) offset 0) x
+          from (select o.schema, ${ROW_TEXT} as t from (${branches.join('\nunion all\n')}) o(schema, kind, key, descr) offset 0) x
         offset 0) h
  group by schema`
 /**
@@ -413,7 +415,7 @@ const OF_ONE_RELATION = objectQueries('fingerprint', '(select r0.*)').branches.f
 const summedByRelation = `select (select nspname from pg_namespace where oid = r0.nsoid)::text as schema, sum(s.n)::text as n, sum(s.h0)::text as h0, sum(s.h1)::text as h1
   from urel r0 cross join lateral (
     select count(*) as n, sum(hashtextextended(t, 0)) as h0, sum(hashtextextended(t, 1)) as h1
-      from (select (o.kind || ':' || o.key || '=' || coalesce(o.descr, '')) collate "C" as t
+      from (select ${ROW_TEXT} as t
               from (${OF_ONE_RELATION.join('\nunion all\n')}) o(schema, kind, key, descr) offset 0) x
   ) s
  group by r0.nsoid`

@@ -123,11 +123,7 @@ export async function readHistories(janua: Janua, fleet: FleetPlacement[], concu
           const text = chunk.map((schema) => `select version, file, sha256 from ${ident(schema)}.${ident(HISTORY_TABLE)}`).join(';\n')
           // several statements in one simple query give one result each; a single one, a plain result
           const results = [(await session.query<AppliedFile>(text)) as pg.QueryResult<AppliedFile> | pg.QueryResult<AppliedFile>[]].flat()
-          for (const [i, schema] of chunk.entries())
-            bySchema.set(
-              schema,
-              results[i]!.rows.map(({ version, file, sha256 }) => ({ version, file, sha256 })),
-            )
+          for (const [i, schema] of chunk.entries()) bySchema.set(schema, results[i]!.rows)
         })
         for (const p of group) {
           if (!existing.has(p.placement.schema)) {
