@@ -347,6 +347,7 @@ select ns.oid, 'comment', case when d.objsubid = 0 then 'relation ' || c.relname
                                    else 'column ' || c.relname::text || '.' || (select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum = d.objsubid) end,
        d.description
   from pg_description d join pg_class c on d.classoid = 'pg_class'::regclass and c.oid = d.objoid join ns on ns.oid = c.relnamespace
+ where c.relname <> '${HISTORY_TABLE}'
 `,
     String.raw`
 select f.nsoid, 'comment', 'function ' || f.signature, d.description

@@ -9,7 +9,7 @@ import { redactAll } from '../db/redact.js'
 import { rollbackQuietly } from '../db/connection.js'
 
 export { HISTORY_TABLE } from '../sql/names.js'
-import { EXTENSIONS_SCHEMA, HISTORY_TABLE } from '../sql/names.js'
+import { EXTENSIONS_SCHEMA, HISTORY_TABLE, historyVersionComment } from '../sql/names.js'
 
 export const placementLockKey = (schema: string) => `janua:placement:${schema}`
 
@@ -106,19 +106,27 @@ export function templateError(file: TemplateFile, error: unknown, where: string,
 }
 
 /**
+ * A file's history row, and the placement's version as the history table's comment (`janua
+ * version N`, what HISTORY_VERSION_COMMENT reads): verify reads every placement's version from
+ * pg_description instead of opening thousands of history tables (docs/design.md, Verify). In the
+ * caller's transaction (inTransaction) or as one of its own.
+ */
+function recordSql(schema: string, file: TemplateFile, durationMs: string, inTransaction: boolean): string {
+  const table = `${ident(schema)}.${ident(HISTORY_TABLE)}`
+  const text = `insert into ${table} (version, file, sha256, duration_ms, no_transaction)
+    values (${file.version}, ${literal(file.name)}, ${literal(file.sha256)}, ${durationMs}, ${file.noTransaction});
+comment on table ${table} is ${literal(historyVersionComment(file.version))}`
+  return inTransaction ? text : `begin;\n${text};\ncommit`
+}
+
+/**
  * Runs one file with search_path set to the placement's schema. ownTransaction false: the caller
  * already holds a transaction (tenant creation builds a schema in one).
  */
 export async function applyFile(client: pg.ClientBase, schema: string, file: TemplateFile, where: string, ownTransaction = true): Promise<void> {
   const started = Date.now()
-  const record = async () =>
-    client.query(`insert into ${ident(schema)}.${ident(HISTORY_TABLE)} (version, file, sha256, duration_ms, no_transaction) values ($1, $2, $3, $4, $5)`, [
-      file.version,
-      file.name,
-      file.sha256,
-      Date.now() - started,
-      file.noTransaction,
-    ])
+  // After a no-transaction file the row and the comment are one transaction of their own.
+  const record = async () => client.query(recordSql(schema, file, String(Date.now() - started), !file.noTransaction))
   const extensions = extensionsIn(file.sql)
   try {
     if (file.noTransaction) {
@@ -133,7 +141,13 @@ export async function applyFile(client: pg.ClientBase, schema: string, file: Tem
         await client.query(`select set_config('search_path', 'public', false)`).catch(() => undefined)
       }
       // Recorded only after it succeeded.
-      await record()
+      try {
+        await record()
+      } catch (error) {
+        // The record's own transaction stopped at the error: end it (a broken connection is dropped by its pool).
+        await rollbackQuietly(client)
+        throw error
+      }
       return
     }
     if (ownTransaction) {
@@ -162,8 +176,7 @@ export async function applyFile(client: pg.ClientBase, schema: string, file: Tem
 async function applyInOwnTransaction(client: pg.ClientBase, schema: string, file: TemplateFile, extensions: string[]): Promise<void> {
   await client.query(`begin; select set_config('search_path', ${literal(placementSearchPath(schema))}, true)`)
   // The file may end without a semicolon or in a comment: the history row starts on a line of its own.
-  const record = `\n;\ninsert into ${ident(schema)}.${ident(HISTORY_TABLE)} (version, file, sha256, duration_ms, no_transaction)
-    values (${file.version}, ${literal(file.name)}, ${literal(file.sha256)}, (extract(epoch from clock_timestamp() - now()) * 1000)::int, false);\ncommit;`
+  const record = `\n;\n${recordSql(schema, file, '(extract(epoch from clock_timestamp() - now()) * 1000)::int', true)};\ncommit;`
   try {
     // Only a file that names an extension pays for the check (one more round trip).
     if (extensions.length) await ensureExtensions(client, extensions)

@@ -13,7 +13,7 @@ import { applyFile, ensureHistoryTable } from './apply.js'
 import type { Janua } from './context.js'
 import { createPlacementSchema, ensureAppRole, requireControlPlane } from './control-plane.js'
 import { usageError } from './errors.js'
-import { forEachLimit, groupByDatabase, listFleet, readHistories, type FleetPlacement, ownsDatabase } from './fleet.js'
+import { forEachLimit, groupByDatabase, listFleet, readVersions, type FleetPlacement, ownsDatabase } from './fleet.js'
 import { TENANT_SCHEMA_PREFIX, describePlacement, serverSharedDatabase, templateDatabase, type Placement } from './placement.js'
 import { filesUpTo, sha256, type TemplateFile } from './templates.js'
 import { listLeftovers, type Leftover } from './leftovers.js'
@@ -268,18 +268,18 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
     } else readable.push(p)
   }
 
-  const histories = await readHistories(janua, readable, concurrency)
+  const versions = await readVersions(janua, readable, concurrency)
   phases.fleetMs = Date.now() - started
   const present: FleetPlacement[] = []
   for (const p of readable) {
-    const h = histories.get(p)!
+    const h = versions.get(p)!
     const v = verdictOf.get(p)!
     if (h.error) {
       const code = /does not exist/.test(h.error.message) ? 'fleet/placement-missing' : 'fleet/unreachable'
       v.findings.push(finding(code, 'missing', `schema ${p.placement.schema}`, h.error.message))
       continue
     }
-    v.version = h.applied.reduce((m, a) => Math.max(m, a.version), 0)
+    v.version = h.version
     if (p.placementId && v.version !== p.recordedVersion) {
       v.findings.push(
         finding('fleet/version-mismatch', 'different', 'version', `the control plane records version ${p.recordedVersion}, the placement's history says ${v.version}`, {

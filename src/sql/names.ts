@@ -9,3 +9,15 @@ export const HISTORY_TABLE = 'janua_template_history'
  * placement's schema only).
  */
 export const EXTENSIONS_SCHEMA = 'extensions'
+
+/**
+ * The history table's comment: the placement's version, written with each history row in the
+ * same transaction, so a fleet's versions are one catalog read (pg_description).
+ */
+export const historyVersionComment = (version: number): string => `janua version ${version}`
+
+/** The version a history table's comment records; undefined when it records none (a placement of an older janua). */
+export function versionInComment(comment: string | null | undefined): number | undefined {
+  const match = /^janua version (\d{1,9})$/.exec(comment ?? '')
+  return match ? Number(match[1]) : undefined
+}

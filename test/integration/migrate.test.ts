@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Janua } from '../../src/core/context.js'
 import { initDb } from '../../src/core/control-plane.js'
 import { migrateFleet } from '../../src/core/migrate.js'
+import { verifyFleet } from '../../src/core/verify.js'
 import { createTenant, inspectTenant, listTenants } from '../../src/core/tenants.js'
 import { JanuaError } from '../../src/core/errors.js'
 import { runCli } from '../helpers/cli.js'
@@ -106,13 +107,39 @@ describe('tenant migrate across a fleet', () => {
     expect(await historyCount(db.name, 'tenant_s100', '0007_locale.sql')).toBe(1)
   })
 
+  it('a no-transaction file lands with its history row and the version comment verify reads', async () => {
+    templates.add('0008_locale_idx.sql', '-- janua:no-transaction\ncreate index concurrently if not exists users_tenant_locale_idx on users (tenant_id, locale);\n')
+    await janua.close()
+    janua = await open()
+    const report = await migrateFleet(janua, { concurrency: 4 })
+    expect(report.summary.failed).toBe(0)
+    const history = await db.query(`select no_transaction, obj_description('tenant_s0.janua_template_history'::regclass, 'pg_class') as comment
+                                      from tenant_s0.janua_template_history where file = '0008_locale_idx.sql'`)
+    expect(history.rows).toEqual([{ no_transaction: true, comment: 'janua version 8' }])
+    // A history table without the comment (written by an older janua) is read; a control plane
+    // that records another version than the placement's is a finding for that tenant only.
+    await db.query(`comment on table tenant_s1.janua_template_history is null`)
+    await db.query(`update janua.placements set version = 7 where schema = 'tenant_s2'`)
+    try {
+      const verify = await verifyFleet(janua)
+      const of = (slug: string) => verify.placements.find((p) => p.tenants.includes(slug))!
+      expect(of('s1').version).toBe(8)
+      expect(of('s1').findings.map((f) => f.code)).toEqual([])
+      expect(of('s2').findings.map((f) => f.code)).toEqual(['fleet/version-mismatch'])
+      expect(verify.placements.filter((p) => p.findings.some((f) => f.code === 'fleet/version-mismatch')).map((p) => p.tenants)).toEqual([['s2']])
+      expect(new Set(verify.placements.filter((p) => ['schema', 'database', 'shared', 'template'].includes(p.kind)).map((p) => p.version))).toEqual(new Set([8]))
+    } finally {
+      await db.query(`update janua.placements set version = 8 where schema = 'tenant_s2'`)
+    }
+  })
+
   it('a placement locked by another run longer than --lock-timeout fails alone with exit 4', async () => {
     const pg = await import('pg')
     const holder = new pg.default.Client({ ...db.admin, database: db.name })
     await holder.connect()
     try {
       await holder.query(`select pg_advisory_lock(hashtextextended('janua:placement:tenant_s5', 0))`)
-      templates.add('0008_bio.sql', 'alter table users add column bio text;\n')
+      templates.add('0009_bio.sql', 'alter table users add column bio text;\n')
       const run = await runCli(['tenant', 'migrate', '--json', '--lock-timeout', '300', '--tenant', 's5', '--tenant', 's6'], {
         env: { DATABASE_URL: db.url, JANUA_DATABASE_URL: undefined, JANUA_TEMPLATES: templates.dir },
       })
@@ -127,7 +154,7 @@ describe('tenant migrate across a fleet', () => {
   })
 
   it('an edited applied file stops the run before anything is applied (exit 6)', async () => {
-    templates.add('0009_title.sql', 'alter table users add column title text;\n')
+    templates.add('0010_title.sql', 'alter table users add column title text;\n')
     templates.add('0005_phone.sql', `${PHONE}-- edited\n`)
     await janua.close()
     janua = await open()
@@ -135,8 +162,8 @@ describe('tenant migrate across a fleet', () => {
     expect(error).toBeInstanceOf(JanuaError)
     expect((error as JanuaError).exitCode).toBe(6)
     expect((error as JanuaError).message).toMatch(/0005_phone\.sql/)
-    expect(await historyCount(db.name, 'tenant_s0', '0009_title.sql')).toBe(0)
-    expect(await historyCount(db.name, 'janua_shared', '0009_title.sql')).toBe(0)
+    expect(await historyCount(db.name, 'tenant_s0', '0010_title.sql')).toBe(0)
+    expect(await historyCount(db.name, 'janua_shared', '0010_title.sql')).toBe(0)
     const cli = await runCli(['tenant', 'migrate', '--json'], { env: { DATABASE_URL: db.url, JANUA_DATABASE_URL: undefined, JANUA_TEMPLATES: templates.dir } })
     expect(cli.code).toBe(6)
     expect(cli.json.error.message).toMatch(/0005_phone\.sql/)
