@@ -574,7 +574,14 @@ export async function catalogToken(client: pg.ClientBase, pool?: pg.Pool, partsF
   const [roles] = await Promise.all([
     client.query<{ t: string }>(rolesSql).then((r) => r.rows[0]!.t),
     shareOut(client, pool, connections, shares, async (session, names) => {
-      for (const r of (await session.query<{ name: string; t: string }>(names.map(sumOf).join('\nunion all\n'))).rows) sums.set(r.name, r.t)
+      // Without parallel workers: each is a new backend that maps every shared buffer it touches
+      // (minor faults) on each query; the sessions are the parallelism. 1,000 schemas: 0.63-0.70 s
+      // against 0.77-0.82 s. SET LOCAL holds for the query string (one implicit transaction).
+      const results = (await session.query(`set local max_parallel_workers_per_gather = 0;\n${names.map(sumOf).join('\nunion all\n')}`)) as unknown as pg.QueryResult<{
+        name: string
+        t: string
+      }>[]
+      for (const r of results[1]!.rows) sums.set(r.name, r.t)
     }),
   ])
   return createHash('sha256')
