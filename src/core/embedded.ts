@@ -420,15 +420,10 @@ async function initialise(dir: string, packageBins: Binaries, options: EmbeddedO
       `--pwfile=${pwfile}`,
       '--encoding=UTF8',
       '--no-locale',
-      '--set',
-      'listen_addresses=127.0.0.1',
-      '--set',
-      'unix_socket_directories=',
-      '--set',
-      'max_connections=200',
-      '--set',
-      'fsync=on',
-      ...Object.entries(options.settings ?? {}).flatMap(([k, v]) => ['--set', `${k}=${v}`]),
+      ...Object.entries({ listen_addresses: '127.0.0.1', unix_socket_directories: '', max_connections: '200', fsync: 'on', ...options.settings }).flatMap(([k, v]) => [
+        '--set',
+        `${k}=${v}`,
+      ]),
     ])
     if (result.status !== 0) {
       throw new JanuaError(`initdb failed: ${lastLines(result.output)}`, ExitCode.unreachable, accessHint(dir))
