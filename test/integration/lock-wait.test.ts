@@ -6,18 +6,8 @@ import { runCli, type CliResult } from '../helpers/cli.js'
 import { freshDatabase, type TestDatabase } from '../helpers/db.js'
 import { adminClient, controlPlaneId } from '../helpers/foundation.js'
 import { seedAsApp, snapshotTenant, tenantRowCount } from '../helpers/tenant-data.js'
-
-const WAITING = /^waiting up to 30 s for tenant "[a-z0-9-]+", locked by another janua run/m
-
-/**
- * A run killed with SIGKILL and re-run at once. A killed run's backend keeps its session locks
- * until it has finished its statement and notices the client is gone; at a fault point the
- * sessions are idle and let go within milliseconds, so to make "at once" bite, a stand-in
- * backend takes the freed tenant lock right after the kill and keeps it, as a dead run's backend
- * busy with a statement does, until the re-run queues for it and LINGER_MS more have passed.
- * Before --lock-timeout, such a re-run exited 4 at once.
- */
-const LINGER_MS = 1000
+import { KILLED_IN_MOVE_TEST } from '../helpers/kill-points.js'
+import { lingeringHolder, WAITING, whileTenantLocked } from '../helpers/lingering-lock.js'
 
 describe('locks held by a dead run are waited out', () => {
   let db: TestDatabase
@@ -37,32 +27,6 @@ describe('locks held by a dead run are waited out', () => {
     await db?.drop()
   })
 
-  /**
-   * A session on the primary database that takes `key` (waiting for the killed run's backend to
-   * let go) and keeps it until another session has queued for it and `ms` more have passed (or
-   * at most 20 s), then ends. Returns once it holds the lock.
-   */
-  async function lingeringHolder(key: string, ms: number) {
-    const client = new pg.Client({ ...db.admin, database: db.name })
-    client.on('error', () => {})
-    await client.connect()
-    await client.query('select pg_advisory_lock(hashtextextended($1, 0))', [key])
-    const released = (async () => {
-      try {
-        await client.query(`do $$ begin
-          for i in 1..2000 loop
-            exit when exists (select 1 from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database()));
-            perform pg_sleep(0.01);
-          end loop;
-        end $$`)
-        await client.query('select pg_sleep($1)', [ms / 1000])
-      } finally {
-        await client.end()
-      }
-    })()
-    return { released }
-  }
-
   /** Databases of this control plane other than its template: tenant databases and leftovers. */
   async function tenantDatabases(): Promise<string[]> {
     const { rows } = await watcher.query<{ datname: string }>(`select datname from pg_database where datname like $1 and datname <> $2 order by 1`, [
@@ -78,11 +42,7 @@ describe('locks held by a dead run are waited out', () => {
     return { value, ms: Date.now() - t0 }
   }
 
-  async function rerunWhileLocked(slug: string, args: string[]): Promise<CliResult> {
-    const holder = await lingeringHolder(`janua:tenant:${slug}`, LINGER_MS)
-    const [run] = await Promise.all([cli(args), holder.released])
-    return run
-  }
+  const rerunWhileLocked = (slug: string, args: string[]): Promise<CliResult> => whileTenantLocked(db, slug, () => cli(args))
 
   it.each(CREATE_STEPS)('tenant create --isolation database killed after %s: the re-run at once waits, completes it, and nothing is left over', async (step) => {
     const slug = `c-${step}`
@@ -112,8 +72,9 @@ describe('locks held by a dead run are waited out', () => {
 
   const pastSwitch = (step: string) => MOVE_STEPS.indexOf(step as (typeof MOVE_STEPS)[number]) >= MOVE_STEPS.indexOf('switched')
 
+  // The other steps are killed in move.test.ts, whose re-runs also run at once under a lingering lock.
   it.each(
-    MOVE_STEPS.flatMap((step) =>
+    MOVE_STEPS.filter((step) => !KILLED_IN_MOVE_TEST.includes(step)).flatMap((step) =>
       pastSwitch(step)
         ? [[step, '--resume']]
         : [
@@ -189,7 +150,7 @@ describe('locks held by a dead run are waited out', () => {
   })
 
   it('waits for the template database lock too, and says so', async () => {
-    const holder = await lingeringHolder('janua:template-database:primary', LINGER_MS)
+    const holder = await lingeringHolder(db, 'janua:template-database:primary')
     const [run] = await Promise.all([cli(['tenant', 'create', 'tpl', '--isolation', 'database']), holder.released])
     expect(run.code, run.stderr).toBe(0)
     expect(run.stderr).toMatch(/^waiting up to 30 s for the template database of server primary, locked by another janua run/m)

@@ -9,6 +9,8 @@ import { createTenant, getTenant, type Tenant } from '../../src/core/tenants.js'
 import { verifyFleet } from '../../src/core/verify.js'
 import { JanuaError } from '../../src/core/errors.js'
 import { runCli } from '../helpers/cli.js'
+import { KILLED_IN_MOVE_TEST } from '../helpers/kill-points.js'
+import { WAITING, whileTenantLocked } from '../helpers/lingering-lock.js'
 import { freshDatabase, type TestDatabase } from '../helpers/db.js'
 import { appReads, appWrite, seedAsApp, snapshotTenant, tenantRowCount } from '../helpers/tenant-data.js'
 
@@ -103,8 +105,7 @@ describe('tenant migrate-isolation', () => {
     neighbourBefore = await snapshotTenant(db.admin, neighbour.placement, neighbour.id)
   })
 
-  const KILL_POINTS = ['planned', 'prepared', 'fenced', 'copy-table', 'copied', 'verified', 'switched', 'source-removed']
-  it.each(KILL_POINTS)('a move killed (SIGKILL) after %s is resumed, and in a second run aborted, without loss', async (point) => {
+  it.each(KILLED_IN_MOVE_TEST)('a move killed (SIGKILL) after %s is resumed, and in a second run aborted, at once while its lock lingers, without loss', async (point) => {
     for (const finish of ['--resume', '--abort']) {
       const slug = `k-${point}-${finish.slice(2)}`.slice(0, 40)
       const tenant = await seeded(slug, 'shared')
@@ -112,10 +113,12 @@ describe('tenant migrate-isolation', () => {
       const killed = await runCli(['tenant', 'move', slug, '--to', 'database', '--yes', '--json'], { env: { ...env(), JANUA_FAULT_KILL_AFTER: point } })
       expect(killed.code, killed.stderr).not.toBe(0)
       const pastSwitch = ['switched', 'source-removed'].includes(point)
-      const run = await runCli(['tenant', 'move', slug, finish, '--yes', '--json'], { env: env() })
+      // Not --json: the re-run says on stderr that it waits for the lock a killed run's backend may still hold.
+      const run = await whileTenantLocked(db, slug, () => runCli(['tenant', 'move', slug, finish, '--yes'], { env: env() }))
+      expect(run.stderr, `${point} ${finish}`).toMatch(WAITING)
       if (finish === '--abort' && pastSwitch) {
         expect(run.code).toBe(2)
-        expect(run.json.error.hint).toMatch(/--resume/)
+        expect(run.stderr).toMatch(/hint.*--resume/)
         expect((await runCli(['tenant', 'move', slug, '--resume', '--json'], { env: env() })).code).toBe(0)
       } else {
         expect(run.code, run.stdout + run.stderr).toBe(0)
@@ -131,7 +134,7 @@ describe('tenant migrate-isolation', () => {
       else {
         // Scoped to this file's control plane: other files on the same server have tenants of the same slug.
         const cp = (await db.query<{ value: string }>(`select value from janua.meta where key = 'id'`)).rows[0]!.value
-        expect((await db.query('select datname from pg_database where datname = $1', [`janua_${cp}_${slug}`])).rows, JSON.stringify(run.json?.leftovers)).toEqual([])
+        expect((await db.query('select datname from pg_database where datname = $1', [`janua_${cp}_${slug}`])).rows, run.stderr).toEqual([])
       }
       expect(await appWrite(db.admin, now, tenant.id)).toBe('ok')
     }
