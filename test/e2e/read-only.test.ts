@@ -45,16 +45,21 @@ function userSchema(column: string): string {
   return `${column} not in ('pg_catalog', 'information_schema') and ${column} not like 'pg\\_toast%' and ${column} not like 'pg\\_temp\\_%'`
 }
 
-async function query<R extends pg.QueryResultRow>(config: pg.ClientConfig, text: string, values?: unknown[]): Promise<R[]> {
+/** Runs fn on a connection of its own (one per database per snapshot: a new session costs a scram handshake and a backend). */
+async function connected<T>(config: pg.ClientConfig, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client(config)
   client.on('error', () => {})
   await client.connect()
   try {
-    return (await client.query<R>(text, values)).rows
+    return await fn(client)
   } finally {
     // The snapshot's own connection: a close error says nothing about the catalog.
     await client.end().catch(() => undefined)
   }
+}
+
+async function query<R extends pg.QueryResultRow>(config: pg.ClientConfig, text: string, values?: unknown[]): Promise<R[]> {
+  return connected(config, async (client) => (await client.query<R>(text, values)).rows)
 }
 
 /**
@@ -83,9 +88,11 @@ async function snapshot(admin: pg.ClientConfig, databases: string[]): Promise<st
   )
   const catalogs: Record<string, Record<string, unknown[]>> = {}
   for (const { datname } of pgDatabase) {
-    const catalog: Record<string, unknown[]> = {}
-    for (const [name, text] of Object.entries(CATALOG_QUERIES)) catalog[name] = await query({ ...admin, database: datname }, text)
-    catalogs[datname] = catalog
+    catalogs[datname] = await connected({ ...admin, database: datname }, async (client) => {
+      const catalog: Record<string, unknown[]> = {}
+      for (const [name, text] of Object.entries(CATALOG_QUERIES)) catalog[name] = (await client.query(text)).rows
+      return catalog
+    })
   }
   return JSON.stringify({ pgDatabase, roles, catalogs }, null, 1)
 }
