@@ -107,7 +107,7 @@ export function templateError(file: TemplateFile, error: unknown, where: string,
 
 /**
  * A file's history row, and the placement's version as the history table's comment (`janua
- * version N`, what HISTORY_VERSION_COMMENT reads): verify reads every placement's version from
+ * version N`, what versionInComment reads): verify reads every placement's version from
  * pg_description instead of opening thousands of history tables (docs/design.md, Verify). In the
  * caller's transaction (inTransaction) or as one of its own.
  */
