@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { allOutput, runCli, type CliResult } from '../helpers/cli.js'
+import { tempFolder } from '../helpers/foundation.js'
 import { registerSecret } from '../helpers/secret-ledger.js'
 import { startScramCluster, type ScramCluster } from '../helpers/scram-cluster.js'
 
@@ -96,7 +96,7 @@ describe('tenant credentials, tenant key, tenant create --domain (CLI)', () => {
   })
 
   it('--output-file: written with mode 0600, only the path printed', async () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'janua-cred-')), 'ea.url')
+    const file = path.join(tempFolder('janua-cred-'), 'ea.url')
     const r = await cli('output-file', ['tenant', 'credentials', 'ea', '--rotate', '--grace', '0', '--output-file', file])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toContain(file)

@@ -4,7 +4,7 @@ import path from 'node:path'
 import pg from 'pg'
 import { repoRoot } from './cli.js'
 import type { TestDatabase } from './db.js'
-import { expect } from 'vitest'
+import { afterAll, expect } from 'vitest'
 import { JanuaError } from '../../src/core/errors.js'
 import { ident } from '../../src/sql/ident.js'
 
@@ -12,9 +12,23 @@ import { ident } from '../../src/sql/ident.js'
 export const defaultTemplates = path.join(repoRoot, 'templates')
 export const sampleRowsSql = () => fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'sample-rows.sql'), 'utf8')
 
-/** A temp folder of template files (name -> text), optionally starting as a copy of another folder. */
+const tempFolders: string[] = []
+// Registered when a test file first imports this module, so it belongs to that file's root suite
+// and runs after every hook of the file's own (vitest runs afterAll hooks last-registered first).
+afterAll(() => {
+  for (const dir of tempFolders.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+/** A new empty folder under the system temp folder, removed when the test file ends. */
+export function tempFolder(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  tempFolders.push(dir)
+  return dir
+}
+
+/** A temp folder of template files (name -> text), optionally starting as a copy of another folder; removed when the test file ends. */
 export function templateFolder(files: Record<string, string> = {}, copyFrom?: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'janua-templates-'))
+  const dir = tempFolder('janua-templates-')
   if (copyFrom) fs.cpSync(copyFrom, dir, { recursive: true })
   for (const [name, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true })

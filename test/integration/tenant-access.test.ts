@@ -10,6 +10,7 @@ import { verifyFleet } from '../../src/core/verify.js'
 import { migrateFleet } from '../../src/core/migrate.js'
 import { addServer } from '../../src/core/servers.js'
 import { startScramCluster, type ScramCluster } from '../helpers/scram-cluster.js'
+import { tempFolder } from '../helpers/foundation.js'
 import { registerSecret } from '../helpers/secret-ledger.js'
 
 /**
@@ -237,10 +238,9 @@ describe('per-tenant login roles', () => {
 
   it('a migration adds a table: its grants reach the tenant roles (through the group)', async () => {
     const file = '9999_extra.sql'
-    const { mkdtempSync, cpSync, writeFileSync } = await import('node:fs')
-    const { default: os } = await import('node:os')
+    const { cpSync, writeFileSync } = await import('node:fs')
     const { default: path } = await import('node:path')
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'janua-tpl-'))
+    const dir = tempFolder('janua-tpl-')
     cpSync(path.join(process.cwd(), 'templates'), dir, { recursive: true })
     writeFileSync(
       path.join(dir, file),

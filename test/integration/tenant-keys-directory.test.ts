@@ -6,7 +6,7 @@ import { updateTenant } from '../../src/core/lifecycle.js'
 import { rewrapTenantKeys, rotateTenantKey, showTenantKey } from '../../src/core/tenant-keys.js'
 import { createTenant, dropTenant } from '../../src/core/tenants.js'
 import { freshDatabase, type TestDatabase } from '../helpers/db.js'
-import { adminClient } from '../helpers/foundation.js'
+import { adminClient, tempFolder } from '../helpers/foundation.js'
 
 const newKey = () => randomBytes(32).toString('base64')
 const exitOf = async (p: Promise<unknown>) => ((await p.then(() => undefined).catch((e: unknown) => e)) as { exitCode?: number } | undefined)?.exitCode
@@ -86,10 +86,9 @@ describe('per-tenant data keys and the tenant directory', () => {
   })
 
   it('the master key from a file; rewrap under a new master key keeps every data key', async () => {
-    const { writeFileSync, mkdtempSync } = await import('node:fs')
-    const { default: os } = await import('node:os')
+    const { writeFileSync } = await import('node:fs')
     const { default: path } = await import('node:path')
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'janua-mk-')), 'master.key')
+    const file = path.join(tempFolder('janua-mk-'), 'master.key')
     writeFileSync(file, `${master}\n`, { mode: 0o600 })
     delete process.env.JANUA_MASTER_KEY
     process.env.JANUA_MASTER_KEY_FILE = file
