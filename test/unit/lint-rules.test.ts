@@ -3,8 +3,11 @@ import { ESLint } from 'eslint'
 import { describe, expect, it } from 'vitest'
 import { repoRoot } from '../helpers/cli.js'
 
-/** The rules that keep the code's shape (eslint.config.js), checked on text written for the test. */
-describe('lint rules', () => {
+/**
+ * The rules that keep the code's shape (eslint.config.js), checked on text written for the test.
+ * The first lint loads the typed parser and the project (10 s next to the database suites): 60 s.
+ */
+describe('lint rules', { timeout: 60_000 }, () => {
   const eslint = new ESLint({ cwd: repoRoot })
   const messagesOf = async (file: string, code: string) => {
     const [result] = await eslint.lintText(code, { filePath: path.join(repoRoot, file) })
