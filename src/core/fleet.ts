@@ -128,15 +128,17 @@ async function walkHistories(janua: Janua, fleet: FleetPlacement[], concurrency:
     try {
       const config = await janua.conn.serverConfig(server)
       const read = async (client: pg.ClientBase, pool?: pg.Pool) => {
-        // A few schemas (a --tenant run) are looked up by name; many, by one pass over the history tables.
+        // A few schemas (a --tenant run) are looked up by name, each one probe of pg_class by OID (the
+        // relname index instead walked every history table of the database: 75 ms at 3,000 schemas);
+        // many, by one pass over the history tables.
         const names = group.map((p) => p.placement.schema)
         const few = names.length <= BY_NAME_UP_TO
         const { rows: present } = await client.query<{ nspname: string; comment: string | null }>(
-          `select n.nspname, d.description as comment
-             from ${few ? `unnest($2::text[]) s join pg_class c on c.oid = to_regclass(quote_ident(s) || '.' || quote_ident($1))` : 'pg_class c'}
+          `${few ? `with named as materialized (select to_regclass(quote_ident(s) || '.' || quote_ident($1)) as oid from unnest($2::text[]) s)\n` : ''}select n.nspname, d.description as comment
+             from ${few ? 'named join pg_class c on c.oid = named.oid' : 'pg_class c'}
              join pg_namespace n on n.oid = c.relnamespace
              left join pg_description d on d.objoid = c.oid and d.classoid = 'pg_class'::regclass and d.objsubid = 0
-            where c.relname = $1 and c.relkind = 'r'`,
+            where c.relkind = 'r'${few ? '' : ' and c.relname = $1'}`,
           few ? [HISTORY_TABLE, names] : [HISTORY_TABLE],
         )
         const { rows: schemas } = await client.query<{ nspname: string }>(
