@@ -6,8 +6,14 @@
 // (issue 9 item 6). The rest of dist/ (core/, db/, ...) stays as tsc wrote it, for the benchmarks
 // and for anyone importing janua's API; only the CLI runs the bundles.
 //
-// Kept outside the bundles: @oclif/core (the runner and the commands must share one copy of its
-// classes) and the other dependencies, which are small or loaded only when a command needs them.
+// The runner (dist/cli/launch.js, which bin/run.js imports) is bundled with the commands, so
+// @oclif/core is in the bundles too, in one copy the runner and the commands share (the
+// instanceof checks between its classes hold): Node otherwise loads some 60 of its CommonJS files
+// and their dependencies on every run, ~60 ms of `janua --version`'s 0.26 s on the 2-core machine.
+// The plugins (help, autocomplete) load their own copy from node_modules when one of their
+// commands runs. oclif's few `__dirname`s (ES modules have none) are in fallbacks janua never
+// reaches: Config.load without options, ts-node for plugins run from source. Kept outside: the
+// other dependencies, small or loaded only when a command needs them.
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -18,9 +24,13 @@ const dist = path.join(root, 'dist')
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 
 /** Bundled: every file of these packages and of their own dependencies. */
-const BUNDLED = new Set(['kysely', 'pg', 'pg-connection-string'])
-/** pg's optional native binding and its Cloudflare socket: never used by janua, never installed. */
-const OPTIONAL = ['pg-native', 'pg-cloudflare', 'cloudflare:sockets']
+const BUNDLED = new Set(['kysely', 'pg', 'pg-connection-string', '@oclif/core'])
+/**
+ * pg's optional native binding and its Cloudflare socket: never used by janua, never installed.
+ * oclif's TypeScript support (typescript, ts-node, tsx, Yarn's pnpapi): only for plugins run from
+ * source, which janua's CLI never is; bundling typescript would add 10 MB.
+ */
+const OPTIONAL = ['pg-native', 'pg-cloudflare', 'cloudflare:sockets', 'typescript', 'ts-node', 'tsx', 'pnpapi']
 const external = [
   ...Object.keys(pkg.dependencies ?? {})
     .filter((name) => !BUNDLED.has(name))
@@ -37,6 +47,10 @@ const walk = (dir) => {
   }
 }
 walk(path.join(dist, 'commands'))
+const commandCount = commands.length
+// The runner and oclif's hooks share the commands' chunks (one @oclif/core).
+walk(path.join(dist, 'hooks'))
+commands.push(path.join(dist, 'cli', 'launch.js'))
 if (commands.some((file) => fs.readFileSync(file, 'utf8').includes('__januaCreateRequire'))) {
   throw new Error('dist/commands is bundled already: run `npm run build` (tsc writes the files this script bundles)')
 }
@@ -85,4 +99,4 @@ const configChunk = Object.entries(result.metafile.outputs).find(([, out]) => Ob
 if (!configChunk?.includes('dist/chunks/')) throw new Error(`dist/core/config.js was bundled into ${configChunk}, not into dist/chunks/: its package root would be wrong`)
 const inputs = Object.keys(result.metafile.inputs).length
 const outputs = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js')).length
-console.log(`bundled ${commands.length} commands: ${inputs} modules into ${outputs} files`)
+console.log(`bundled ${commandCount} commands, the runner and the hooks: ${inputs} modules into ${outputs} files`)
