@@ -342,37 +342,63 @@ select ns.oid, 'collation', c.collname,
        (to_jsonb(c) - 'oid' - 'collname' - 'collnamespace' - 'collowner' - 'collversion')::text
   from ${inSchemas('pg_collation', 'c', 'collnamespace')}
 `,
-    String.raw`
-select ns.oid, 'comment', case when d.objsubid = 0 then 'relation ' || c.relname::text
-                                   else 'column ' || c.relname::text || '.' || (select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum = d.objsubid) end,
+    // Comments start from the schema's objects and probe pg_description by its (objoid, classoid)
+    // index, one object at a time (a lateral subquery: offset 0 keeps it one): a comment branch led
+    // by pg_description read every comment of the database (3,148 relation comments and 13,700
+    // pg_class probes to fingerprint one schema among 4,000: 155 ms of `db verify --tenant` at 1,000
+    // schemas, 416 ms at 10,000).
+    ...[
+      // relations, their columns, indexes and composite types: every pg_class object of the schema
+      { from: `${relations} r`, rel: 'r' },
+      { from: `${relations} r join pg_index x on x.indrelid = r.oid join pg_class i on i.oid = x.indexrelid`, rel: 'i' },
+      { from: `typ t join pg_class tc on tc.oid = t.typrelid`, rel: 'tc', nsoid: 't.nsoid' },
+    ].map(
+      (c) => String.raw`
+select ${c.nsoid ?? 'r.nsoid'}, 'comment', case when d.objsubid = 0 then 'relation ' || ${c.rel}.relname::text
+                                   else 'column ' || ${c.rel}.relname::text || '.' || (select a.attname::text from pg_attribute a where a.attrelid = ${c.rel}.oid and a.attnum = d.objsubid) end,
        d.description
-  from pg_description d join pg_class c on d.classoid = 'pg_class'::regclass and c.oid = d.objoid join ns on ns.oid = c.relnamespace
- where c.relname <> '${HISTORY_TABLE}'
+  from ${c.from}
+ cross join lateral (select d.objsubid, d.description from pg_description d where d.objoid = ${c.rel}.oid and d.classoid = 'pg_class'::regclass offset 0) d
 `,
-    String.raw`
-select f.nsoid, 'comment', 'function ' || f.signature, d.description
-  from pg_description d join fn f on d.classoid = 'pg_proc'::regclass and f.oid = d.objoid
+    ),
+    ...[
+      { owner: 'f.nsoid', key: `'function ' || f.signature`, from: 'fn f', oid: 'f.oid', catalog: 'pg_proc' },
+      { owner: 't.nsoid', key: `'type ' || t.typname`, from: 'typ t', oid: 't.oid', catalog: 'pg_type' },
+      {
+        owner: 'r.nsoid',
+        key: `'constraint ' || r.relname::text || '.' || con.conname::text`,
+        from: `${relations} r join pg_constraint con on con.conrelid = r.oid`,
+        oid: 'con.oid',
+        catalog: 'pg_constraint',
+      },
+      {
+        owner: 't.nsoid',
+        key: `'constraint ' || t.typname::text || '.' || con.conname::text`,
+        from: 'typ t join pg_constraint con on con.contypid = t.oid',
+        oid: 'con.oid',
+        catalog: 'pg_constraint',
+      },
+      {
+        owner: 'r.nsoid',
+        key: `'trigger ' || r.relname::text || '.' || tg.tgname::text`,
+        from: `${relations} r join pg_trigger tg on tg.tgrelid = r.oid`,
+        oid: 'tg.oid',
+        catalog: 'pg_trigger',
+      },
+      {
+        owner: 'r.nsoid',
+        key: `'policy ' || r.relname::text || '.' || p.polname::text`,
+        from: `${relations} r join pg_policy p on p.polrelid = r.oid`,
+        oid: 'p.oid',
+        catalog: 'pg_policy',
+      },
+    ].map(
+      (c) => String.raw`
+select ${c.owner}, 'comment', ${c.key}, d.description
+  from ${c.from}
+ cross join lateral (select d.description from pg_description d where d.objoid = ${c.oid} and d.classoid = '${c.catalog}'::regclass and d.objsubid = 0 offset 0) d
 `,
-    String.raw`
-select t.nsoid, 'comment', 'type ' || t.typname, d.description
-  from pg_description d join typ t on d.classoid = 'pg_type'::regclass and t.oid = d.objoid
-`,
-    String.raw`
-select r.nsoid, 'comment', 'constraint ' || r.relname::text || '.' || con.conname::text, d.description
-  from pg_description d join pg_constraint con on d.classoid = 'pg_constraint'::regclass and con.oid = d.objoid join rel r on r.oid = con.conrelid
-`,
-    String.raw`
-select t.nsoid, 'comment', 'constraint ' || t.typname::text || '.' || con.conname::text, d.description
-  from pg_description d join pg_constraint con on d.classoid = 'pg_constraint'::regclass and con.oid = d.objoid join typ t on t.oid = con.contypid
-`,
-    String.raw`
-select r.nsoid, 'comment', 'trigger ' || r.relname::text || '.' || tg.tgname::text, d.description
-  from pg_description d join pg_trigger tg on d.classoid = 'pg_trigger'::regclass and tg.oid = d.objoid join rel r on r.oid = tg.tgrelid
-`,
-    String.raw`
-select r.nsoid, 'comment', 'policy ' || r.relname::text || '.' || p.polname::text, d.description
-  from pg_description d join pg_policy p on d.classoid = 'pg_policy'::regclass and p.oid = d.objoid join rel r on r.oid = p.polrelid
-`,
+    ),
   ]
   return { ctes, branches }
 }
