@@ -332,7 +332,11 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
 
   // Who may have rows or move objects where: tenants placed there, kept sources, running moves.
   // A --tenant run needs only its placements' tenants (rowsAllowed, which needs them all, is not asked then).
-  const whereabouts = await tenantWhereabouts(janua, tenants.length ? fleet.flatMap((p) => (p.placementId ? [p.placementId] : [])) : undefined)
+  // Read from the control plane while the placements' catalogs are read (each database's read needs
+  // it only after its fingerprints), like the tenant roles' findings: a --tenant run waits for the
+  // slowest of them, not for their sum.
+  const whereaboutsRead = tenantWhereabouts(janua, tenants.length ? fleet.flatMap((p) => (p.placementId ? [p.placementId] : [])) : undefined)
+  const roleFindingsRead = tenantRoleFindings(janua, cpId, new Set(fleet.flatMap((p) => p.tenants)))
   const extra: PlacementVerdict[] = []
 
   /**
@@ -360,11 +364,23 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   }
 
   // One catalog pass per database: fingerprints for all its schemas, details only where they differ.
-  await forEachLimit(groupByDatabase(present), concurrency, async (group) => {
+  const databasesRead = forEachLimit(groupByDatabase(present), concurrency, async (group) => {
     const { server, database } = group[0]!.placement
     const read = async (client: pg.ClientBase, pool?: pg.Pool) => {
+      const schemas = group.map((p) => p.placement.schema)
+      // The expected catalogs (shared by every group) are built or fetched while this database is read.
+      const wanted = Promise.all(group.map((p) => expected(verdictOf.get(p)!.version!, p.placement)))
+      const t0 = Date.now()
+      const [prints, wants] = await Promise.all([
+        readFingerprints(client, pool, { server, database }, schemas).finally(() => {
+          phases.fingerprintMs += Date.now() - t0
+        }),
+        wanted,
+      ])
+      phases.databases++
+      const whereabouts = await whereaboutsRead
       // A --tenant run looks for stray triggers on its own placements' tables only.
-      extra.push(...(await moveLeftoversIn(client, server, database, whereabouts, tenants.length ? group.map((p) => p.placement.schema) : undefined)))
+      extra.push(...(await moveLeftoversIn(client, server, database, whereabouts, tenants.length ? schemas : undefined)))
       // Rows of a tenant that does not live in a shared placement: written by a stale application, or left by hand.
       if (!tenants.length) {
         for (const p of group.filter((x) => x.kind !== 'template' && driverFor(x.kind).sharesPlacement)) {
@@ -384,17 +400,6 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
           }
         }
       }
-      const schemas = group.map((p) => p.placement.schema)
-      // The expected catalogs (shared by every group) are built or fetched while this database is read.
-      const wanted = Promise.all(group.map((p) => expected(verdictOf.get(p)!.version!, p.placement)))
-      const t0 = Date.now()
-      const [prints, wants] = await Promise.all([
-        readFingerprints(client, pool, { server, database }, schemas).finally(() => {
-          phases.fingerprintMs += Date.now() - t0
-        }),
-        wanted,
-      ])
-      phases.databases++
       const differing: FleetPlacement[] = []
       for (const [i, p] of group.entries()) {
         const v = verdictOf.get(p)!
@@ -448,6 +453,7 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
         verdictOf.get(p)!.findings.push(finding('fleet/unreachable', 'missing', 'catalog', `could not read ${server}/${database}: ${redactAll((error as Error).message)}`))
     }
   })
+  const [whereabouts, roleFindings] = await Promise.all([whereaboutsRead, roleFindingsRead, databasesRead])
 
   for (const p of present) {
     if (ownsDatabase(p) && publicConnect.get(`${p.placement.server}\u0000${p.placement.database}`)) {
@@ -478,13 +484,13 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
   }
 
   // Tenant login roles (issue 13): one that reaches beyond its placement is a finding on that placement.
-  for (const r of await tenantRoleFindings(janua, cpId, new Set(fleet.flatMap((p) => p.tenants)))) {
+  for (const r of roleFindings) {
     const v = verdicts.find((x) => x.tenants.includes(r.slug) && x.placement.server === r.placement.server && x.placement.database === r.placement.database)
     if (v) v.findings.push(...r.findings)
   }
   verdicts.push(...extra)
   // Recorded leftovers (kept sources, aborted-move targets) are reported as such, never as orphans to drop by hand.
-  const leftovers = (await listLeftovers(janua, { server: options.server })).filter((l) => !tenants.length || tenants.includes(l.tenantSlug ?? ''))
+  const leftovers = whereabouts.leftovers.filter((l) => (!options.server || l.placement.server === options.server) && (!tenants.length || tenants.includes(l.tenantSlug ?? '')))
   const recorded = (p: Placement) =>
     leftovers.some((l) => l.placement.server === p.server && l.placement.database === p.database && (p.schema === '*' || l.placement.schema === p.schema))
   if (!filtered) {
@@ -526,6 +532,8 @@ export async function verifyFleet(janua: Janua, options: VerifyOptions = {}): Pr
 interface Whereabouts {
   running: string[]
   kept: string[]
+  /** every recorded leftover (kept sources, aborted-move targets) */
+  leftovers: Leftover[]
   rowsAllowed(placement: Placement): string[]
   /** a tenant placed there is suspended with --no-read (the app role lost USAGE on purpose) */
   suspendedNoRead(placement: Placement): boolean
@@ -557,6 +565,7 @@ async function tenantWhereabouts(janua: Janua, onlyPlacements?: string[]): Promi
   return {
     running: moves.map((m) => m.tenant_id!).filter(Boolean),
     kept: kept.map((l) => l.tenantId!).filter(Boolean),
+    leftovers: kept,
     rowsAllowed: (p) => allowed.get(key(p)) ?? [],
     suspendedNoRead: (p) => noRead.has(key(p)),
   }
