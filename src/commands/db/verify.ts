@@ -63,7 +63,6 @@ export default class DbVerify extends JanuaCommand {
     )
   }
 
-  /** GitHub workflow commands: each finding becomes an annotation on the job's page. */
   /** GitHub workflow commands: each finding an annotation; a lint finding on the template file (and line) that creates its object. */
   private renderGithub(report: VerifyReport, templates: TemplateSet) {
     for (const v of report.placements) {
