@@ -38,20 +38,21 @@ const external = [
   ...OPTIONAL,
 ]
 
-const commands = []
+/** What esbuild bundles: every command, then the hooks and the runner. */
+const entries = []
 const walk = (dir) => {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const file = path.join(dir, entry.name)
     if (entry.isDirectory()) walk(file)
-    else if (entry.name.endsWith('.js')) commands.push(file)
+    else if (entry.name.endsWith('.js')) entries.push(file)
   }
 }
 walk(path.join(dist, 'commands'))
-const commandCount = commands.length
+const commandCount = entries.length
 // The runner and oclif's hooks share the commands' chunks (one @oclif/core).
 walk(path.join(dist, 'hooks'))
-commands.push(path.join(dist, 'cli', 'launch.js'))
-if (commands.some((file) => fs.readFileSync(file, 'utf8').includes('__januaCreateRequire'))) {
+entries.push(path.join(dist, 'cli', 'launch.js'))
+if (entries.some((file) => fs.readFileSync(file, 'utf8').includes('__januaCreateRequire'))) {
   throw new Error('dist/commands is bundled already: run `npm run build` (tsc writes the files this script bundles)')
 }
 
@@ -75,7 +76,7 @@ const nodeOnlyPg = {
 fs.rmSync(path.join(dist, 'chunks'), { recursive: true, force: true })
 const result = await build({
   absWorkingDir: root,
-  entryPoints: commands,
+  entryPoints: entries,
   outdir: dist,
   outbase: dist,
   chunkNames: 'chunks/[name]-[hash]',
